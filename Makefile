@@ -1,0 +1,42 @@
+# charrnn: the newcomer's two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+CORPUS := data/python-stdlib.txt
+DEMO_OUT ?= demo-out
+DEMO_TIME ?= 4m
+
+.PHONY: install test demo bench clean corpus
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changes (idempotent); editable, with the dev extra.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: charrnn needs Python >= 3.10 (found $$($(PYTHON) --version))" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+test: install
+	$(PY) -m pytest
+
+corpus: $(CORPUS)
+
+# The bundled demo corpus, built offline from this interpreter's standard-library sources.
+$(CORPUS): data/build_corpus.py
+	$(PYTHON) data/build_corpus.py $(CORPUS)
+
+demo: install $(CORPUS)
+	$(VENV)/bin/charrnn train $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --eval-every 200 --overwrite
+	@echo "--- charrnn sample (400 characters at temperature 0.8) ---" >&2
+	$(VENV)/bin/charrnn sample $(DEMO_OUT)/best.npz --temp 0.8 --length 400 --seed 1
+	@echo "--- charrnn inspect-cells ---" >&2
+	$(VENV)/bin/charrnn inspect-cells $(DEMO_OUT)/best.npz --max-chars 20000 --html $(DEMO_OUT)/cells.html
+
+bench: install $(CORPUS)
+	$(PY) benchmarks/bench.py --corpus $(CORPUS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) checkpoints
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,161 @@
+"""The character-level language model: stacked cells, an output layer, softmax cross-entropy.
+
+    ids (B, T) -> one-hot -> layer 0 -> [dropout] -> layer 1 -> ... -> [dropout]
+               -> y_t = W_hy h_t + b_y -> softmax -> cross-entropy with the next character
+
+Parameters live in one flat dict, the names the checkpoint stores (V vocabulary, H hidden units,
+G = gates * H; gate blocks side by side in the order of `cells.GATE_ORDER`):
+
+    l{k}.Wx  (V or H, G)   input weights of layer k (layer 0 reads one-hot characters: V rows)
+    l{k}.Wh  (H, G)        recurrent weights of layer k
+    l{k}.b   (G,)          biases of layer k (LSTM forget-gate block initialised to 1)
+    Wy       (H, V)        output weights
+    by       (V,)          output biases
+
+The state is a list with one tuple per layer: (h,) for RNN and GRU, (h, c) for LSTM, each (B, H).
+Truncated BPTT: `loss_and_grads` returns the final state, the caller passes it into the next
+chunk, and no gradient ever flows across the chunk boundary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from charrnn.cells import CELLS
+from charrnn.config import ModelConfig
+
+
+def layer_params(params: dict, k: int) -> dict:
+    return {"Wx": params[f"l{k}.Wx"], "Wh": params[f"l{k}.Wh"], "b": params[f"l{k}.b"]}
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple]:
+    G = CELLS[cfg.cell].gates * cfg.hidden
+    shapes = {}
+    for k in range(cfg.layers):
+        D = cfg.vocab_size if k == 0 else cfg.hidden
+        shapes.update({f"l{k}.Wx": (D, G), f"l{k}.Wh": (cfg.hidden, G), f"l{k}.b": (G,)})
+    shapes.update({"Wy": (cfg.hidden, cfg.vocab_size), "by": (cfg.vocab_size,)})
+    return shapes
+
+
+def n_params(cfg: ModelConfig) -> int:
+    return sum(math.prod(s) for s in param_shapes(cfg).values())
+
+
+def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias 1."""
+    bound = 1.0 / math.sqrt(cfg.hidden)
+    params = {}
+    for name, shape in param_shapes(cfg).items():
+        if name.endswith(".b") or name == "by":
+            params[name] = np.zeros(shape, dtype=cfg.dtype)
+        else:
+            params[name] = rng.uniform(-bound, bound, size=shape).astype(cfg.dtype)
+    if cfg.cell == "lstm":
+        H = cfg.hidden
+        for k in range(cfg.layers):
+            params[f"l{k}.b"][H:2 * H] = 1.0  # gate order i, f, o, g
+    return params
+
+
+def init_state(cfg: ModelConfig, batch: int) -> list[tuple]:
+    n = CELLS[cfg.cell].n_state
+    return [tuple(np.zeros((batch, cfg.hidden), dtype=cfg.dtype) for _ in range(n)) for _ in range(cfg.layers)]
+
+
+# ------------------------------------------------------------------------ forward / backward
+def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None):
+    """ids (B, T) -> logits (T*B, V), time-major rows (row t*B + b), the final state, and a cache.
+
+    Dropout (inverted) is applied to each layer's output when cfg.dropout > 0 and an `rng` is
+    given (training); evaluation and sampling pass no rng.
+    """
+    cell = CELLS[cfg.cell]
+    x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
+    layer_caches, masks, stateT = [], [], []
+    for k in range(cfg.layers):
+        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k])
+        layer_caches.append(lc)
+        stateT.append(sT)
+        mask = None
+        if rng is not None and cfg.dropout > 0:
+            keep = 1.0 - cfg.dropout
+            mask = ((rng.random(hs.shape) < keep) / keep).astype(hs.dtype)
+            hs = hs * mask
+        masks.append(mask)
+        x = hs  # (T, B, H)
+    T, B, H = x.shape
+    top = x.reshape(T * B, H)
+    logits = top @ params["Wy"]
+    logits += params["by"]
+    return logits, stateT, (layer_caches, masks, top)
+
+
+def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache):
+    """dlogits (T*B, V) -> (grads with the names of params, dstate0 list)."""
+    cell = CELLS[cfg.cell]
+    layer_caches, masks, top = cache
+    grads = {"Wy": top.T @ dlogits, "by": dlogits.sum(axis=0)}
+    T, B = layer_caches[0][1].shape[:2]
+    dx = (dlogits @ params["Wy"].T).reshape(T, B, -1)  # into the top layer's output
+    dstate0 = [None] * cfg.layers
+    for k in range(cfg.layers - 1, -1, -1):
+        if masks[k] is not None:
+            dx = dx * masks[k]
+        # Truncated BPTT: nothing flows back from the next chunk, so dL/d(final state) = 0.
+        dx, dstate0[k], g = cell.backward(dx, (0.0,) * cell.n_state, layer_caches[k])
+        for name, value in g.items():
+            grads[f"l{k}.{name}"] = value
+    return grads, dstate0
+
+
+def softmax_xent(logits: np.ndarray, targets: np.ndarray):
+    """Mean cross-entropy (nats) of rows of logits (N, V) against targets (N,), and dL/dlogits."""
+    N = logits.shape[0]
+    rows = np.arange(N)
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    loss = float(np.mean(np.log(s[:, 0], dtype=np.float64) - z[rows, targets]))
+    e /= s  # probabilities
+    e[rows, targets] -= 1
+    e /= N
+    return loss, e
+
+
+def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list,
+                   rng: np.random.Generator | None = None):
+    """One chunk of truncated BPTT: x, y (B, T) ids -> (mean loss in nats, grads, final state).
+
+    The final state is the value to carry into the next chunk; the gradient stops here.
+    """
+    logits, stateT, cache = forward(params, cfg, x, state, rng)
+    loss, dlogits = softmax_xent(logits, y.T.reshape(-1))
+    grads, _ = backward(params, cfg, dlogits, cache)
+    return loss, grads, stateT
+
+
+def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list):
+    """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
+    logits, stateT, _ = forward(params, cfg, x, state)
+    targets = y.T.reshape(-1)
+    z = logits - logits.max(axis=1, keepdims=True)
+    nll = np.log(np.exp(z).sum(axis=1), dtype=np.float64) - z[np.arange(len(targets)), targets]
+    return float(nll.sum()), len(targets), stateT
+
+
+# ------------------------------------------------------------------------------ one step
+def step(params, cfg: ModelConfig, ids: np.ndarray, state: list):
+    """One character for each of B streams: ids (B,) -> (logits (B, V), new state)."""
+    cell = CELLS[cfg.cell]
+    x = ids
+    new_state = []
+    for k in range(cfg.layers):
+        x, s = cell.step(layer_params(params, k), x, state[k])
+        new_state.append(s)
+    logits = x @ params["Wy"]
+    logits += params["by"]
+    return logits, new_state

@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# Tests import shared helpers from each other (e.g. the numeric gradient of test_cells).
+sys.path.insert(0, str(Path(__file__).parent))

@@ -1,0 +1,158 @@
+"""Cells: float64 central-difference gradient checks, and the fused code against a plain reference."""
+
+import numpy as np
+import pytest
+
+from charrnn.cells import CELLS
+
+B, T, D, H = 2, 3, 4, 5  # all different, so a transposed shape cannot pass unnoticed
+EPS = 1e-5  # balances truncation error (eps^2) against round-off (1e-16 / eps)
+
+
+def rel_error(a, b):
+    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
+
+
+def make_layer(cell, rng, D=D, dtype=np.float64):
+    G = CELLS[cell].gates * H
+    return {"Wx": rng.normal(0, 0.5, (D, G)).astype(dtype), "Wh": rng.normal(0, 0.5, (H, G)).astype(dtype),
+            "b": rng.normal(0, 0.5, G).astype(dtype)}
+
+
+def make_state(cell, rng, dtype=np.float64):
+    return tuple(rng.normal(0, 0.5, (B, H)).astype(dtype) for _ in range(CELLS[cell].n_state))
+
+
+def numeric_grad(f, x):
+    """Central differences of the scalar f() with respect to every element of x (changed in place)."""
+    g = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        idx = it.multi_index
+        old = x[idx]
+        x[idx] = old + EPS
+        fp = f()
+        x[idx] = old - EPS
+        fm = f()
+        x[idx] = old
+        g[idx] = (fp - fm) / (2 * EPS)
+    return g
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_layer_gradients(cell, one_hot):
+    """dx, dWx, dWh, db and the gradient into every initial state, for a loss that also reads the final state."""
+    rng = np.random.default_rng(0)
+    p = make_layer(cell, rng)
+    state0 = make_state(cell, rng)
+    x = rng.integers(0, D, (T, B)) if one_hot else rng.normal(size=(T, B, D))
+    dhs = rng.normal(size=(T, B, H))  # loss = sum(hs * dhs) + sum(stateT * dstateT)
+    dstateT = tuple(rng.normal(size=(B, H)) for _ in state0)
+    fwd, bwd = CELLS[cell].forward, CELLS[cell].backward
+
+    def loss():
+        hs, sT, _ = fwd(p, x, state0)
+        return np.sum(hs * dhs) + sum(np.sum(s * d) for s, d in zip(sT, dstateT))
+
+    _, _, cache = fwd(p, x, state0)
+    dx, dstate0, grads = bwd(dhs, dstateT, cache)
+    for name in ("Wx", "Wh", "b"):
+        assert rel_error(grads[name], numeric_grad(loss, p[name])) < 1e-5, name
+    for k, s in enumerate(state0):
+        assert rel_error(dstate0[k], numeric_grad(loss, s)) < 1e-5, f"state {k}"
+    if one_hot:
+        assert dx is None
+    else:
+        assert rel_error(dx, numeric_grad(loss, x)) < 1e-5
+
+
+# ------------------------------------------------------------------ plain per-gate references
+def sig(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def ref_rnn(p, x, state0):
+    (h,) = state0
+    hs = []
+    for t in range(x.shape[0]):
+        h = np.tanh(x[t] @ p["Wx"] + h @ p["Wh"] + p["b"])
+        hs.append(h)
+    return np.stack(hs), (h,)
+
+
+def ref_lstm(p, x, state0):
+    h, c = state0
+    W = {n: (p["Wx"][:, k * H:(k + 1) * H], p["Wh"][:, k * H:(k + 1) * H], p["b"][k * H:(k + 1) * H])
+         for k, n in enumerate("ifog")}
+    hs = []
+    for t in range(x.shape[0]):
+        pre = {n: x[t] @ wx + h @ wh + b for n, (wx, wh, b) in W.items()}
+        i, f, o, g = sig(pre["i"]), sig(pre["f"]), sig(pre["o"]), np.tanh(pre["g"])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        hs.append(h)
+    return np.stack(hs), (h, c)
+
+
+def ref_gru(p, x, state0):
+    (h,) = state0
+    W = {n: (p["Wx"][:, k * H:(k + 1) * H], p["Wh"][:, k * H:(k + 1) * H], p["b"][k * H:(k + 1) * H])
+         for k, n in enumerate("rzg")}
+    hs = []
+    for t in range(x.shape[0]):
+        r = sig(x[t] @ W["r"][0] + h @ W["r"][1] + W["r"][2])
+        z = sig(x[t] @ W["z"][0] + h @ W["z"][1] + W["z"][2])
+        g = np.tanh(x[t] @ W["g"][0] + (r * h) @ W["g"][1] + W["g"][2])
+        h = (1 - z) * h + z * g
+        hs.append(h)
+    return np.stack(hs), (h,)
+
+
+REFS = {"rnn": ref_rnn, "lstm": ref_lstm, "gru": ref_gru}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_forward_equals_reference(cell, dtype):
+    rng = np.random.default_rng(1)
+    p = make_layer(cell, rng, dtype=dtype)
+    state0 = make_state(cell, rng, dtype=dtype)
+    ids = rng.integers(0, D, (T, B))
+    x = np.eye(D, dtype=dtype)[ids]  # one-hot floats for the reference
+    want_hs, want_state = REFS[cell](p, x, state0)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for inp in (ids, x):  # row lookup and dense input give the same result
+        hs, stateT, _ = CELLS[cell].forward(p, inp, state0)
+        assert hs.dtype == dtype
+        np.testing.assert_allclose(hs, want_hs, atol=tol)
+        for got, want in zip(stateT, want_state):
+            np.testing.assert_allclose(got, want, atol=tol)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_equals_chunk_forward(cell):
+    """The one-step function (sampling) walks the same trajectory as the chunk forward (training)."""
+    rng = np.random.default_rng(2)
+    p = make_layer(cell, rng)
+    state = state0 = make_state(cell, rng)
+    ids = rng.integers(0, D, (T, B))
+    hs, stateT, _ = CELLS[cell].forward(p, ids, state0)
+    for t in range(T):
+        h, state = CELLS[cell].step(p, ids[t], state)
+        np.testing.assert_allclose(h, hs[t], atol=1e-12)
+    for got, want in zip(state, stateT):
+        np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_forward_does_not_modify_inputs(cell):
+    rng = np.random.default_rng(3)
+    p = make_layer(cell, rng)
+    state0 = make_state(cell, rng)
+    x = rng.normal(size=(T, B, D))
+    before = [a.copy() for a in (*p.values(), *state0, x)]
+    _, _, cache = CELLS[cell].forward(p, x, state0)
+    CELLS[cell].backward(rng.normal(size=(T, B, H)), tuple(np.zeros((B, H)) for _ in state0), cache)
+    for a, b in zip((*p.values(), *state0, x), before):
+        np.testing.assert_array_equal(a, b)

@@ -1,0 +1,120 @@
+"""The stacked model: gradient checks through every layer, initial loss, overfitting, determinism."""
+
+import math
+
+import numpy as np
+import pytest
+
+from charrnn import model
+from charrnn.config import ModelConfig
+from test_cells import numeric_grad, rel_error
+
+B, T = 2, 3
+
+
+def small(cell, layers, dropout=0.0, V=4, H=5):
+    return ModelConfig(cell=cell, vocab_size=V, hidden=H, layers=layers, dropout=dropout, dtype="float64")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_model_gradients(cell, layers):
+    cfg = small(cell, layers, dropout=0.3 if layers == 2 else 0.0)
+    rng = np.random.default_rng(0)
+    params = model.init_params(cfg, rng)
+    for v in params.values():  # larger weights than the init, so every path matters
+        v += rng.normal(0, 0.3, v.shape)
+    state0 = [tuple(rng.normal(0, 0.5, s.shape) for s in layer) for layer in model.init_state(cfg, B)]
+    x = rng.integers(0, cfg.vocab_size, (B, T))
+    y = rng.integers(0, cfg.vocab_size, (B, T))
+
+    def loss():  # the same dropout masks on every call
+        logits, _, _ = model.forward(params, cfg, x, state0, rng=np.random.default_rng(7))
+        return model.softmax_xent(logits, y.T.reshape(-1))[0]
+
+    logits, _, cache = model.forward(params, cfg, x, state0, rng=np.random.default_rng(7))
+    _, dlogits = model.softmax_xent(logits, y.T.reshape(-1))
+    grads, dstate0 = model.backward(params, cfg, dlogits, cache)
+    assert set(grads) == set(params)
+    for name in params:
+        assert rel_error(grads[name], numeric_grad(loss, params[name])) < 1e-5, name
+    for k in range(layers):
+        for j, s in enumerate(state0[k]):
+            assert rel_error(dstate0[k][j], numeric_grad(loss, s)) < 1e-5, (k, j)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_loss_and_grads_matches_forward_backward(cell):
+    cfg = small(cell, 2)
+    rng = np.random.default_rng(1)
+    params = model.init_params(cfg, rng)
+    x = rng.integers(0, 4, (B, T))
+    y = rng.integers(0, 4, (B, T))
+    loss, grads, stateT = model.loss_and_grads(params, cfg, x, y, model.init_state(cfg, B))
+    total, n, stateT2 = model.loss_sum(params, cfg, x, y, model.init_state(cfg, B))
+    assert n == B * T
+    assert loss == pytest.approx(total / n, rel=1e-12)
+    for a, b in zip(stateT, stateT2):
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_initial_loss_is_about_log_vocab(cell):
+    V = 65
+    cfg = ModelConfig(cell=cell, vocab_size=V, hidden=32, layers=2)
+    rng = np.random.default_rng(0)
+    params = model.init_params(cfg, rng)
+    x = rng.integers(0, V, (8, 20))
+    y = rng.integers(0, V, (8, 20))
+    loss, _, _ = model.loss_and_grads(params, cfg, x, y, model.init_state(cfg, 8))
+    assert abs(loss - math.log(V)) < 0.05 * math.log(V)
+
+
+def test_same_seed_same_model_and_lstm_forget_bias():
+    cfg = ModelConfig(cell="lstm", vocab_size=10, hidden=8, layers=2)
+    a = model.init_params(cfg, np.random.default_rng(42))
+    b = model.init_params(cfg, np.random.default_rng(42))
+    c = model.init_params(cfg, np.random.default_rng(43))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["l0.Wh"], c["l0.Wh"])
+    assert a["l0.Wx"].dtype == np.float32
+    np.testing.assert_array_equal(a["l1.b"][8:16], 1.0)  # f block of [i, f, o, g]
+    np.testing.assert_array_equal(a["l1.b"][:8], 0.0)
+    assert model.n_params(cfg) == sum(v.size for v in a.values())
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_matches_forward_logits(cell):
+    cfg = small(cell, 2, V=6, H=7)
+    rng = np.random.default_rng(3)
+    params = model.init_params(cfg, rng)
+    x = rng.integers(0, 6, (B, 5))
+    logits, _, _ = model.forward(params, cfg, x, model.init_state(cfg, B))
+    state = model.init_state(cfg, B)
+    for t in range(5):
+        lt, state = model.step(params, cfg, x[:, t], state)
+        np.testing.assert_allclose(lt, logits[t * B:(t + 1) * B], atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_small_model_overfits_short_text(cell):
+    """A tiny model memorises a short text through truncated BPTT with carried state (plain Adam here)."""
+    text = "hello world, hello charrnn! "
+    chars = sorted(set(text))
+    ids = np.array([chars.index(c) for c in text])
+    cfg = ModelConfig(cell=cell, vocab_size=len(chars), hidden=32, layers=1 if cell == "rnn" else 2,
+                      dtype="float64")
+    params = model.init_params(cfg, np.random.default_rng(0))
+    m = {k: np.zeros_like(v) for k, v in params.items()}
+    v2 = {k: np.zeros_like(v) for k, v in params.items()}
+    x, y = ids[None, :-1], ids[None, 1:]
+    first = None
+    for it in range(1, 301):
+        loss, grads, _ = model.loss_and_grads(params, cfg, x, y, model.init_state(cfg, 1))
+        first = loss if first is None else first
+        for k in params:
+            m[k] = 0.9 * m[k] + 0.1 * grads[k]
+            v2[k] = 0.999 * v2[k] + 0.001 * grads[k] ** 2
+            params[k] -= 1e-2 * (m[k] / (1 - 0.9 ** it)) / (np.sqrt(v2[k] / (1 - 0.999 ** it)) + 1e-8)
+    assert first > 2.0
+    assert loss < 0.1
