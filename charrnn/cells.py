@@ -266,19 +266,38 @@ def gru_step(p, x, state):
     return h, (h,)
 
 
+# ---------------------------------------------------------------------------------- traces
+# What a forward pass computed, by name, each (T, B, H): read by `charrnn inspect-cells` from the
+# cache of the very forward pass that trains, so there is no second implementation of the cells.
+def rnn_trace(cache):
+    return {"h": cache[3]}
+
+
+def lstm_trace(cache):
+    A, cs, hs = cache[3], cache[4], cache[6]
+    H = hs.shape[2]
+    return {"h": hs, "c": cs, "i": A[..., :H], "f": A[..., H:2 * H], "o": A[..., 2 * H:3 * H]}
+
+
+def gru_trace(cache):
+    A, hs = cache[3], cache[5]
+    H = hs.shape[2]
+    return {"h": hs, "r": A[..., :H], "z": A[..., H:2 * H]}
+
+
 # --------------------------------------------------------------------------------- registry
 class Cell:
-    """One cell type: its gate count, state size, and its three functions."""
+    """One cell type: its gate count, state size, and its functions."""
 
-    def __init__(self, name, gates, n_state, forward, backward, step):
+    def __init__(self, name, gates, n_state, forward, backward, step, trace):
         self.name, self.gates, self.n_state = name, gates, n_state
-        self.forward, self.backward, self.step = forward, backward, step
+        self.forward, self.backward, self.step, self.trace = forward, backward, step, trace
 
 
 CELLS = {
-    "rnn": Cell("rnn", 1, 1, rnn_forward, rnn_backward, rnn_step),
-    "lstm": Cell("lstm", 4, 2, lstm_forward, lstm_backward, lstm_step),
-    "gru": Cell("gru", 3, 1, gru_forward, gru_backward, gru_step),
+    "rnn": Cell("rnn", 1, 1, rnn_forward, rnn_backward, rnn_step, rnn_trace),
+    "lstm": Cell("lstm", 4, 2, lstm_forward, lstm_backward, lstm_step, lstm_trace),
+    "gru": Cell("gru", 3, 1, gru_forward, gru_backward, gru_step, gru_trace),
 }
 # Names of the gate blocks, in the order they sit in Wx, Wh and b (documented in the README).
 GATE_ORDER = {"rnn": ("h",), "lstm": ("i", "f", "o", "g"), "gru": ("r", "z", "g")}

@@ -156,3 +156,24 @@ def test_forward_does_not_modify_inputs(cell):
     CELLS[cell].backward(rng.normal(size=(T, B, H)), tuple(np.zeros((B, H)) for _ in state0), cache)
     for a, b in zip((*p.values(), *state0, x), before):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_trace_reports_the_forward_pass(cell):
+    """trace(cache) gives h (and the gates) of the forward pass, checked against the plain reference."""
+    rng = np.random.default_rng(4)
+    p = make_layer(cell, rng)
+    state0 = make_state(cell, rng)
+    x = rng.normal(size=(T, B, D))
+    hs, stateT, cache = CELLS[cell].forward(p, x, state0)
+    tr = CELLS[cell].trace(cache)
+    np.testing.assert_allclose(tr["h"], REFS[cell](p, x, state0)[0], atol=1e-12)
+    if cell == "lstm":
+        np.testing.assert_allclose(tr["c"][-1], stateT[1], atol=1e-12)
+        pre_f = x[0] @ p["Wx"][:, H:2 * H] + state0[0] @ p["Wh"][:, H:2 * H] + p["b"][H:2 * H]
+        np.testing.assert_allclose(tr["f"][0], sig(pre_f), atol=1e-12)
+        assert set(tr) == {"h", "c", "i", "f", "o"}
+    if cell == "gru":
+        pre_z = x[0] @ p["Wx"][:, H:2 * H] + state0[0] @ p["Wh"][:, H:2 * H] + p["b"][H:2 * H]
+        np.testing.assert_allclose(tr["z"][0], sig(pre_z), atol=1e-12)
+        assert set(tr) == {"h", "r", "z"}
