@@ -1,0 +1,217 @@
+"""Corpus: read UTF-8 text, encode it to ids, split train/validation, lay out parallel streams.
+
+Reading works in chunks of CHUNK_BYTES with an incremental UTF-8 decoder, so a 1 GB file
+needs bounded memory: one pass hashes the bytes (the cache key), one builds the vocabulary
+(a histogram of code points), one encodes into a memory-mapped `.npy` cache that later runs
+open instantly. Files under CACHE_MIN_BYTES are simply held in memory.
+
+Streams (truncated BPTT layout, as in char-rnn): the N training ids are cut into B equal
+streams of L = (N - 1) // B characters (+1 for the last target), stream b being
+ids[b*L : (b+1)*L + 1]. Chunk k of an epoch is columns k*T .. k*T+T of every stream:
+x (B, T) inputs and y (B, T) the next characters. Because chunk k+1 continues chunk k in
+every row, the hidden state at the end of one chunk is the right start for the next.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charrnn.errors import CorpusError, UsageError
+from charrnn.vocab import Vocab, code_points
+
+CHUNK_BYTES = 16 << 20
+CACHE_MIN_BYTES = 8 << 20
+MAX_CODE_POINT = 0x110000
+
+
+@dataclass
+class Corpus:
+    path: Path
+    sha256: str
+    n_bytes: int
+    vocab: Vocab
+    ids: np.ndarray  # (n_chars,) vocab.dtype; a read-only memmap for large files
+    counts: np.ndarray  # (V,) occurrences of each vocabulary character
+    encoding_errors: str = "strict"
+
+    @property
+    def n_chars(self) -> int:
+        return int(self.ids.shape[0])
+
+
+# --------------------------------------------------------------------------------- reading
+def _open(path) -> tuple[Path, int]:
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"corpus file {path} does not exist", hint="check the path (any UTF-8 text file works)")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory, not a text file",
+                         hint="pass one file; to train on many, concatenate them first (cat a.txt b.txt > all.txt)")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise CorpusError(f"cannot read {path}: permission denied", hint=f"check its permissions (chmod +r {path})") from None
+    except OSError as e:
+        raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
+    if size == 0:
+        raise CorpusError(f"{path} is empty", hint="train on a file that contains text")
+    return path, size
+
+
+def _decoded_chunks(path: Path, errors: str):
+    """Yield (code points, raw bytes) per chunk; clear errors for binary data and invalid UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors)
+    offset = 0
+    with open(path, "rb") as f:
+        while True:
+            raw = f.read(CHUNK_BYTES)
+            final = not raw
+            nul = raw.find(b"\x00")
+            if nul >= 0:
+                raise CorpusError(f"{path} looks like a binary file (NUL byte at offset {offset + nul:,})",
+                                  hint="train on a plain-text file")
+            pending = len(decoder.getstate()[0])
+            bom = 3 if offset == 0 and raw.startswith(codecs.BOM_UTF8) else 0  # utf-8-sig drops it
+            try:
+                text = decoder.decode(raw, final=final)
+            except UnicodeDecodeError as e:
+                at = offset - pending + bom + e.start
+                raise CorpusError(f"{path} is not valid UTF-8: byte 0x{e.object[e.start]:02x} at offset {at:,}",
+                                  hint="convert it to UTF-8 (iconv -f OLD -t UTF-8), or pass --encoding-errors "
+                                       "replace (or ignore) to read it anyway") from None
+            yield code_points(text), raw
+            if final:
+                return
+            offset += len(raw)
+
+
+def read_text(path, encoding_errors: str = "strict") -> str:
+    """The whole text of a (small) file, with the same checks as load_corpus."""
+    path, _ = _open(path)
+    return "".join(p.tobytes().decode("utf-32-le", "surrogatepass") for p, _ in _decoded_chunks(path, encoding_errors))
+
+
+def _scan(path: Path, errors: str) -> tuple[str, np.ndarray]:
+    """One pass: sha256 of the bytes and a histogram of code points."""
+    digest = hashlib.sha256()
+    hist = np.zeros(0, dtype=np.int64)
+    for points, raw in _decoded_chunks(path, errors):
+        digest.update(raw)
+        if points.size:
+            h = np.bincount(points, minlength=hist.size)
+            h[: hist.size] += hist
+            hist = h
+    return digest.hexdigest(), hist
+
+
+def _check_text(path: Path, hist: np.ndarray) -> None:
+    if hist.sum() == 0:
+        raise CorpusError(f"{path} contains no characters", hint="train on a file that contains text")
+    present = "".join(chr(c) for c in np.flatnonzero(hist))
+    if all(c.isspace() for c in present):
+        raise CorpusError(f"{path} contains only whitespace", hint="train on a file that contains text")
+
+
+def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus:
+    """Read and encode a UTF-8 text file; large files are encoded once into a memory-mapped cache."""
+    if encoding_errors not in ("strict", "replace", "ignore"):
+        raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
+    path, size = _open(path)
+    sha, hist = _scan(path, encoding_errors)
+    _check_text(path, hist)
+    points = np.flatnonzero(hist)
+    vocab = Vocab.from_code_points(points.astype(np.uint32))
+    counts = hist[points]
+    if size < CACHE_MIN_BYTES:
+        ids = np.concatenate([vocab.encode_points(p) for p, _ in _decoded_chunks(path, encoding_errors)])
+    else:
+        ids = _cached_ids(path, sha, vocab, int(counts.sum()), encoding_errors, cache_dir)
+    return Corpus(path, sha, size, vocab, ids, counts, encoding_errors)
+
+
+# ----------------------------------------------------------------------------------- cache
+def cache_dir_default() -> Path:
+    return Path(os.environ.get("CHARRNN_CACHE_DIR") or Path.home() / ".cache" / "charrnn")
+
+
+def _cached_ids(path: Path, sha: str, vocab: Vocab, n: int, errors: str, cache_dir) -> np.ndarray:
+    """Ids from `<cache>/<sha256>-<errors>.npy`, encoding the file into it first if needed."""
+    directory = Path(cache_dir) if cache_dir else cache_dir_default()
+    target = directory / f"{sha}-{errors}.npy"
+    meta = target.with_suffix(".json")
+    try:
+        if target.exists() and meta.exists() and json.loads(meta.read_text())["vocab"] == vocab.to_list():
+            ids = np.load(target, mmap_mode="r", allow_pickle=False)
+            if ids.shape == (n,) and ids.dtype == vocab.dtype:
+                return ids
+    except (OSError, ValueError, KeyError):
+        pass  # a damaged cache entry is rebuilt below
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".ids.", suffix=".npy", dir=directory)
+        os.close(fd)
+    except OSError:  # no writable cache: encode into memory instead
+        return np.concatenate([vocab.encode_points(p) for p, _ in _decoded_chunks(path, errors)])
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=vocab.dtype, shape=(n,))
+        at = 0
+        for p, _ in _decoded_chunks(path, errors):
+            out[at: at + p.size] = vocab.encode_points(p)
+            at += p.size
+        out.flush()
+        del out
+        os.replace(tmp, target)
+        meta.write_text(json.dumps({"source": str(path.resolve()), "vocab": vocab.to_list(), "n_chars": n}))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return np.load(target, mmap_mode="r", allow_pickle=False)
+
+
+# ------------------------------------------------------------------------------ splitting
+def split(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, val): the last `val_frac` of the text, contiguous, is the validation split."""
+    n_val = int(round(len(ids) * val_frac))
+    return ids[: len(ids) - n_val], ids[len(ids) - n_val:]
+
+
+class Streams:
+    """B parallel streams over `ids`, read T characters at a time (see the module docstring)."""
+
+    def __init__(self, ids: np.ndarray, batch: int, seq_len: int):
+        self.ids, self.batch, self.seq_len = ids, batch, seq_len
+        self.length = max(0, (len(ids) - 1) // batch)  # L: characters per stream (inputs)
+        self.n_chunks = self.length // seq_len
+        self.starts = np.arange(batch, dtype=np.intp)[:, None] * self.length  # (B, 1)
+
+    def chunk(self, k: int, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """x, y (B, T) intp for chunk k: y is x shifted by one character."""
+        T = self.seq_len if width is None else width
+        cols = self.starts + (k * self.seq_len + np.arange(T + 1, dtype=np.intp))  # (B, T+1)
+        window = np.asarray(self.ids[cols], dtype=np.intp)
+        return window[:, :-1], window[:, 1:]
+
+    def eval_chunks(self):
+        """Every character of every stream once: full chunks, then the shorter remainder."""
+        for k in range(self.n_chunks):
+            yield self.chunk(k)
+        rest = self.length - self.n_chunks * self.seq_len
+        if rest > 0:
+            yield self.chunk(self.n_chunks, rest)
+
+    def require_train(self) -> None:
+        if self.n_chunks == 0:
+            need = self.batch * self.seq_len + 1
+            raise CorpusError(f"the training split has {len(self.ids):,} characters, fewer than one batch "
+                              f"needs ({self.batch} streams x {self.seq_len} + 1 = {need:,})",
+                              hint="use more text, or lower --batch / --seq-len")

@@ -1,0 +1,138 @@
+"""What `charrnn train` shows on stderr: a rich summary before training, a tqdm progress bar, and
+one line per evaluation (with a short sample unless --quiet)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from charrnn import model
+from charrnn.run import Run, estimate_memory
+from charrnn.train import Reporter
+
+LN2 = math.log(2)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+
+
+def human_time(s: float) -> str:
+    s = int(max(0, s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class ConsoleReporter(Reporter):
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.console = Console(stderr=True, highlight=False)
+        self.bar = None
+        self.started = time.monotonic()
+        self.val = None
+        self.first_step = 0
+
+    def summary(self, run: Run, warnings: list[str]) -> None:
+        cfg, t = run.cfg, run.tcfg
+        if not self.quiet:
+            table = Table(title="charrnn train", show_header=False, title_justify="left", box=None)
+            table.add_column(style="bold")
+            table.add_column()
+            c = run.corpus
+            rows = [
+                ("corpus", f"{c.path} ({human_bytes(c.n_bytes)}, {c.n_chars:,} characters)"),
+                ("vocabulary", f"{run.vocab.size} characters"),
+                ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} characters"),
+                ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
+                ("parameters", f"{model.n_params(cfg):,}"),
+                ("est. memory", human_bytes(estimate_memory(cfg, t.batch, t.seq_len))),
+                ("batches", f"{t.batch} streams x {t.seq_len} characters; {run.streams.n_chunks:,} per epoch"),
+                ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
+                ("stop", self._stop_rule(run)),
+            ]
+            if run.step:
+                rows.append(("resuming", f"step {run.step:,}, epoch {run.epoch}, best val "
+                             + (f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")))
+            for k, v in rows:
+                table.add_row(k, v)
+            self.console.print(table)
+        for w in warnings:
+            self.console.print(f"[yellow]warning:[/yellow] {w}")
+
+    @staticmethod
+    def _stop_rule(run: Run) -> str:
+        t = run.tcfg
+        parts = []
+        if t.max_steps is not None:
+            parts.append(f"{t.max_steps:,} steps")
+        if t.epochs is not None:
+            parts.append(f"{t.epochs:g} epochs")
+        if t.time_limit is not None:
+            parts.append(f"{human_time(t.time_limit)} (h:m:s / m:s)")
+        if t.patience is not None:
+            parts.append(f"{t.patience} evaluations without improvement")
+        return ", ".join(parts) + f"; evaluate every {t.eval_every:,} steps"
+
+    def _total(self, run: Run):
+        """(total, done) for the bar, in steps, for the rule that fires first."""
+        t = run.tcfg
+        totals = []
+        if t.max_steps is not None:
+            totals.append(t.max_steps)
+        if t.epochs is not None:
+            totals.append(math.ceil(t.epochs * run.streams.n_chunks))
+        return (min(totals) if totals else None), run.step
+
+    def start(self, run: Run) -> None:
+        total, done = self._total(run)
+        self.first_step = done
+        self.started = time.monotonic()
+        self.bar = tqdm(total=total, initial=done, unit="step", file=sys.stderr, dynamic_ncols=True,
+                        disable=self.quiet or None, leave=False, smoothing=0.1,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
+                        if total else "{n_fmt} steps [{elapsed}{postfix}]")
+
+    def step(self, run: Run, record: dict) -> None:
+        if self.bar is None or self.bar.disable:
+            return
+        self.bar.update(record["step"] - self.bar.n)
+        if record["step"] % 5 and record["step"] != 1:
+            return
+        post = {"epoch": record["epoch"], "loss": f"{record['train_loss']:.3f}"}
+        if self.val is not None:
+            post["val"] = f"{self.val:.3f} ({self.val / LN2:.2f} bpc)"
+        post["chars/s"] = f"{record['chars_per_s']:,.0f}"
+        if run.tcfg.time_limit is not None:
+            post["time left"] = human_time(run.tcfg.time_limit - (time.monotonic() - self.started))
+        self.bar.set_postfix(post, refresh=False)
+
+    def evaluated(self, run: Run, record: dict, sample: str | None) -> None:
+        self.val = record["val_loss"]
+        star = " *" if record["val_loss"] == record["best_val_loss"] else ""
+        tl = record.get("train_loss")
+        line = (f"step {record['step']:,}  epoch {record['epoch']}  "
+                + (f"train {tl:.4f}  " if tl is not None else "")
+                + f"val {record['val_loss']:.4f} nats/char ({record['val_bpc']:.3f} bits/char){star}")
+        self.message(line)
+        if sample and not self.quiet:
+            self.message("  sample: " + repr(sample[:160])[1:-1])
+
+    def message(self, text: str) -> None:
+        if self.quiet and not text.startswith("stopped"):
+            return
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

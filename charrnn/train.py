@@ -1,0 +1,213 @@
+"""The truncated-BPTT training loop: carry state, never gradients; evaluate; checkpoint; stop.
+
+Data: the training split is laid out as B parallel streams (corpus.Streams). Step k of an epoch
+trains on chunk k of every stream, starting from the hidden state the previous chunk ended in,
+so the model sees each stream as one long text; gradients stop at the chunk boundary. When the
+data wraps to a new epoch the state is reset to zeros (chunk 0 does not continue the last one).
+
+Everything the loop needs to continue lives in the checkpoint (see trained.py): parameters,
+optimizer state, RNG state, (epoch, chunk) position, the carried state and the step count, so a
+run stopped and resumed produces bit-for-bit the parameters of a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from charrnn import model
+from charrnn.config import TrainConfig
+from charrnn.errors import TrainingDiverged
+from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
+from charrnn.run import Run, RunDir, prepare_run
+
+
+class Reporter:
+    """Hooks the loop calls; this base class is silent (the CLI supplies rich/tqdm output)."""
+
+    def summary(self, run: Run, warnings: list[str]) -> None: ...
+
+    def start(self, run: Run) -> None: ...
+
+    def step(self, run: Run, record: dict) -> None: ...
+
+    def evaluated(self, run: Run, record: dict, sample: str | None) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Result:
+    step: int
+    epoch: int
+    best_val_loss: float | None
+    stopped_by: str  # max-steps | epochs | time | patience | interrupt | terminate
+    out_dir: Path
+    latest: Path
+    history: list = field(default_factory=list)
+
+
+class _Signals:
+    """Ctrl-C / SIGTERM set a flag; the loop finishes its step, saves, and stops."""
+
+    def __init__(self):
+        self.received = None
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def _handle(self, signum, frame):
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def evaluate(run: Run) -> float:
+    """Mean nats/char over the whole validation split: its own streams, state carried across chunks."""
+    state = model.init_state(run.cfg, run.val_streams.batch)
+    total, count = 0.0, 0
+    for x, y in run.val_streams.eval_chunks():
+        s, n, state = model.loss_sum(run.params, run.cfg, run.remap(x), run.remap(y), state)
+        total, count = total + s, count + n
+    return total / count
+
+
+def log_sample(run: Run, length: int) -> str | None:
+    """A short sample for the log, from its own generator: it never moves the training RNG."""
+    if length <= 0:
+        return None
+    from charrnn.sample import generate
+
+    rng = np.random.default_rng([run.tcfg.seed, run.step])
+    return "".join(generate(run.params, run.cfg, run.vocab, length, temperature=0.8, rng=rng))
+
+
+def _stop_reason(run: Run, tcfg: TrainConfig, started: float) -> str | None:
+    if tcfg.max_steps is not None and run.step >= tcfg.max_steps:
+        return "max-steps"
+    if tcfg.epochs is not None and run.epoch + run.chunk / run.streams.n_chunks >= tcfg.epochs - 1e-12:
+        return "epochs"
+    if tcfg.time_limit is not None and time.monotonic() - started >= tcfg.time_limit:
+        return "time"
+    if tcfg.patience is not None and run.bad_evals >= tcfg.patience:
+        return "patience"
+    return None
+
+
+def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict | None = None, resume=None,
+          init_from=None, encoding_errors: str = "strict", overwrite: bool = False,
+          reporter: Reporter | None = None, cache_dir=None) -> Result:
+    """Train on `corpus_path` until a stop rule fires; checkpoints and metrics go to `out_dir`.
+
+    `train_opts` / `model_opts`: the TrainConfig / ModelConfig fields the user chose; the others
+    come from the checkpoint when resuming, else from the defaults.
+    """
+    reporter = reporter or Reporter()
+    started = time.monotonic()
+    run, warnings = prepare_run(corpus_path, train_opts or {}, model_opts or {}, resume, init_from,
+                                encoding_errors, cache_dir)
+    tcfg = run.tcfg
+    with RunDir(out_dir, overwrite=overwrite or resume is not None, fresh=resume is None) as rundir:
+        reporter.summary(run, warnings)
+        opt = run.optimizer
+        dropout_rng = run.rng if run.cfg.dropout > 0 else None
+        last_eval_step = run.step if resume is not None else -1
+        stopped_by = None
+        window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+        reporter.start(run)
+        try:
+            with _Signals() as signals:
+                while True:
+                    stopped_by = _stop_reason(run, tcfg, started)
+                    if stopped_by:
+                        break
+                    if run.chunk >= run.streams.n_chunks:  # wrap: new epoch, fresh state
+                        run.epoch, run.chunk = run.epoch + 1, 0
+                        run.state = model.init_state(run.cfg, tcfg.batch)
+                    x, y = run.streams.chunk(run.chunk)
+                    loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x), run.remap(y),
+                                                                  run.state, dropout_rng)
+                    norm = clip_by_global_norm(grads, tcfg.clip)
+                    if not (math.isfinite(loss) and math.isfinite(norm)):
+                        raise _diverged(run, loss, norm, tcfg, rundir)
+                    clip_by_value(grads, tcfg.clip_value)
+                    run.lr = lr_at(tcfg.lr, tcfg.lr_decay, tcfg.lr_decay_every, tcfg.lr_decay_unit,
+                                   run.step, run.epoch)
+                    opt.step(run.params, grads, run.lr)
+                    run.state, run.chunk, run.step = new_state, run.chunk + 1, run.step + 1
+                    window_loss, window_steps = window_loss + loss, window_steps + 1
+                    elapsed = time.perf_counter() - window_start
+                    record = {"step": run.step, "epoch": run.epoch, "train_loss": loss, "lr": run.lr,
+                              "grad_norm": norm,
+                              "chars_per_s": window_steps * tcfg.batch * tcfg.seq_len / max(elapsed, 1e-9),
+                              "elapsed": time.monotonic() - started}
+                    reporter.step(run, record)
+                    if run.step % tcfg.eval_every == 0:
+                        record["train_loss"] = window_loss / window_steps
+                        _evaluate_and_save(run, record, rundir, reporter)
+                        last_eval_step = run.step
+                        window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+                    if signals.received is not None:
+                        stopped_by = "interrupt" if signals.received == signal.SIGINT else "terminate"
+                        break
+        except KeyboardInterrupt:
+            # A second Ctrl-C lands mid-step, possibly halfway through the parameter update: the
+            # in-memory run is not a consistent state, so the last checkpoint stays as it is.
+            stopped_by = "interrupt-now"
+        finally:
+            reporter.close()
+        if stopped_by == "interrupt-now":
+            kept = f"step {run.saved_step}" if run.saved_step is not None else "none written yet"
+            reporter.message(f"stopped immediately; the last checkpoint is kept ({kept})")
+            stopped_by = "interrupt"
+        elif stopped_by in ("interrupt", "terminate"):
+            if run.step != last_eval_step:
+                rundir.save(run, best=False)
+            reporter.message(f"stopped at step {run.step}: saved {rundir.latest}")
+        elif run.step != last_eval_step:  # the final evaluation
+            record = {"step": run.step, "epoch": run.epoch,
+                      "train_loss": window_loss / window_steps if window_steps else None, "lr": run.lr,
+                      "grad_norm": None, "chars_per_s": None, "elapsed": time.monotonic() - started}
+            _evaluate_and_save(run, record, rundir, reporter)
+        return Result(run.step, run.epoch, run.best_val_loss, stopped_by, rundir.path, rundir.latest, run.history)
+
+
+def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporter) -> None:
+    val = evaluate(run)
+    improved = run.best_val_loss is None or val < run.best_val_loss
+    run.bad_evals = 0 if improved else run.bad_evals + 1
+    if improved:
+        run.best_val_loss = val
+    record = dict(record, val_loss=val, val_bpc=val / math.log(2), best_val_loss=run.best_val_loss)
+    run.history.append(record)
+    run.val_loss = val
+    rundir.save(run, best=improved)
+    rundir.log_metrics(record)
+    reporter.evaluated(run, record, log_sample(run, run.tcfg.sample_len))
+
+
+def _diverged(run: Run, loss: float, norm: float, tcfg: TrainConfig, rundir: RunDir) -> TrainingDiverged:
+    what = "loss" if not math.isfinite(loss) else "gradient norm"
+    kept = (f"the last good checkpoint {rundir.latest} (step {run.saved_step}) is untouched"
+            if run.saved_step is not None else "no checkpoint had been written yet")
+    return TrainingDiverged(
+        f"training diverged at step {run.step + 1}: the {what} became {loss if what == 'loss' else norm}; {kept}",
+        hint=f"lower the learning rate (--lr {tcfg.lr:g} now) or the gradient clip (--clip {tcfg.clip:g} now)"
+             + (f", then continue with --resume {rundir.latest}" if run.saved_step is not None else ""))

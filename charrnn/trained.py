@@ -1,0 +1,97 @@
+"""A trained model as the library sees it: what a checkpoint holds and how to find and read one.
+
+A checkpoint is one `.npz` (see `checkpoint.py` for the file format) with these arrays:
+
+    param/<name>     the model parameters (`model.param_shapes`: l{k}.Wx, l{k}.Wh, l{k}.b, Wy, by)
+    opt/<key>        optimizer state (`optim.Optimizer.state_dict`)
+    state/l{k}.h     hidden state carried into the next training chunk (B, H)
+    state/l{k}.c     cell state of LSTM layers (B, H)
+
+and a JSON metadata entry with: model (ModelConfig), train (TrainConfig), vocab (list of
+characters), step, epoch, chunk (position within the epoch), val_loss (of these weights),
+best_val_loss, rng (bit-generator state), corpus (path, sha256, n_chars, encoding_errors),
+history (one record per evaluation), charrnn_version, created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charrnn.checkpoint import load_checkpoint
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.errors import CharRNNError, CheckpointError
+from charrnn.model import param_shapes
+from charrnn.vocab import Vocab
+
+DEFAULT_DIR = Path("checkpoints")
+
+
+@dataclass
+class Trained:
+    path: Path
+    cfg: ModelConfig
+    params: dict  # name -> array, exactly the shapes of model.param_shapes(cfg)
+    vocab: Vocab
+    meta: dict  # the whole JSON metadata
+    arrays: dict  # every array of the file (param/, opt/, state/)
+
+    @property
+    def train_cfg(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.meta.get("train", {}))
+
+    def carried_state(self) -> list[tuple] | None:
+        """The hidden state saved for the next training chunk, per layer, or None."""
+        n = 2 if self.cfg.cell == "lstm" else 1
+        names = [[f"state/l{k}.{'hc'[j]}" for j in range(n)] for k in range(self.cfg.layers)]
+        if not all(name in self.arrays for layer in names for name in layer):
+            return None
+        return [tuple(self.arrays[name] for name in layer) for layer in names]
+
+
+def load_trained(path: str | Path) -> Trained:
+    """Read and validate a checkpoint: config, vocabulary and every parameter shape."""
+    path = Path(path)
+    arrays, meta = load_checkpoint(path)
+    try:
+        cfg = ModelConfig.from_dict(meta["model"])
+        vocab = Vocab.from_list(meta["vocab"])
+    except (KeyError, TypeError, ValueError, CharRNNError) as e:
+        raise CheckpointError(f"{path} has incomplete or invalid metadata ({e})",
+                              hint="the file is damaged or was not written by `charrnn train`") from None
+    if vocab.size != cfg.vocab_size:
+        raise CheckpointError(f"{path}: vocabulary has {vocab.size} characters but the model expects "
+                              f"{cfg.vocab_size}", hint="the file is damaged")
+    params = {}
+    for name, shape in param_shapes(cfg).items():
+        a = arrays.get(f"param/{name}")
+        if a is None or a.shape != tuple(shape):
+            got = "missing" if a is None else f"shape {a.shape}"
+            raise CheckpointError(f"{path}: parameter {name} is {got}, expected shape {tuple(shape)}",
+                                  hint="the file is damaged or was not written by `charrnn train`")
+        if not np.all(np.isfinite(a)):
+            raise CheckpointError(f"{path}: parameter {name} holds NaN or infinite values",
+                                  hint="use an earlier checkpoint (best.npz) or retrain with a lower --lr")
+        params[name] = a.astype(cfg.dtype, copy=False)
+    return Trained(path, cfg, params, vocab, meta, arrays)
+
+
+def default_checkpoint(directory: str | Path = DEFAULT_DIR) -> Path:
+    """best.npz, else latest.npz, in `directory`; a clear error if neither exists."""
+    directory = Path(directory)
+    for name in ("best.npz", "latest.npz"):
+        if (directory / name).is_file():
+            return directory / name
+    raise CheckpointError(f"no checkpoint found in {directory}/ (looked for best.npz and latest.npz)",
+                          hint="train one first, e.g. `charrnn train data/python-stdlib.txt`, "
+                               "or pass the checkpoint path")
+
+
+def resolve_checkpoint(path: str | Path | None) -> Path:
+    """The checkpoint the user named, or the default one; a directory means its best/latest."""
+    if path is None:
+        return default_checkpoint()
+    path = Path(path)
+    return default_checkpoint(path) if path.is_dir() else path

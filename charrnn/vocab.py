@@ -1,0 +1,134 @@
+"""Vocabulary: the sorted set of characters of a text <-> integer ids.
+
+Sorted by code point, so the same text always gives the same ids (unlike `list(set(data))`).
+Ids are stored in the smallest unsigned dtype that holds them: uint8 up to 256 characters,
+uint16 up to 65,536, uint32 beyond.
+
+Encoding goes through UTF-32 code points and a lookup table indexed by code point, so a
+whole chunk of text is encoded by two vectorised NumPy operations (no per-character Python).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from charrnn.errors import VocabError
+
+_UNKNOWN = np.iinfo(np.uint32).max  # lookup-table value for "not in the vocabulary"
+_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", " ": "␠", "\x0b": "\\v", "\x0c": "\\f"}
+
+
+def code_points(text: str) -> np.ndarray:
+    """(N,) uint32 code points of `text` (UTF-32 little endian, no byte-order mark)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def id_dtype(size: int) -> np.dtype:
+    """The smallest unsigned dtype that holds ids 0 .. size-1."""
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if size <= np.iinfo(dt).max + 1:
+            return np.dtype(dt)
+    raise VocabError(f"a vocabulary of {size:,} characters is too large")
+
+
+def display(ch: str) -> str:
+    """Printable form of one character: '\\n' for newline, '␠' for space, U+XXXX for controls."""
+    if ch in _NAMES:
+        return _NAMES[ch]
+    if not ch.isprintable():
+        return f"U+{ord(ch):04X}"
+    return ch
+
+
+class Vocab:
+    """Characters sorted by code point; `index(ch)` is the id of `ch`."""
+
+    def __init__(self, chars):
+        chars = sorted(set(chars))
+        if not chars:
+            raise VocabError("the vocabulary is empty", hint="train on a text with at least one character")
+        if any(not isinstance(c, str) or len(c) != 1 for c in chars):
+            raise VocabError("a vocabulary holds single characters only")
+        self.chars = tuple(chars)
+        self.size = len(self.chars)
+        self.dtype = id_dtype(self.size)
+        self._index = {c: i for i, c in enumerate(self.chars)}
+        points = code_points("".join(self.chars))
+        self._lut = np.full(int(points.max()) + 1, _UNKNOWN, dtype=np.uint32)  # code point -> id
+        self._lut[points] = np.arange(self.size, dtype=np.uint32)
+        self._chars = np.array(points, dtype="<u4")  # id -> code point
+
+    # ----------------------------------------------------------------------------- building
+    @classmethod
+    def from_text(cls, text: str) -> "Vocab":
+        return cls.from_code_points(code_points(text))
+
+    @classmethod
+    def from_code_points(cls, points: np.ndarray) -> "Vocab":
+        """From an array of code points (np.unique is much faster than set() on a long str)."""
+        uniq = np.unique(points)
+        return cls(uniq.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass"))
+
+    @classmethod
+    def from_list(cls, chars) -> "Vocab":
+        """Inverse of `to_list` (the form stored in checkpoints); checks it is sorted and unique."""
+        if not isinstance(chars, list) or not all(isinstance(c, str) and len(c) == 1 for c in chars):
+            raise VocabError("the stored vocabulary is not a list of single characters")
+        if chars != sorted(set(chars)):
+            raise VocabError("the stored vocabulary is not sorted and unique")
+        return cls(chars)
+
+    def to_list(self) -> list[str]:
+        return list(self.chars)
+
+    # ---------------------------------------------------------------------------- using
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of every character of `text`, dtype `self.dtype`; unknown characters raise VocabError."""
+        return self.encode_points(code_points(text))
+
+    def encode_points(self, points: np.ndarray) -> np.ndarray:
+        inside = points < len(self._lut)
+        ids = np.full(points.shape, _UNKNOWN, dtype=np.uint32)
+        ids[inside] = self._lut[points[inside]] if not inside.all() else self._lut[points]
+        if (ids == _UNKNOWN).any():
+            bad = np.unique(points[ids == _UNKNOWN])
+            raise self._unknown_error([chr(int(p)) for p in bad])
+        return ids.astype(self.dtype, copy=False)
+
+    def decode(self, ids) -> str:
+        ids = np.asarray(ids)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.size):
+            raise VocabError(f"id {int(ids.max() if ids.max() >= self.size else ids.min())} is outside "
+                             f"the vocabulary of {self.size} characters")
+        return self._chars[ids.astype(np.intp)].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+    def index(self, ch: str) -> int:
+        try:
+            return self._index[ch]
+        except KeyError:
+            raise self._unknown_error([ch]) from None
+
+    def unknown(self, text: str) -> list[str]:
+        """Sorted distinct characters of `text` that are not in the vocabulary."""
+        return sorted(set(text) - set(self._index))
+
+    def _unknown_error(self, chars) -> VocabError:
+        shown = ", ".join(f"{display(c)!r} (U+{ord(c):04X})" for c in chars[:10])
+        more = f" and {len(chars) - 10} more" if len(chars) > 10 else ""
+        return VocabError(f"{len(chars)} character(s) not in the vocabulary: {shown}{more}",
+                          hint="use text made of the characters the model was trained on")
+
+    def __contains__(self, ch) -> bool:
+        return ch in self._index
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocab) and self.chars == other.chars
+
+    def __hash__(self) -> int:
+        return hash(self.chars)
+
+    def __repr__(self) -> str:
+        return f"Vocab({self.size} chars: {''.join(display(c) for c in self.chars[:40])}...)"
