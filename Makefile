@@ -28,7 +28,7 @@ $(CORPUS): data/build_corpus.py
 	$(PYTHON) data/build_corpus.py $(CORPUS)
 
 demo: install $(CORPUS)
-	$(VENV)/bin/charrnn train $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --eval-every 200 --overwrite
+	$(VENV)/bin/charrnn train $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --eval-every 500 --overwrite
 	@echo "--- charrnn sample (400 characters at temperature 0.8) ---" >&2
 	$(VENV)/bin/charrnn sample $(DEMO_OUT)/best.npz --temp 0.8 --length 400 --seed 1
 	@echo "--- charrnn inspect-cells ---" >&2

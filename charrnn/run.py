@@ -54,6 +54,14 @@ class Run:
         return ids if self.lookup is None else self.lookup[ids]
 
     @property
+    def char_counts(self) -> list[int]:
+        """How often each vocabulary character occurs in the training text (the sampler's fallback start)."""
+        counts = np.zeros(self.vocab.size, dtype=np.int64)
+        where = np.arange(len(self.corpus.counts)) if self.lookup is None else self.lookup
+        np.add.at(counts, where, self.corpus.counts)
+        return counts.tolist()
+
+    @property
     def corpus_info(self) -> dict:
         c = self.corpus
         return {"path": str(Path(c.path).resolve()), "sha256": c.sha256, "n_chars": int(c.n_chars),
@@ -236,7 +244,8 @@ class RunDir:
         meta = {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
                 "step": run.step, "epoch": run.epoch, "chunk": run.chunk, "val_loss": run.val_loss,
                 "best_val_loss": run.best_val_loss, "bad_evals": run.bad_evals,
-                "rng": run.rng.bit_generator.state, "corpus": run.corpus_info, "history": run.history,
+                "rng": run.rng.bit_generator.state, "corpus": run.corpus_info, "char_counts": run.char_counts,
+                "history": run.history,
                 "charrnn_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         save_checkpoint(self.latest, arrays, meta)
         if best:
