@@ -11,6 +11,7 @@ over the target: a crash at any moment leaves either the old file or the new one
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -34,23 +35,51 @@ def save_checkpoint(path, arrays: dict, meta: dict) -> Path:
     if META_KEY in payload:
         raise ValueError(f"{META_KEY} is reserved")
     payload[META_KEY] = np.frombuffer(json.dumps(meta, allow_nan=True).encode("utf-8"), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is an ordinary file
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **payload)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        what = "the disk is full" if e.errno == 28 else (e.strerror or str(e))
+        _remove(tmp)
+        what = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         raise CheckpointError(f"could not write checkpoint {path}: {what}; the previous checkpoint is intact",
                               hint="free some space or choose another --out directory") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _remove(tmp)
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_partial(directory) -> list[Path]:
+    """Delete temporary files that a killed save left in `directory` (call it holding the run's lock)."""
+    removed = []
+    for p in Path(directory).glob(".*.npz.*.tmp"):
+        try:
+            p.unlink()
+            removed.append(p)
+        except OSError:
+            pass
+    return removed
+
+
+def _remove(tmp) -> None:
+    if tmp is not None:
+        try:
+            Path(tmp).unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -78,6 +107,18 @@ def load_checkpoint(path) -> tuple[dict, dict]:
     bad = CheckpointError(f"{path} is not a readable charrnn checkpoint (truncated or corrupted?)",
                           hint="use another checkpoint, e.g. latest.npz or best.npz of the run")
     try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as e:
+        raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}",
+                              hint="check the file's permissions") from None
+    if not magic.startswith((b"PK\x03\x04", b"PK\x05\x06", b"\x93NUMPY")):  # zip (.npz) or .npy
+        if magic[:1] == b"\x80":  # pickle protocol 2+
+            raise CheckpointError(f"{path} is a Python pickle, which charrnn refuses to load (it could run code)",
+                                  hint="only load checkpoints written by `charrnn train`")
+        raise CheckpointError(f"{path} is not a charrnn checkpoint (not a .npz file)",
+                              hint="pass a checkpoint written by `charrnn train`, e.g. checkpoints/best.npz")
+    try:
         with np.load(path, allow_pickle=False) as f:
             if not hasattr(f, "files"):
                 raise CheckpointError(f"{path} is a single NumPy array, not a charrnn checkpoint",
@@ -92,7 +133,8 @@ def load_checkpoint(path) -> tuple[dict, dict]:
         raise
     except ValueError as e:
         if "pickle" in str(e).lower():
-            raise CheckpointError(f"{path} contains pickled Python objects, which charrnn refuses to load",
+            raise CheckpointError(f"{path} contains pickled Python objects, which charrnn refuses to load "
+                                  "(they could run code)",
                                   hint="only load checkpoints written by `charrnn train`") from None
         raise bad from None
     except (OSError, EOFError, zipfile.BadZipFile, KeyError, UnicodeDecodeError, RuntimeError,

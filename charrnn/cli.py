@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 
 import typer
+from typer import rich_utils
 from typing import Annotated, Optional
 
 from charrnn import __version__
@@ -31,6 +32,19 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+
+
+def _one_line_usage_error(e) -> None:
+    """Typer/Click's own option errors (bad choice, not a number...) as one `error:` line, exit 2."""
+    if type(e).__name__ == "NoArgsIsHelpError":
+        return
+    print(f"error: {e.format_message()}", file=sys.stderr)
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None:
+        print(f"hint: see `{ctx.command_path} --help`", file=sys.stderr)
+
+
+rich_utils.rich_format_error = _one_line_usage_error
 
 
 def _version(value: bool):

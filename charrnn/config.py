@@ -30,6 +30,8 @@ def _check(ok: bool, option: str, value, want: str) -> None:
 
 
 def _from_dict(cls, d: dict):
+    if not isinstance(d, dict):
+        raise TypeError(f"{cls.__name__} settings must be a mapping, not {type(d).__name__}")
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in d.items() if k in names})
 

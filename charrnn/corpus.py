@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.errors import CorpusError, UsageError
+from charrnn.errors import CharRNNError, CorpusError, UsageError
 from charrnn.vocab import Vocab, code_points
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 1 << 20  # small enough that each chunk's arrays stay in the CPU cache
 CACHE_MIN_BYTES = 8 << 20
 MAX_CODE_POINT = 0x110000
 
@@ -69,21 +69,33 @@ def _open(path) -> tuple[Path, int]:
 
 
 def _decoded_chunks(path: Path, errors: str):
-    """Yield (code points, raw bytes) per chunk; clear errors for binary data and invalid UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors)
+    """Yield (code points, raw bytes) per chunk; clear errors for binary data and invalid UTF-8.
+
+    Code points come as uint32, or as uint8 for an all-ASCII chunk (then they are the raw bytes).
+
+    A UTF-8 byte-order mark at the start is dropped (the first read is at least 3 bytes, so it is
+    never split); `offset` counts every byte of the file, so error offsets are file offsets.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")(errors)
     offset = 0
     with open(path, "rb") as f:
         while True:
-            raw = f.read(CHUNK_BYTES)
+            raw = f.read(max(CHUNK_BYTES, 3) if offset == 0 else CHUNK_BYTES)
             final = not raw
             nul = raw.find(b"\x00")
             if nul >= 0:
                 raise CorpusError(f"{path} looks like a binary file (NUL byte at offset {offset + nul:,})",
                                   hint="train on a plain-text file")
-            pending = len(decoder.getstate()[0])
-            bom = 3 if offset == 0 and raw.startswith(codecs.BOM_UTF8) else 0  # utf-8-sig drops it
+            pending = len(decoder.getstate()[0])  # bytes of an incomplete character from the last chunk
+            if not pending and raw.isascii():  # fast path: ASCII bytes are their own code points
+                yield np.frombuffer(raw, dtype=np.uint8), raw
+                if final:
+                    return
+                offset += len(raw)
+                continue
+            bom = 3 if offset == 0 and raw.startswith(codecs.BOM_UTF8) else 0
             try:
-                text = decoder.decode(raw, final=final)
+                text = decoder.decode(memoryview(raw)[bom:], final=final)
             except UnicodeDecodeError as e:
                 at = offset - pending + bom + e.start
                 raise CorpusError(f"{path} is not valid UTF-8: byte 0x{e.object[e.start]:02x} at offset {at:,}",
@@ -98,7 +110,16 @@ def _decoded_chunks(path: Path, errors: str):
 def read_text(path, encoding_errors: str = "strict") -> str:
     """The whole text of a (small) file, with the same checks as load_corpus."""
     path, _ = _open(path)
-    return "".join(p.tobytes().decode("utf-32-le", "surrogatepass") for p, _ in _decoded_chunks(path, encoding_errors))
+    return "".join(raw.decode("ascii") if p.dtype == np.uint8 else p.tobytes().decode("utf-32-le", "surrogatepass")
+                   for p, raw in _decoded_chunks(path, encoding_errors))
+
+
+def _histogram(points: np.ndarray, hist: np.ndarray) -> np.ndarray:
+    if not points.size:
+        return hist
+    h = np.bincount(points, minlength=hist.size)
+    h[: hist.size] += hist
+    return h
 
 
 def _scan(path: Path, errors: str) -> tuple[str, np.ndarray]:
@@ -107,11 +128,16 @@ def _scan(path: Path, errors: str) -> tuple[str, np.ndarray]:
     hist = np.zeros(0, dtype=np.int64)
     for points, raw in _decoded_chunks(path, errors):
         digest.update(raw)
-        if points.size:
-            h = np.bincount(points, minlength=hist.size)
-            h[: hist.size] += hist
-            hist = h
+        hist = _histogram(points, hist)
     return digest.hexdigest(), hist
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _check_text(path: Path, hist: np.ndarray) -> None:
@@ -122,20 +148,35 @@ def _check_text(path: Path, hist: np.ndarray) -> None:
         raise CorpusError(f"{path} contains only whitespace", hint="train on a file that contains text")
 
 
+def _encode_all(path: Path, vocab: Vocab, errors: str) -> np.ndarray:
+    return np.concatenate([vocab.encode_points(p) for p, _ in _decoded_chunks(path, errors)])
+
+
 def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus:
-    """Read and encode a UTF-8 text file; large files are encoded once into a memory-mapped cache."""
+    """Read and encode a UTF-8 text file; large files are encoded once into a memory-mapped cache.
+
+    Small files: one pass for the hash and histogram (vocabulary), one to encode. Large files:
+    the hash alone finds a cached encoding (vocabulary and counts are stored beside it); on a
+    miss, the two passes above write the ids into the cache, chunk by chunk.
+    """
     if encoding_errors not in ("strict", "replace", "ignore"):
         raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
     path, size = _open(path)
+    if size >= CACHE_MIN_BYTES:
+        directory = Path(cache_dir) if cache_dir else cache_dir_default()
+        sha = _sha256(path)
+        hit = _cache_hit(directory / f"{sha}-{encoding_errors}.npy")
+        if hit is not None:
+            return Corpus(path, sha, size, *hit, encoding_errors)
     sha, hist = _scan(path, encoding_errors)
     _check_text(path, hist)
     points = np.flatnonzero(hist)
     vocab = Vocab.from_code_points(points.astype(np.uint32))
     counts = hist[points]
     if size < CACHE_MIN_BYTES:
-        ids = np.concatenate([vocab.encode_points(p) for p, _ in _decoded_chunks(path, encoding_errors)])
+        ids = _encode_all(path, vocab, encoding_errors)
     else:
-        ids = _cached_ids(path, sha, vocab, int(counts.sum()), encoding_errors, cache_dir)
+        ids = _build_cache(path, directory / f"{sha}-{encoding_errors}.npy", vocab, counts, encoding_errors)
     return Corpus(path, sha, size, vocab, ids, counts, encoding_errors)
 
 
@@ -144,34 +185,45 @@ def cache_dir_default() -> Path:
     return Path(os.environ.get("CHARRNN_CACHE_DIR") or Path.home() / ".cache" / "charrnn")
 
 
-def _cached_ids(path: Path, sha: str, vocab: Vocab, n: int, errors: str, cache_dir) -> np.ndarray:
-    """Ids from `<cache>/<sha256>-<errors>.npy`, encoding the file into it first if needed."""
-    directory = Path(cache_dir) if cache_dir else cache_dir_default()
-    target = directory / f"{sha}-{errors}.npy"
-    meta = target.with_suffix(".json")
+def _cache_hit(target: Path):
+    """(vocab, ids memmap, counts) from `<sha256>-<errors>.npy` and its `.json`, or None."""
     try:
-        if target.exists() and meta.exists() and json.loads(meta.read_text())["vocab"] == vocab.to_list():
-            ids = np.load(target, mmap_mode="r", allow_pickle=False)
-            if ids.shape == (n,) and ids.dtype == vocab.dtype:
-                return ids
-    except (OSError, ValueError, KeyError):
-        pass  # a damaged cache entry is rebuilt below
+        info = json.loads(target.with_suffix(".json").read_text(encoding="utf-8"))
+        vocab = Vocab.from_list(info["vocab"])
+        counts = np.array(info["counts"], dtype=np.int64)
+        ids = np.load(target, mmap_mode="r", allow_pickle=False)
+        if ids.shape == (int(counts.sum()),) and ids.dtype == vocab.dtype and counts.shape == (vocab.size,):
+            return vocab, ids, counts
+    except (OSError, ValueError, KeyError, TypeError, CharRNNError):
+        pass  # missing or damaged: (re)built by the caller
+    return None
+
+
+def _build_cache(path: Path, target: Path, vocab: Vocab, counts: np.ndarray, errors: str) -> np.ndarray:
+    """Encode the file chunk by chunk into `target` (atomically); the ids in memory if it cannot be written."""
+    n = int(counts.sum())
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".ids.", suffix=".npy", dir=directory)
-        os.close(fd)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".ids.", suffix=".npy", dir=target.parent)
     except OSError:  # no writable cache: encode into memory instead
-        return np.concatenate([vocab.encode_points(p) for p, _ in _decoded_chunks(path, errors)])
+        return _encode_all(path, vocab, errors)
     try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=vocab.dtype, shape=(n,))
-        at = 0
-        for p, _ in _decoded_chunks(path, errors):
-            out[at: at + p.size] = vocab.encode_points(p)
-            at += p.size
-        out.flush()
-        del out
+        with os.fdopen(fd, "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False, "shape": (n,)}
+            np.lib.format.write_array_header_1_0(f, header)
+            at = 0
+            for p, _ in _decoded_chunks(path, errors):
+                ids = vocab.encode_points(p)
+                f.write(ids.data)
+                at += ids.size
+        if at != n:
+            raise CorpusError(f"{path} changed while it was being read", hint="run again once it is complete")
         os.replace(tmp, target)
-        meta.write_text(json.dumps({"source": str(path.resolve()), "vocab": vocab.to_list(), "n_chars": n}))
+        info = {"source": str(path.resolve()), "vocab": vocab.to_list(), "counts": counts.tolist(), "n_chars": n}
+        target.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
+    except OSError:  # e.g. the disk filled up: the cache is an optimisation, carry on without it
+        Path(tmp).unlink(missing_ok=True)
+        return _encode_all(path, vocab, errors)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -66,7 +66,8 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        out = {f"{slot}/{name}": a for slot, d in self.state.items() for name, a in d.items()}
+        """A snapshot (copies) of the state, keyed "slot/name", plus the step count "t"."""
+        out = {f"{slot}/{name}": a.copy() for slot, d in self.state.items() for name, a in d.items()}
         out["t"] = np.array(self.t, dtype=np.int64)
         return out
 
@@ -117,10 +118,11 @@ class Adam(Optimizer):
         m += (1 - self.beta1) * g
         v *= self.beta2
         v += (1 - self.beta2) * (g * g)
-        step = lr * math.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t)
+        # the paper's Algorithm 1 exactly (as PyTorch): p -= lr * m^ / (sqrt(v^) + eps)
         denom = np.sqrt(v)
+        denom /= math.sqrt(1 - self.beta2 ** self.t)
         denom += self.eps
-        p -= step * (m / denom)
+        p -= (lr / (1 - self.beta1 ** self.t)) * (m / denom)
 
 
 class RMSprop(Optimizer):

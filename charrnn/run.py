@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from charrnn import __version__, model
-from charrnn.checkpoint import save_checkpoint
+from charrnn.checkpoint import remove_partial, save_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.corpus import Corpus, Streams, load_corpus, split
-from charrnn.errors import CheckpointError, UsageError, VocabError
+from charrnn.errors import CheckpointError, CorpusError, UsageError, VocabError
 from charrnn.optim import Optimizer, make_optimizer
 from charrnn.trained import load_trained
 from charrnn.vocab import Vocab
@@ -132,6 +132,9 @@ def prepare_run(corpus_path, train_opts: dict, model_opts: dict, resume=None, in
     train_ids, val_ids = split(corpus.ids, tcfg.val_frac)
     streams = Streams(train_ids, tcfg.batch, tcfg.seq_len)
     streams.require_train()
+    if len(val_ids) < tcfg.seq_len + 1:  # not even one validation chunk of one stream
+        raise CorpusError(f"the validation split has {len(val_ids):,} characters, fewer than one chunk needs "
+                          f"(--seq-len {tcfg.seq_len} + 1)", hint="raise --val-frac, lower --seq-len or use more text")
     val_batch = min(tcfg.batch, max(1, (len(val_ids) - 1) // tcfg.seq_len))
     val_streams = Streams(val_ids, val_batch, tcfg.seq_len)
     rng = np.random.default_rng(tcfg.seed)
@@ -187,6 +190,7 @@ class RunDir:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._acquire()
+            remove_partial(self.path)  # temporary files of a save that was killed
         except PermissionError:
             raise CheckpointError(f"cannot write to {self.path}/: permission denied",
                                   hint="choose a writable directory with --out") from None

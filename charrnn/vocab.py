@@ -57,6 +57,7 @@ class Vocab:
         self._lut = np.full(int(points.max()) + 1, _UNKNOWN, dtype=np.uint32)  # code point -> id
         self._lut[points] = np.arange(self.size, dtype=np.uint32)
         self._chars = np.array(points, dtype="<u4")  # id -> code point
+        self._bytes_table = self._bytes_known = None  # for _encode_bytes, built on first use
 
     # ----------------------------------------------------------------------------- building
     @classmethod
@@ -87,13 +88,33 @@ class Vocab:
         return self.encode_points(code_points(text))
 
     def encode_points(self, points: np.ndarray) -> np.ndarray:
-        inside = points < len(self._lut)
-        ids = np.full(points.shape, _UNKNOWN, dtype=np.uint32)
-        ids[inside] = self._lut[points[inside]] if not inside.all() else self._lut[points]
-        if (ids == _UNKNOWN).any():
+        """Ids of an array of code points (uint8 arrays hold code points < 256, e.g. ASCII bytes)."""
+        if points.dtype == np.uint8 and self.dtype == np.uint8:
+            return self._encode_bytes(points)
+        if points.size and int(points.max()) < len(self._lut):
+            ids = self._lut[points]
+        else:
+            inside = points < len(self._lut)
+            ids = np.full(points.shape, _UNKNOWN, dtype=np.uint32)
+            ids[inside] = self._lut[points[inside]]
+        if ids.size and ids.max() == _UNKNOWN:
             bad = np.unique(points[ids == _UNKNOWN])
             raise self._unknown_error([chr(int(p)) for p in bad])
         return ids.astype(self.dtype, copy=False)
+
+    def _encode_bytes(self, points: np.ndarray) -> np.ndarray:
+        """Code points < 256 to uint8 ids with bytes.translate (several times faster than indexing)."""
+        if self._bytes_table is None:
+            lut = np.full(256, _UNKNOWN, dtype=np.uint32)
+            lut[: min(256, len(self._lut))] = self._lut[:256]
+            known = lut != _UNKNOWN
+            self._bytes_known = bytes(np.flatnonzero(known).astype(np.uint8))
+            self._bytes_table = np.where(known, lut, 0).astype(np.uint8).tobytes()
+        raw = points.tobytes()
+        if raw.translate(None, self._bytes_known):  # what is left after deleting every known byte
+            bad = sorted(set(raw.translate(None, self._bytes_known)))
+            raise self._unknown_error([chr(b) for b in bad])
+        return np.frombuffer(raw.translate(self._bytes_table), dtype=np.uint8).reshape(points.shape)
 
     def decode(self, ids) -> str:
         ids = np.asarray(ids)
