@@ -1,12 +1,155 @@
-"""CLI verb inspect-cells: find and show the hidden units that track quotes, line length and more."""
+"""CLI verb inspect-cells: find and show the hidden units that track quotes, line length and more.
+
+stdout: the ranking and saturation tables and the heat maps (or JSON with --json); stderr: the
+rest. Heat maps are coloured on a terminal; piped, each text line gets a line of marks instead.
+"""
 
 from __future__ import annotations
 
-from charrnn.cli import app, fail, handled
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from charrnn.cli import app, handled
+
+MAX_TRACE_BYTES = 4 << 30  # activations held in memory (T x units float32)
+
+_PROBE_HELP = ("Probe to rank units against (repeatable; default: all built-in): in_double_quotes, "
+               "in_single_quotes, in_string, line_position, chars_to_eol, bracket_depth, indentation, "
+               "in_comment, word_start, upper_case, or regex:PATTERN.")
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _excerpt(text: str, n: int) -> tuple[int, int]:
+    """[start, stop) of the excerpt: n characters from a line start, after the state warmed up
+    (up to 200 characters in, when the text is long enough)."""
+    skip = min(200, max(0, len(text) - n))
+    if skip == 0:
+        return 0, min(len(text), n)
+    nl = text.find("\n", skip)
+    start = nl + 1 if 0 <= nl < skip + 200 and nl + 1 < len(text) else skip
+    return start, min(len(text), start + n)
 
 
 @app.command("inspect-cells")
 @handled
-def inspect_cells():
-    """Find and show the hidden units that track quotes, line length and more (not built yet)."""
-    fail("`charrnn inspect-cells` is not built yet", code=1)
+def inspect_cells(
+    checkpoint: Annotated[Optional[Path], typer.Argument(help="Checkpoint (default: checkpoints/best.npz, else latest.npz).", show_default=False)] = None,
+    text: Annotated[Optional[Path], typer.Option("--text", help="Text to run the model on (default: the validation part of its training corpus).", show_default=False)] = None,
+    max_chars: Annotated[int, typer.Option(min=1, help="Use at most this many characters of the text.")] = 20000,
+    probe: Annotated[Optional[List[str]], typer.Option("--probe", metavar="NAME", help=_PROBE_HELP, show_default=False)] = None,
+    top: Annotated[int, typer.Option(min=1, help="Units shown per probe.")] = 3,
+    unit: Annotated[Optional[str], typer.Option(metavar="LAYER:KIND:INDEX", help="Show this unit's heat map, as LAYER:KIND:INDEX (e.g. 1:c:37; KIND h, c, i, f, o, r or z; counting from 0).", show_default=False)] = None,
+    excerpt: Annotated[int, typer.Option(min=0, help="Characters of text per heat map in the terminal (0: no heat maps).")] = 400,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page with the heat maps and a unit picker.", show_default=False)] = None,
+    dump: Annotated[Optional[Path], typer.Option("--dump", help="Write the raw traces, text, unit index and probes to this .npz.", show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ranking and saturation as JSON instead of tables.")] = False,
+):
+    """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
+    from charrnn import probes
+    from charrnn.cellreport import analyse, html_series, to_json, write_dump
+    from charrnn.corpus import read_text
+    from charrnn.errors import CorpusError, UsageError
+    from charrnn.render import html_page
+    from charrnn.trained import load_trained, resolve_checkpoint
+    from charrnn.traces import CELL_KINDS, known_text, parse_unit, training_text
+
+    chosen = parse_unit(unit) if unit is not None else None  # syntax errors before any work
+    names = probes.check_names(probe or probes.BUILTIN)
+    path = resolve_checkpoint(checkpoint)
+    trained = load_trained(path)
+    cfg = trained.cfg
+    if chosen is not None:
+        chosen = parse_unit(unit, cfg.cell, cfg.layers, cfg.hidden)
+    if text is not None:
+        body = known_text(read_text(text), trained.vocab, _warn)[:max_chars]
+        source = str(text)
+    else:
+        body = known_text(training_text(trained, max_chars), trained.vocab, _warn)
+        source = f"validation part of {trained.meta['corpus']['path']}"
+    if not body:
+        raise CorpusError(f"no text left to inspect in {source}",
+                          hint="pass a text made of characters the model was trained on (--text FILE)")
+    n_units = cfg.layers * cfg.hidden * len(CELL_KINDS[cfg.cell])
+    if len(body) * n_units * 4 > MAX_TRACE_BYTES:
+        raise UsageError(f"tracing {len(body):,} characters x {n_units:,} activations needs "
+                         f"{len(body) * n_units * 4 / 1e9:.1f} GB", hint="lower --max-chars")
+    print(f"tracing {len(body):,} characters ({source}) through {path} "
+          f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
+    a = analyse(trained, body, names, top)
+    extra = [a.traces.column(*chosen)] if chosen is not None else []
+
+    if dump is not None:
+        write_dump(dump, a)
+        print(f"wrote {dump}", file=sys.stderr)
+    if html is not None:
+        summary = (f"{path}: {cfg.layers}-layer {cfg.cell}, {cfg.hidden} units per layer; "
+                   f"{len(body):,} characters of {source}. Hover a character for its value.")
+        if a.constant:
+            summary += " Constant in this text (not ranked): " + ", ".join(a.constant) + "."
+        Path(html).write_text(html_page(body, html_series(a, extra), a.top, summary, title=str(path)),
+                              encoding="utf-8")
+        print(f"wrote {html}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(to_json(a, str(path)), indent=2))
+        return
+    _print_report(a, extra, excerpt)
+
+
+def _print_report(a, extra: list[int], excerpt: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from charrnn.render import heat_plain, heat_text, scale_of
+
+    out = Console(file=sys.stdout, highlight=False)
+    table = Table(title="Top units per probe", title_justify="left",
+                  caption=f"Pearson r over {len(a.text):,} characters", caption_justify="left")
+    for col, just in (("probe", "left"), ("unit", "left"), ("r", "right")):
+        table.add_column(col, justify=just)
+    last = max((row["rank"] for row in a.top), default=0)
+    for row in a.top:
+        r = row["r"]
+        table.add_row(row["probe"] if row["rank"] == 1 else "", row["label"],
+                      Text(f"{r:+.3f}", style="red" if r > 0 else "blue" if r < 0 else ""),
+                      end_section=row["rank"] == last)
+    for name in a.constant:
+        table.add_row(name, "-", "constant in this text", end_section=True)
+    out.print(table)
+    if a.saturation:
+        sat = Table(title="Gate saturation: share of time < 0.1 / > 0.9", title_justify="left")
+        for col in ("layer", "gate", "units", "< 0.1", "> 0.9", "mostly < 0.1", "mostly > 0.9"):
+            sat.add_column(col, justify="left" if col == "gate" else "right")
+        for s in a.saturation:
+            sat.add_row(str(s["layer"]), s["gate"], str(s["units"]), f"{s['left']:.1%}", f"{s['right']:.1%}",
+                        str(s["mostly_left"]), str(s["mostly_right"]))
+        out.print(sat)
+    if excerpt == 0:
+        return
+    start, stop = _excerpt(a.text, excerpt)
+    shown = [(u, "chosen unit") for u in extra]
+    seen = set(extra)
+    for row in a.top:
+        if row["rank"] == 1 and row["unit"] not in seen:
+            seen.add(row["unit"])
+            shown.append((row["unit"], f"top unit for {row['probe']}, r = {row['r']:+.3f}"))
+    colour = out.color_system is not None
+    legend = ("background: red positive, blue negative" if colour else
+              "marks under each character: # > 0.5, + > 0.15, - < -0.15, = < -0.5 of the scale")
+    out.print(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; "
+              "scaled by the unit's largest |activation| over the whole text)", style="bold")
+    for u, why in shown:
+        values = a.traces.acts[:, u]
+        scale = scale_of(values)
+        out.print(Text(f"\n{a.traces.label(u)} ({why}; scale ±{scale:.3g})", style="bold"))
+        if colour:
+            out.print(heat_text(a.text[start:stop], values[start:stop], scale))
+        else:
+            print(heat_plain(a.text[start:stop], values[start:stop], scale), file=out.file, flush=True)

@@ -1,0 +1,224 @@
+"""Probes: per-character signals a hidden unit might track, one float per character.
+
+Each value describes the situation AFTER reading that character (what a unit's activation at
+that character can know): an opening quote is inside its string, a closing quote is not.
+
+    in_double_quotes  1 inside a "..." (or \"\"\"...\"\"\") string, from the opening quote on
+    in_single_quotes  1 inside a '...' (or '''...''') string
+    in_string         1 inside any string
+    line_position     characters since the start of the line (0 for its first character)
+    chars_to_eol      characters left until the end of the line (0 at the line break)
+    bracket_depth     nesting depth of ( [ { outside strings and comments
+    indentation       leading spaces of the current line (a tab counts to the next multiple of 8)
+    in_comment        1 from a # outside strings to the end of the line
+    word_start        1 on the first character of a word (letters, digits, _)
+    upper_case        1 on an upper-case letter
+    regex:PATTERN     1 on every character inside a match of PATTERN (re.MULTILINE)
+
+Strings are found by a small tokenizer. For Python source (detected, or `mode="python"`) it
+follows Python's rules: backslash escapes (\\" and \\' do not close a string, also in raw
+strings), triple quotes span lines, other strings end at the line end, prefixes (f, r, b, u, ...)
+are ordinary code, # starts a comment only outside strings. For other text (`mode="plain"`)
+a " toggles double quotes, a ' between two letters is an apostrophe and any other ' toggles
+single quotes. Line breaks are \\n, \\r\\n or a lone \\r; the \\r of \\r\\n belongs to the break.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from charrnn.errors import UsageError
+
+BUILTIN = ("in_double_quotes", "in_single_quotes", "in_string", "line_position", "chars_to_eol",
+           "bracket_depth", "indentation", "in_comment", "word_start", "upper_case")
+_PYTHON_LINE = re.compile(r"^[ \t]*(def |class |import |from \S+ import |return\b|elif |except\b|self\.)",
+                          re.MULTILINE)
+_OPEN, _CLOSE = "([{", ")]}"
+_BREAK = re.compile(r"\r\n|\n|\r")
+
+
+def looks_like_python(text: str) -> bool:
+    """True when enough lines start like Python statements (def, class, import, return, ...)."""
+    lines = text.count("\n") + 1
+    return len(_PYTHON_LINE.findall(text)) >= max(2, lines // 50)
+
+
+def check_names(names) -> list[str]:
+    """The probe names, validated (unknown names and bad regular expressions raise UsageError)."""
+    out = []
+    for name in names:
+        if name.startswith("regex:"):
+            _compile(name[6:])
+        elif name not in BUILTIN:
+            raise UsageError(f"unknown probe {name!r}",
+                             hint="choose from " + ", ".join(BUILTIN) + ", or regex:PATTERN")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _compile(pattern: str) -> re.Pattern:
+    if not pattern:
+        raise UsageError("empty regex: probe", hint="give a pattern, e.g. --probe 'regex:[0-9]+'")
+    try:
+        return re.compile(pattern, re.MULTILINE)
+    except re.error as e:
+        raise UsageError(f"invalid regular expression in probe 'regex:{pattern}': {e}") from None
+
+
+def compute(text: str, names=BUILTIN, mode: str = "auto") -> dict[str, np.ndarray]:
+    """{name: (T,) float64 signal} for the probe names (built-in or regex:PATTERN)."""
+    names = check_names(names)
+    if mode == "auto":
+        mode = "python" if looks_like_python(text) else "plain"
+    lex = _lex_python_best(text) if mode == "python" else _lex_plain(text)
+    lines = _lines(text)
+    out = {}
+    for name in names:
+        if name.startswith("regex:"):
+            out[name] = regex_probe(text, name[6:])
+        elif name in lex:
+            out[name] = lex[name]
+        elif name in lines:
+            out[name] = lines[name]
+        elif name == "word_start":
+            word = np.array([c.isalnum() or c == "_" for c in text], dtype=bool)
+            prev = np.concatenate(([False], word[:-1]))
+            out[name] = (word & ~prev).astype(np.float64)
+        elif name == "upper_case":
+            out[name] = np.array([c.isupper() for c in text], dtype=np.float64)
+    return out
+
+
+def regex_probe(text: str, pattern: str) -> np.ndarray:
+    sig = np.zeros(len(text))
+    for m in _compile(pattern).finditer(text):
+        sig[m.start(): m.end()] = 1.0
+    return sig
+
+
+# ---------------------------------------------------------------------------------- lines
+def _lines(text: str) -> dict[str, np.ndarray]:
+    """line_position, chars_to_eol, indentation; a break is \\n, \\r\\n or a lone \\r."""
+    T = len(text)
+    pos, to_eol, indent = np.zeros(T), np.zeros(T), np.zeros(T)
+    start = 0
+    while start < T:
+        m = _BREAK.search(text, start)
+        eol = m.start() if m else T  # first character of the break
+        end = m.end() if m else T  # first character of the next line
+        n = eol - start
+        pos[start:eol] = np.arange(n)
+        pos[eol:end] = n
+        to_eol[start:eol] = np.arange(n, 0, -1)
+        width = 0
+        for ch in text[start:eol]:
+            if ch == " ":
+                width += 1
+            elif ch == "\t":
+                width += 8 - width % 8
+            else:
+                break
+        indent[start:end] = width
+        start = end
+    return {"line_position": pos, "chars_to_eol": to_eol, "indentation": indent}
+
+
+# -------------------------------------------------------------------------------- strings
+def _lex_python_best(text: str) -> dict[str, np.ndarray]:
+    """A text cut out of a longer file may start inside a docstring. Lex it from each possible
+    start (code, inside a triple-quoted string of either quote) and keep the reading under which
+    the most lines that look like statements (def, class, import, return, ...) are code."""
+    starts = [m.end() - 1 for m in _PYTHON_LINE.finditer(text)]
+    best, best_score = None, None
+    for quote in (None, '"', "'"):
+        lex = _lex_python(text, quote)
+        inside = lex["in_string"][starts]
+        score = len(starts) - 2 * int(inside.sum())
+        if best_score is None or score > best_score:
+            best, best_score = lex, score
+    return best
+
+
+def _lex_python(text: str, start_in: str | None = None) -> dict[str, np.ndarray]:
+    """Strings, comments and bracket depth of Python source, state after each character.
+
+    start_in: None to start in code, or '"' / "'" to start inside a triple-quoted string.
+    """
+    T = len(text)
+    dq, sq, com, depth = np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
+    quote, triple, d = start_in, start_in is not None, 0  # quote: delimiter of the open string
+    in_comment = False
+    t = 0
+    while t < T:
+        ch = text[t]
+        if in_comment:
+            if ch in "\r\n":
+                in_comment = False
+            else:
+                com[t] = 1
+        elif quote is None:
+            if ch == "#":
+                in_comment = True
+                com[t] = 1
+            elif ch in "\"'":
+                quote, triple = ch, text.startswith(ch * 3, t)
+                n = 3 if triple else 1
+                (dq if ch == '"' else sq)[t: t + n] = 1
+                depth[t: t + n] = d
+                t += n
+                continue
+            elif ch in _OPEN:
+                d += 1
+            elif ch in _CLOSE:
+                d = max(0, d - 1)
+        else:
+            sig = dq if quote == '"' else sq
+            if ch == "\\" and t + 1 < T:  # an escape: the next character never closes the string
+                n = 3 if text.startswith("\r\n", t + 1) else 2
+                sig[t: t + n] = 1
+                depth[t: t + n] = d
+                t += n
+                continue
+            if ch == quote and (not triple or text.startswith(quote * 3, t)):
+                n = 3 if triple else 1
+                depth[t: t + n] = d
+                quote = None
+                t += n
+                continue
+            if ch in "\r\n" and not triple:  # unterminated single-line string: ends at the line end
+                quote = None
+            else:
+                sig[t] = 1
+        depth[t] = d
+        t += 1
+    return {"in_double_quotes": dq, "in_single_quotes": sq, "in_string": np.maximum(dq, sq),
+            "in_comment": com, "bracket_depth": depth}
+
+
+def _lex_plain(text: str) -> dict[str, np.ndarray]:
+    """Plain text: quotes toggle (an apostrophe inside a word does not); # comments outside quotes."""
+    T = len(text)
+    dq, sq, com, depth = np.zeros(T), np.zeros(T), np.zeros(T), np.zeros(T)
+    in_dq = in_sq = in_comment = False
+    d = 0
+    for t, ch in enumerate(text):
+        if in_comment and ch in "\r\n":
+            in_comment = False
+        elif ch == '"' and not in_comment:
+            in_dq = not in_dq
+        elif ch == "'" and not in_comment:
+            apostrophe = 0 < t < T - 1 and text[t - 1].isalpha() and text[t + 1].isalpha()
+            if not apostrophe:
+                in_sq = not in_sq
+        elif ch == "#" and not (in_dq or in_sq):
+            in_comment = True
+        elif ch in _OPEN and not in_comment:
+            d += 1
+        elif ch in _CLOSE and not in_comment:
+            d = max(0, d - 1)
+        dq[t], sq[t], com[t], depth[t] = in_dq, in_sq, in_comment, d
+    return {"in_double_quotes": dq, "in_single_quotes": sq, "in_string": np.maximum(dq, sq),
+            "in_comment": com, "bracket_depth": depth}
