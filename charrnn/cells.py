@@ -6,41 +6,62 @@ right under it, and a one-step function for sampling. One shared contract:
     step(p, x, state)            -> (h, state)
 
 Notation: T time steps, B parallel streams, D input size, H hidden units, G = gates * H.
+Arrays are TIME-MAJOR: x (T, B, D) floats or (T, B) character ids (one-hot input: the input
+projection is a row lookup Wx[ids] and dx is None), hs (T, B, H); each time step is one contiguous
+(B, ·) block. p holds fused weights Wx (D, G), Wh (H, G), b (G,), gate blocks side by side;
+state is (h,) for RNN and GRU, (h, c) for LSTM, each (B, H).
 
-* Arrays are TIME-MAJOR inside the layers: x (T, B, D), hs (T, B, H). The recurrent loop slices one
-  time step T times, and in time-major layout each slice is one contiguous (B, ·) block.
-* x is either floats (T, B, D), or integer character ids (T, B) for a one-hot input, where the
-  input projection x @ Wx is a row lookup Wx[ids] and dx is None.
-* p holds the layer's fused weights: Wx (D, G), Wh (H, G), b (G,), gate blocks side by side.
-* state is a tuple: (h,) for RNN and GRU, (h, c) for LSTM; each (B, H).
+Speed (measured by benchmarks/bench.py; where the time goes: docs/BENCHMARKS.md):
 * The input projection of the whole chunk and every weight gradient are single matrix products;
-  only the recurrent product and the gate arithmetic loop over time. Factors of the backward
-  pass that do not depend on the incoming gradient are computed for the whole chunk at once.
+  the time loop does the recurrent product and the gate arithmetic in place (`out=`).
+* One tanh covers all gates: sigmoid(a) = 0.5 tanh(a/2) + 0.5, the halving folded into copies of
+  the weights (exact: a power of two). NumPy's fast tanh needs contiguous rows.
+* Hidden states live in one (T+1, B, H) buffer [h0, h_0 .. h_{T-1}]: outputs and previous states
+  are views of it. Big arrays come from a pool (`buffer`); the backward pass works step by step on
+  data still in cache and multiplies by a contiguous copy of Wh^T (25 % faster than a view).
 """
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+
+_POOL: dict[tuple, list] = {}
+_FREE = next(sys.getrefcount(b) for b in [np.empty(0)])  # the pattern below, measured
+
+
+def buffer(shape: tuple, dtype) -> np.ndarray:
+    """np.empty(shape, dtype), recycled from an earlier call when nothing references it any more
+    (fresh memory pays a page fault per 4 KiB page on first touch, on every chunk)."""
+    bufs = _POOL.setdefault((tuple(shape), np.dtype(dtype).str), [])
+    b = next((b for b in bufs if sys.getrefcount(b) == _FREE), None)  # held by `bufs` alone
+    if b is None:
+        b = np.empty(shape, dtype)
+        if len(bufs) < 4:
+            bufs.append(b)
+    return b
 
 
 # ---------------------------------------------------------------------------- shared pieces
-def sigmoid_(a: np.ndarray) -> np.ndarray:
-    """In-place logistic sigmoid, as 0.5 * tanh(0.5 a) + 0.5 (never overflows)."""
-    a *= 0.5
-    np.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+def halve_sigmoid_columns(p: dict, n_sig: int) -> dict:
+    """Copies of Wx, Wh, b with the first n_sig (sigmoid-gate) columns halved, so that one
+    tanh of the fused pre-activations gives tanh(a/2) there: sigmoid(a) = 0.5 tanh(a/2) + 0.5."""
+    q = {name: p[name].copy() for name in ("Wx", "Wh", "b")}
+    for w in q.values():
+        w[..., :n_sig] *= 0.5
+    return q
 
 
 def input_projection(p: dict, x: np.ndarray) -> np.ndarray:
     """x @ Wx + b for the whole chunk: (T, B, G). Integer x is one-hot: a row lookup."""
     Wx, b = p["Wx"], p["b"]
     if x.dtype.kind in "iu":  # (T, B) ids
-        a = Wx[x]  # (T, B, G), a fresh array we may overwrite
+        a = np.take(Wx, x, axis=0)  # (T, B, G), ours to overwrite (faster than take(out=))
     else:  # (T, B, D)
         T, B, D = x.shape
-        a = (x.reshape(T * B, D) @ Wx).reshape(T, B, -1)
+        a = buffer((T, B, Wx.shape[1]), Wx.dtype)
+        np.matmul(x.reshape(T * B, D), Wx, out=a.reshape(T * B, -1))
     a += b
     return a
 
@@ -51,8 +72,7 @@ def input_projection_backward(p: dict, x: np.ndarray, da: np.ndarray, grads: dic
     da2 = da.reshape(T * B, G)
     grads["b"] = da2.sum(axis=0)
     if x.dtype.kind in "iu":
-        # dWx[v] = sum of da over the positions holding character v: a one-hot product,
-        # far faster than np.add.at for a few thousand rows.
+        # dWx[v] = sum of da where the input is v: a one-hot product, far faster than np.add.at
         V = p["Wx"].shape[0]
         onehot = np.zeros((V, T * B), dtype=da.dtype)
         onehot[x.reshape(-1), np.arange(T * B)] = 1
@@ -60,54 +80,50 @@ def input_projection_backward(p: dict, x: np.ndarray, da: np.ndarray, grads: dic
         return None
     D = x.shape[2]
     grads["Wx"] = x.reshape(T * B, D).T @ da2  # (D, G)
-    return (da2 @ p["Wx"].T).reshape(T, B, D)
+    dx = buffer((T, B, D), da.dtype)
+    np.matmul(da2, p["Wx"].T, out=dx.reshape(T * B, D))
+    return dx
 
 
-def _prev_hs(hs: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """[h0, h_0, ..., h_{T-2}]: the state each step started from, (T, B, H)."""
-    prev = np.empty_like(hs)
-    prev[0] = h0
-    prev[1:] = hs[:-1]
-    return prev
+def _states(T: int, h0: np.ndarray, dtype) -> np.ndarray:
+    """(T+1, B, H) buffer holding h0 at [0]; step t reads [t] and writes [t+1]."""
+    buf = buffer((T + 1,) + h0.shape, dtype)
+    buf[0] = h0
+    return buf
+
+
+def _grad_state(dstate, like: np.ndarray) -> np.ndarray:  # fresh (B, H) copy of dL/d(final state)
+    return np.full_like(like, 0) + dstate
 
 
 # ---------------------------------------------------------------------------------- RNN
 def rnn_forward(p, x, state0):
     """h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h).   Wx (D, H), Wh (H, H), b (H,)."""
-    (h,) = state0
     Wh = p["Wh"]
-    a = input_projection(p, x)  # (T, B, H) pre-activations, becomes the outputs in place
-    for t in range(a.shape[0]):
-        a[t] += h @ Wh
-        h = np.tanh(a[t], out=a[t])
-    return a, (h.copy(),), (p, x, state0[0], a)
+    A = input_projection(p, x)  # (T, B, H) pre-activations
+    T = A.shape[0]
+    Hs = _states(T, state0[0], A.dtype)
+    for t in range(T):
+        np.matmul(Hs[t], Wh, out=Hs[t + 1])
+        np.add(A[t], Hs[t + 1], out=A[t])
+        np.tanh(A[t], out=Hs[t + 1])
+    return Hs[1:], (Hs[T].copy(),), (p, x, Hs)
 
 
 def rnn_backward(dhs, dstateT, cache):
-    p, x, h0, hs = cache
-    WhT = p["Wh"].T
-    da = hs * hs  # (T, B, H): becomes dL/da; tanh' = 1 - h^2
+    p, x, Hs = cache
+    hs, (T, B, H) = Hs[1:], Hs[1:].shape
+    WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
+    da = np.multiply(hs, hs)  # (T, B, H): becomes dL/da; tanh' = 1 - h^2
     np.subtract(1, da, out=da)
-    (dh,) = dstateT
-    for t in range(hs.shape[0] - 1, -1, -1):
-        dh = dh + dhs[t]  # total gradient reaching h_t
+    dh = _grad_state(dstateT[0], hs[0])
+    for t in range(T - 1, -1, -1):
+        dh += dhs[t]  # total gradient reaching h_t
         da[t] *= dh  # backprop through tanh
-        dh = da[t] @ WhT  # into h_{t-1}
-    grads = {}
-    T, B, H = hs.shape
-    grads["Wh"] = _prev_hs(hs, h0).reshape(T * B, H).T @ da.reshape(T * B, H)
+        np.matmul(da[t], WhT, out=dh)  # into h_{t-1}
+    grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ da.reshape(T * B, H)}
     dx = input_projection_backward(p, x, da, grads)
     return dx, (dh,), grads
-
-
-def rnn_step(p, x, state):
-    """One step for B streams; x is (B,) ids or (B, D) floats."""
-    (h,) = state
-    a = p["Wx"][x] if x.dtype.kind in "iu" else x @ p["Wx"]
-    a += p["b"]
-    a += h @ p["Wh"]
-    h = np.tanh(a, out=a)
-    return h, (h,)
 
 
 # --------------------------------------------------------------------------------- LSTM
@@ -121,70 +137,61 @@ def lstm_forward(p, x, state0):
         h_t     = o * tanh(c_t)
     Wx (D, 4H), Wh (H, 4H), b (4H,); state (h, c).
     """
-    h, c = state0
-    Wh = p["Wh"]
-    H = Wh.shape[0]
-    A = input_projection(p, x)  # (T, B, 4H): pre-activations, then activated gates in place
-    T, B = A.shape[:2]
-    hs = np.empty((T, B, H), dtype=A.dtype)
-    cs = np.empty((T, B, H), dtype=A.dtype)
-    tcs = np.empty((T, B, H), dtype=A.dtype)  # tanh(c_t)
+    H = p["Wh"].shape[0]
+    q = halve_sigmoid_columns(p, 3 * H)
+    Wh = q["Wh"]
+    A = input_projection(q, x)  # (T, B, 4H): pre-activations (i, f, o halved), then activated gates
+    T, B, G = A.shape
+    Hs = _states(T, state0[0], A.dtype)  # [h0, h_0 .. h_{T-1}]
+    Cs = _states(T, state0[1], A.dtype)  # [c0, c_0 .. c_{T-1}]
+    tcs = buffer((T, B, H), A.dtype)  # tanh(c_t)
+    rec, ig = np.empty((B, G), dtype=A.dtype), np.empty((B, H), dtype=A.dtype)  # h_{t-1} Wh, i * g
     for t in range(T):
-        a = A[t]  # (B, 4H)
-        a += h @ Wh
-        sigmoid_(a[:, :3 * H])
-        np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
-        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c = np.multiply(f, c, out=cs[t])
-        c += i * g
+        a = A[t]  # (B, 4H), contiguous
+        np.matmul(Hs[t], Wh, out=rec)
+        a += rec
+        np.tanh(a, out=a)
+        s = a[:, :3 * H]
+        s *= 0.5
+        s += 0.5  # i, f, o = sigmoid
+        c = np.multiply(a[:, H:2 * H], Cs[t], out=Cs[t + 1])
+        np.multiply(a[:, :H], a[:, 3 * H:], out=ig)
+        c += ig
         np.tanh(c, out=tcs[t])
-        h = np.multiply(o, tcs[t], out=hs[t])
-    return hs, (h.copy(), c.copy()), (p, x, state0, A, cs, tcs, hs)
+        np.multiply(a[:, 2 * H:3 * H], tcs[t], out=Hs[t + 1])
+    return Hs[1:], (Hs[T].copy(), Cs[T].copy()), (p, x, A, Hs, Cs, tcs)
 
 
 def lstm_backward(dhs, dstateT, cache):
-    p, x, (h0, c0), A, cs, tcs, hs = cache
-    T, B, H = hs.shape
-    i, f, o, g = A[..., :H], A[..., H:2 * H], A[..., 2 * H:3 * H], A[..., 3 * H:]
-    c_prev = _prev_hs(cs, c0)
-    # Local derivatives for the whole chunk (they do not depend on the incoming gradient):
-    # dL/dc_t gains dh_t * Kc; each gate pre-activation's gradient is dc_t (or dh_t) times K.
-    Kc = o * (1 - tcs * tcs)  # dh -> dc
-    K = np.empty_like(A)  # (T, B, 4H)
-    K[..., :H] = g * i * (1 - i)  # dc -> d a_i
-    K[..., H:2 * H] = c_prev * f * (1 - f)  # dc -> d a_f
-    K[..., 2 * H:3 * H] = tcs * o * (1 - o)  # dh -> d a_o
-    K[..., 3 * H:] = i * (1 - g * g)  # dc -> d a_g
-    dA = K  # overwritten step by step with dL/da
-    WhT = p["Wh"].T
-    dh, dc = dstateT
-    for t in range(T - 1, -1, -1):
-        dh = dh + dhs[t]  # (B, H)
-        dc = dc + dh * Kc[t]  # backprop through h_t = o * tanh(c_t)
-        d = dA[t].reshape(B, 4, H)
-        d[:, 0:2] *= dc[:, None, :]  # i, f
-        d[:, 2] *= dh  # o
-        d[:, 3] *= dc  # g
-        dh = dA[t] @ WhT  # into h_{t-1}
-        dc = dc * f[t]  # into c_{t-1}
-    grads = {}
-    grads["Wh"] = _prev_hs(hs, h0).reshape(T * B, H).T @ dA.reshape(T * B, 4 * H)
+    p, x, A, Hs, Cs, tcs = cache
+    (T, B, G), H = A.shape, A.shape[2] // 4
+    WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
+    dA = buffer(A.shape, A.dtype)  # (T, B, 4H)
+    dhr, dc = _grad_state(dstateT[0], Hs[0]), _grad_state(dstateT[1], Hs[0])
+    dh = np.empty_like(dhr)
+    for t in range(T - 1, -1, -1):  # local derivatives on data still in cache, then the chain rule
+        a, d, tc = A[t], dA[t], tcs[t]
+        i, f, o, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        np.add(dhr, dhs[t], out=dh)  # total gradient reaching h_t
+        dc += dh * o * (1 - tc * tc)  # through h_t = o tanh(c_t): dc_t
+        np.multiply(a, a, out=d)
+        np.subtract(a[:, :3 * H], d[:, :3 * H], out=d[:, :3 * H])  # s (1 - s) for i, f, o
+        dg = d[:, 3 * H:]
+        np.subtract(1, dg, out=dg)  # 1 - g^2
+        d[:, :H] *= g  # d a_i = dc g i (1 - i)
+        d[:, H:2 * H] *= Cs[t]  # d a_f = dc c_{t-1} f (1 - f)
+        d[:, 2 * H:3 * H] *= tc  # d a_o = dh tanh(c_t) o (1 - o)
+        dg *= i  # d a_g = dc i (1 - g^2)
+        d4 = d.reshape(B, 4, H)
+        d4[:, 0:2] *= dc[:, None, :]
+        d4[:, 2] *= dh
+        dg *= dc
+        np.matmul(d, WhT, out=dhr)  # into h_{t-1}
+        dc *= f  # into c_{t-1}
+    dA2 = dA.reshape(T * B, G)
+    grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ dA2}
     dx = input_projection_backward(p, x, dA, grads)
-    return dx, (dh, dc), grads
-
-
-def lstm_step(p, x, state):
-    h, c = state
-    H = p["Wh"].shape[0]
-    a = p["Wx"][x] if x.dtype.kind in "iu" else x @ p["Wx"]
-    a += p["b"]
-    a += h @ p["Wh"]
-    sigmoid_(a[:, :3 * H])
-    np.tanh(a[:, 3 * H:], out=a[:, 3 * H:])
-    c = a[:, H:2 * H] * c
-    c += a[:, :H] * a[:, 3 * H:]
-    h = a[:, 2 * H:3 * H] * np.tanh(c)
-    return h, (h, c)
+    return dx, (dhr, dc), grads
 
 
 # ---------------------------------------------------------------------------------- GRU
@@ -197,92 +204,112 @@ def gru_forward(p, x, state0):
         h_t  = (1 - z) * h_{t-1} + z * g
     Wx (D, 3H), Wh (H, 3H), b (3H,); state (h,).
     """
-    (h,) = state0
-    Wh = p["Wh"]
-    H = Wh.shape[0]
-    Wh_rz, Wh_g = Wh[:, :2 * H], Wh[:, 2 * H:]
-    A = input_projection(p, x)  # (T, B, 3H)
-    T, B = A.shape[:2]
-    hs = np.empty((T, B, H), dtype=A.dtype)
-    rhs = np.empty((T, B, H), dtype=A.dtype)  # r * h_{t-1}, the input of W_hg
+    H = p["Wh"].shape[0]
+    q = halve_sigmoid_columns(p, 2 * H)
+    Wh_rz, Wh_g = np.ascontiguousarray(q["Wh"][:, :2 * H]), np.ascontiguousarray(q["Wh"][:, 2 * H:])
+    A = input_projection(q, x)  # (T, B, 3H): pre-activations (r, z halved); r, z activated in place
+    T, B, _ = A.shape
+    Hs = _states(T, state0[0], A.dtype)  # [h0, h_0 .. h_{T-1}]
+    gs, rhs = buffer((T, B, H), A.dtype), buffer((T, B, H), A.dtype)  # g_t; r * h_{t-1}, the input of W_hg
+    rz = np.empty((B, 2 * H), dtype=A.dtype)  # contiguous, for the fast tanh
     for t in range(T):
-        a = A[t]
-        rz = a[:, :2 * H]
-        rz += h @ Wh_rz
-        sigmoid_(rz)
-        r, z, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-        rh = np.multiply(r, h, out=rhs[t])
-        g += rh @ Wh_g
+        a, h, g = A[t], Hs[t], gs[t]
+        np.matmul(h, Wh_rz, out=rz)
+        rz += a[:, :2 * H]
+        np.tanh(rz, out=rz)
+        rz *= 0.5
+        np.add(rz, 0.5, out=a[:, :2 * H])  # r, z = sigmoid
+        np.multiply(a[:, :H], h, out=rhs[t])
+        np.matmul(rhs[t], Wh_g, out=g)
+        g += a[:, 2 * H:]
         np.tanh(g, out=g)
-        hn = np.subtract(g, h, out=hs[t])  # h + z (g - h) = (1 - z) h + z g
-        hn *= z
+        hn = np.subtract(g, h, out=Hs[t + 1])  # h + z (g - h) = (1 - z) h + z g
+        hn *= a[:, H:2 * H]
         hn += h
-        h = hn
-    return hs, (h.copy(),), (p, x, state0[0], A, rhs, hs)
+    return Hs[1:], (Hs[T].copy(),), (p, x, A, Hs, gs, rhs)
 
 
 def gru_backward(dhs, dstateT, cache):
-    p, x, h0, A, rhs, hs = cache
-    T, B, H = hs.shape
-    r, z, g = A[..., :H], A[..., H:2 * H], A[..., 2 * H:]
-    h_prev = _prev_hs(hs, h0)
-    K = np.empty_like(A)  # local derivatives, then dL/da in place
-    K[..., :H] = h_prev * r * (1 - r)  # d(r h) -> d a_r
-    K[..., H:2 * H] = (g - h_prev) * z * (1 - z)  # dh -> d a_z
-    K[..., 2 * H:] = z * (1 - g * g)  # dh -> d a_g
-    one_minus_z = 1 - z
-    dA = K
-    Wh = p["Wh"]
-    Wh_rzT, Wh_gT = Wh[:, :2 * H].T, Wh[:, 2 * H:].T
-    (dh,) = dstateT
+    p, x, A, Hs, gs, rhs = cache
+    (T, B, G), H = A.shape, A.shape[2] // 3
+    Wh_rzT, Wh_gT = np.ascontiguousarray(p["Wh"][:, :2 * H].T), np.ascontiguousarray(p["Wh"][:, 2 * H:].T)
+    dA = buffer(A.shape, A.dtype)  # (T, B, 3H) dL/da
+    dhr = _grad_state(dstateT[0], Hs[0])  # gradient reaching h_t from step t+1 (or the next chunk)
+    dh, drh, tmp = np.empty_like(dhr), np.empty_like(dhr), np.empty_like(dhr)
     for t in range(T - 1, -1, -1):
-        dh = dh + dhs[t]
-        da = dA[t]
-        da[:, H:] *= np.concatenate((dh, dh), axis=1)  # z, g
-        drh = da[:, 2 * H:] @ Wh_gT  # into r * h_{t-1}
-        da[:, :H] *= drh  # r
-        dh = dh * one_minus_z[t] + drh * r[t] + da[:, :2 * H] @ Wh_rzT
-    grads = {}
+        a, d, g, h = A[t], dA[t], gs[t], Hs[t]  # h = h_{t-1}
+        r, z = a[:, :H], a[:, H:2 * H]
+        np.add(dhr, dhs[t], out=dh)
+        rz, drz = a[:, :2 * H], d[:, :2 * H]
+        np.multiply(rz, rz, out=drz)
+        np.subtract(rz, drz, out=drz)  # s (1 - s) for r, z
+        np.subtract(g, h, out=tmp)
+        d[:, H:2 * H] *= tmp  # dh -> d a_z: (g - h) z (1 - z)
+        dg = d[:, 2 * H:]
+        np.multiply(g, g, out=dg)
+        np.subtract(1, dg, out=dg)
+        dg *= z  # dh -> d a_g: z (1 - g^2)
+        d.reshape(B, 3, H)[:, 1:] *= dh[:, None, :]  # z, g
+        np.matmul(dg, Wh_gT, out=drh)  # into r * h_{t-1}
+        d[:, :H] *= h
+        d[:, :H] *= drh  # r
+        np.matmul(drz, Wh_rzT, out=dhr)  # into h_{t-1}: through r and z,
+        dhr += drh * r + dh - dh * z  # through r * h_{t-1}, and directly: (1 - z) dh
     dA2 = dA.reshape(T * B, 3 * H)
-    grads["Wh"] = np.concatenate(
-        (h_prev.reshape(T * B, H).T @ dA2[:, :2 * H], rhs.reshape(T * B, H).T @ dA2[:, 2 * H:]), axis=1)
+    grads = {"Wh": np.concatenate((Hs[:-1].reshape(T * B, H).T @ dA2[:, :2 * H],
+                                   rhs.reshape(T * B, H).T @ dA2[:, 2 * H:]), axis=1)}
     dx = input_projection_backward(p, x, dA, grads)
-    return dx, (dh,), grads
-
-
-def gru_step(p, x, state):
-    (h,) = state
-    Wh = p["Wh"]
-    H = Wh.shape[0]
-    a = p["Wx"][x] if x.dtype.kind in "iu" else x @ p["Wx"]
-    a += p["b"]
-    rz = a[:, :2 * H]
-    rz += h @ Wh[:, :2 * H]
-    sigmoid_(rz)
-    g = a[:, 2 * H:]
-    g += (a[:, :H] * h) @ Wh[:, 2 * H:]
-    np.tanh(g, out=g)
-    h = h + a[:, H:2 * H] * (g - h)
-    return h, (h,)
+    return dx, (dhr,), grads
 
 
 # ---------------------------------------------------------------------------------- traces
 # What a forward pass computed, by name, each (T, B, H): read by `charrnn inspect-cells` from the
 # cache of the very forward pass that trains, so there is no second implementation of the cells.
 def rnn_trace(cache):
-    return {"h": cache[3]}
+    return {"h": cache[2][1:]}
 
 
 def lstm_trace(cache):
-    A, cs, hs = cache[3], cache[4], cache[6]
-    H = hs.shape[2]
-    return {"h": hs, "c": cs, "i": A[..., :H], "f": A[..., H:2 * H], "o": A[..., 2 * H:3 * H]}
+    A, Hs, Cs = cache[2], cache[3], cache[4]
+    H = Hs.shape[2]
+    return {"h": Hs[1:], "c": Cs[1:], "i": A[..., :H], "f": A[..., H:2 * H], "o": A[..., 2 * H:3 * H]}
 
 
 def gru_trace(cache):
-    A, hs = cache[3], cache[5]
-    H = hs.shape[2]
-    return {"h": hs, "r": A[..., :H], "z": A[..., H:2 * H]}
+    A, Hs = cache[2], cache[3]
+    H = Hs.shape[2]
+    return {"h": Hs[1:], "r": A[..., :H], "z": A[..., H:2 * H]}
+
+
+# ------------------------------------------------------------------------------- steps
+# One step for B streams (model.step); x is (B,) ids or (B, D) floats; batch-1 sampling has a
+# leaner path, model.Stepper. sigmoid(a) = 0.5 tanh(a/2) + 0.5 as in the chunk forward.
+def rnn_step(p, x, state):
+    a = (p["Wx"][x] if x.dtype.kind in "iu" else x @ p["Wx"]) + p["b"] + state[0] @ p["Wh"]
+    h = np.tanh(a, out=a)
+    return h, (h,)
+
+
+def lstm_step(p, x, state):
+    h, c = state
+    H = p["Wh"].shape[0]
+    a = (p["Wx"][x] if x.dtype.kind in "iu" else x @ p["Wx"]) + p["b"] + h @ p["Wh"]
+    a[:, :3 * H] *= 0.5
+    np.tanh(a, out=a)
+    i, f, o = (0.5 * a[:, k * H:(k + 1) * H] + 0.5 for k in range(3))
+    c = f * c + i * a[:, 3 * H:]
+    h = o * np.tanh(c)
+    return h, (h, c)
+
+
+def gru_step(p, x, state):
+    (h,) = state
+    Wh, H = p["Wh"], p["Wh"].shape[0]
+    a = (p["Wx"][x] if x.dtype.kind in "iu" else x @ p["Wx"]) + p["b"]
+    r, z = np.split(0.5 * np.tanh(0.5 * (a[:, :2 * H] + h @ Wh[:, :2 * H])) + 0.5, 2, axis=1)
+    g = np.tanh(a[:, 2 * H:] + (r * h) @ Wh[:, 2 * H:])
+    h = h + z * (g - h)
+    return h, (h,)
 
 
 # --------------------------------------------------------------------------------- registry

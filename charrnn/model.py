@@ -159,3 +159,158 @@ def step(params, cfg: ModelConfig, ids: np.ndarray, state: list):
     logits = x @ params["Wy"]
     logits += params["by"]
     return logits, new_state
+
+
+# ------------------------------------------------------------------ fast one-stream stepper
+class Stepper:
+    """The sampler's inner loop: one character at a time for ONE stream, as lean as NumPy allows.
+
+        st = make_stepper(params, cfg)          # or make_stepper(params, cfg, state) to continue
+        logits = st.step(ix)                    # (V,) logits after reading character id ix
+        p = st.probs(ix, temperature=0.8)       # (V,) softmax(logits / temperature)
+        nxt = st.sample(ix, u, temperature=0.8) # next id from one uniform u in [0, 1) (inverse CDF)
+        st.state                                # the state in model format (copies), batch 1
+
+    Same numbers as `step` (tested); at batch 1 the time goes to reading the weights (the
+    products) and to the fixed cost of each NumPy call, so the arrays are fused once to need few
+    calls: sigmoid-gate columns halved (one tanh per layer), layer 0's input rows with the bias
+    added (a one-hot input is a row lookup), for layers k >= 1 [Wx; Wh] stacked so that one
+    product reads the layer below and the layer's own state, which sit side by side in one buffer
+    [h_0 | h_1 | ... | 1]; the trailing 1 carries the biases of the top layer and of the output.
+    Returned arrays are buffers that the next call overwrites: copy what you keep.
+    """
+
+    def __init__(self, params: dict, cfg: ModelConfig, state: list | None = None):
+        from charrnn.cells import halve_sigmoid_columns
+        self.cell, H, L = cfg.cell, cfg.hidden, cfg.layers
+        nsig = {"rnn": 0, "lstm": 3 * H, "gru": 2 * H}[cfg.cell]
+        dt = params["Wy"].dtype
+        state = state if state is not None else init_state(cfg, 1)
+        self.hb = np.ones((1, L * H + 1), dtype=dt)  # [h of layer 0 | h of layer 1 | ... | 1]
+        self.cs = [np.array(s[1], dtype=dt) for s in state] if cfg.cell == "lstm" else []
+        self.layers, self.fns = [], []
+        for k in range(L):
+            self.hb[:, k * H:(k + 1) * H] = state[k][0]
+            q = halve_sigmoid_columns(layer_params(params, k), nsig)
+            G = q["Wh"].shape[1]
+            lay = {"h": self.hb[:, k * H:(k + 1) * H], "a": np.empty((1, G), dt), "t": np.empty((1, H), dt),
+                   "tab": q["Wx"] + q["b"], "b": q["b"][None, :]}
+            if cfg.cell == "gru":  # r, z read [x, h]; g reads x and r * h separately
+                lay["Wx"], lay["xp"] = q["Wx"], np.empty((1, G), dt)
+                Wh = q["Wh"]
+                lay["Whrz"], lay["Whg"] = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
+            elif k == 0:
+                lay["W"], lay["z"] = q["Wh"], lay["h"]
+            elif k == L - 1:  # [h_{k-1}, h_k, 1] @ [Wx; Wh; b]
+                lay["W"] = np.concatenate((q["Wx"], q["Wh"], q["b"][None, :]))
+                lay["z"], lay["b"] = self.hb[:, (k - 1) * H:], None
+            else:
+                lay["W"], lay["z"] = np.concatenate((q["Wx"], q["Wh"])), self.hb[:, (k - 1) * H:(k + 1) * H]
+            self.layers.append(lay)
+            make = {"rnn": _rnn_fn, "lstm": _lstm_fn, "gru": _gru_fn}[cfg.cell]
+            self.fns.append(make(k, lay, self.layers, self.cs, nsig))
+        self.top, self.Wyb = self.hb[:, (L - 1) * H:], np.concatenate((params["Wy"], params["by"][None, :]))
+        self.logits2 = np.empty((1, cfg.vocab_size), dtype=dt)
+        self.logits, self.p, self.cum = self.logits2[0], np.empty(cfg.vocab_size, dt), np.empty(cfg.vocab_size, dt)
+
+    def step(self, ix: int) -> np.ndarray:
+        """Read character id ix; return the logits (V,) for the next character (a reused buffer)."""
+        for fn in self.fns:
+            fn(ix)
+        np.matmul(self.top, self.Wyb, out=self.logits2)
+        return self.logits
+
+    def probs(self, ix: int, temperature: float = 1.0) -> np.ndarray:
+        """softmax(step(ix) / temperature) (V,), a reused buffer; temperature > 0."""
+        p = np.multiply(self.step(ix), 1.0 / temperature, out=self.p)
+        p -= p.max()
+        np.exp(p, out=p)
+        p /= p.sum()
+        return p
+
+    def sample(self, ix: int, u: float, temperature: float = 1.0) -> int:
+        """Read ix, then draw the next id from softmax(logits / temperature) with the uniform u in
+        [0, 1): the first id whose cumulative probability exceeds u (as charrnn.sample.draw)."""
+        z = self.step(ix)
+        if temperature != 1.0:
+            z *= 1.0 / temperature
+        e = np.exp(z, out=self.p)  # unnormalised; the max is subtracted only if exp over/underflows
+        cum = np.cumsum(e, out=self.cum)
+        total = float(cum[-1])
+        if not 0.0 < total < math.inf:
+            np.exp(z - z.max(), out=e)
+            total = float(np.cumsum(e, out=cum)[-1])
+        return min(int(cum.searchsorted(u * total, side="right")), len(cum) - 1)
+
+    @property
+    def state(self) -> list[tuple]:
+        H = self.layers[0]["h"].shape[1]
+        hs = [self.hb[:, k * H:(k + 1) * H].copy() for k in range(len(self.layers))]
+        return [(h, c.copy()) for h, c in zip(hs, self.cs)] if self.cell == "lstm" else [(h,) for h in hs]
+
+
+# One closure per layer and cell type: the fused arrays bound once, so a step is NumPy calls only.
+def _add_input(k, lay):
+    tab, b = lay["tab"], lay["b"]
+    if k == 0:
+        return lambda a, ix: np.add(a, tab[ix], out=a)
+    return (lambda a, ix: np.add(a, b, out=a)) if b is not None else (lambda a, ix: None)
+
+
+def _rnn_fn(k, lay, layers, cs, nsig):
+    a, z, W, h, add, mm, tanh = lay["a"], lay["z"], lay["W"], lay["h"], _add_input(k, lay), np.matmul, np.tanh
+
+    def run(ix):
+        mm(z, W, out=a)
+        add(a, ix)
+        tanh(a, out=h)
+    return run
+
+
+def _lstm_fn(k, lay, layers, cs, nsig):
+    a, t, z, W, h, c, add = lay["a"], lay["t"], lay["z"], lay["W"], lay["h"], cs[k], _add_input(k, lay)
+    H = h.shape[1]
+    i, f, o, g, s = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:], a[:, :3 * H]
+    mm, tanh, mul, add_ = np.matmul, np.tanh, np.multiply, np.add
+
+    def run(ix):
+        mm(z, W, out=a)
+        add(a, ix)
+        tanh(a, out=a)
+        mul(s, 0.5, out=s)
+        add_(s, 0.5, out=s)  # i, f, o = sigmoid
+        mul(c, f, out=c)
+        mul(i, g, out=t)
+        add_(c, t, out=c)
+        tanh(c, out=t)
+        mul(o, t, out=h)
+    return run
+
+
+def _gru_fn(k, lay, layers, cs, nsig):
+    a, t, h, Whrz, Whg, xp = lay["a"], lay["t"], lay["h"], lay["Whrz"], lay["Whg"], lay["xp"]
+    H = h.shape[1]
+    r, zg, g, rz = a[:, :H], a[:, H:2 * H], a[:, 2 * H:], a[:, :2 * H]
+    tab, Wx, b, below = lay["tab"], lay["Wx"], lay["b"], layers[k - 1]["h"] if k else None
+    mm, tanh, mul, sub, add_ = np.matmul, np.tanh, np.multiply, np.subtract, np.add
+
+    def run(ix):
+        x = tab[ix][None, :] if k == 0 else add_(mm(below, Wx, out=xp), b, out=xp)
+        mm(h, Whrz, out=rz)
+        add_(rz, x[:, :2 * H], out=rz)
+        tanh(rz, out=rz)
+        mul(rz, 0.5, out=rz)
+        add_(rz, 0.5, out=rz)  # r, z = sigmoid
+        mul(r, h, out=t)
+        mm(t, Whg, out=g)
+        add_(g, x[:, 2 * H:], out=g)
+        tanh(g, out=g)
+        sub(g, h, out=t)
+        mul(t, zg, out=t)
+        add_(h, t, out=h)  # h + z (g - h)
+    return run
+
+
+def make_stepper(params: dict, cfg: ModelConfig, state: list | None = None) -> Stepper:
+    """A `Stepper` for one stream, starting from `state` (batch 1; default zeros)."""
+    return Stepper(params, cfg, state)

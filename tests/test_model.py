@@ -118,3 +118,52 @@ def test_small_model_overfits_short_text(cell):
             params[k] -= 1e-2 * (m[k] / (1 - 0.9 ** it)) / (np.sqrt(v2[k] / (1 - 0.999 ** it)) + 1e-8)
     assert first > 2.0
     assert loss < 0.1
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 3])
+def test_stepper_matches_step(cell, layers):
+    """The fast one-stream Stepper walks the same trajectory as model.step, from any state."""
+    cfg = small(cell, layers, V=6, H=7)
+    rng = np.random.default_rng(4)
+    params = model.init_params(cfg, rng)
+    for v in params.values():
+        v += rng.normal(0, 0.3, v.shape)
+    state = [tuple(rng.normal(0, 0.5, s.shape) for s in layer) for layer in model.init_state(cfg, 1)]
+    st = model.make_stepper(params, cfg, state)
+    for ix in rng.integers(0, 6, 12):
+        want, state = model.step(params, cfg, np.array([ix]), state)
+        np.testing.assert_allclose(st.step(int(ix)), want[0], atol=1e-12)
+        for got_layer, want_layer in zip(st.state, state):
+            for got, w in zip(got_layer, want_layer):
+                np.testing.assert_allclose(got, w, atol=1e-12)
+    p = st.probs(2, temperature=0.5)
+    want, _ = model.step(params, cfg, np.array([2]), state)
+    z = want[0] / 0.5
+    np.testing.assert_allclose(p, np.exp(z - z.max()) / np.exp(z - z.max()).sum(), atol=1e-12)
+
+
+def test_stepper_float32_and_default_state():
+    cfg = ModelConfig(cell="lstm", vocab_size=10, hidden=8, layers=2)
+    params = model.init_params(cfg, np.random.default_rng(0))
+    st = model.make_stepper(params, cfg)
+    state = model.init_state(cfg, 1)
+    for ix in (3, 1, 4, 1, 5):
+        want, state = model.step(params, cfg, np.array([ix]), state)
+        got = st.step(ix)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7])
+def test_stepper_sample_is_inverse_cdf_of_the_softmax(temperature):
+    cfg = small("lstm", 2, V=6, H=7)
+    params = model.init_params(cfg, np.random.default_rng(5))
+    st, ref = model.make_stepper(params, cfg), model.make_stepper(params, cfg)
+    rng = np.random.default_rng(6)
+    ix = 0
+    for u in rng.random(30):
+        p = ref.probs(ix, temperature)
+        want = int(np.searchsorted(np.cumsum(p), u, side="right"))
+        ix = st.sample(ix, float(u), temperature)
+        assert ix == want

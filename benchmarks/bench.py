@@ -1,0 +1,210 @@
+"""charrnn vs PyTorch on this CPU: training and sampling throughput, peak memory.
+
+    python benchmarks/bench.py --corpus data/python-stdlib.txt            # make bench
+    /work/torchvenv/bin/python benchmarks/bench.py --quick                # a 2-minute look
+    python benchmarks/bench.py --val-race --corpus ../shared/data/tinyshakespeare.txt
+
+Every measurement runs in a fresh child process (benchmarks/workers.py) so that the peak RSS is
+that configuration's own; charrnn and PyTorch alternate, `--rounds` times, and the table shows
+the median of the rounds. PyTorch is used only if the interpreter running this script can
+import it; charrnn never imports it. The table goes to stdout, progress to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEFAULT_STEPS = {128: 30, 256: 15, 512: 8}
+
+
+def default_corpus() -> str | None:
+    for path in (os.path.join(ROOT, "data", "python-stdlib.txt"),
+                 os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")):
+        if os.path.exists(path):
+            return os.path.normpath(path)
+    return None  # workers fall back to a synthetic text
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", default=None, help="UTF-8 text (default: the bundled corpus, else tiny-shakespeare)")
+    ap.add_argument("--cells", default="lstm,gru,rnn")
+    ap.add_argument("--hidden", default="128,256,512")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=50)
+    ap.add_argument("--seq", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=0, help="timed optimizer steps (default: 30/15/8 for 128/256/512)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    ap.add_argument("--sample-chars", type=int, default=3000)
+    ap.add_argument("--rounds", type=int, default=3, help="alternating charrnn/PyTorch rounds; the median is shown")
+    ap.add_argument("--quick", action="store_true", help="LSTM and GRU at 128 only, 1 round")
+    ap.add_argument("--no-torch", action="store_true", help="charrnn alone even if PyTorch is importable")
+    ap.add_argument("--torch-python", default=os.environ.get("CHARRNN_TORCH_PYTHON"),
+                    help="interpreter for the PyTorch jobs (default: this one; env CHARRNN_TORCH_PYTHON)")
+    ap.add_argument("--out", default=None, help="also write the table (markdown) to this file")
+    ap.add_argument("--val-race", action="store_true",
+                    help="instead: both train a 2x128 LSTM for --race-seconds on tiny-shakespeare, then compare val loss")
+    ap.add_argument("--race-seconds", type=float, default=300.0)
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.cells, a.hidden, a.rounds = "lstm,gru", "128", 1
+    a.cells = [c.strip() for c in a.cells.split(",") if c.strip()]
+    a.hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
+    a.corpus = a.corpus or default_corpus()
+    a.torch = None if a.no_torch else torch_python(a.torch_python)
+    return a
+
+
+def torch_python(candidate: str | None) -> str | None:
+    """An interpreter that can import torch, or None: the given one, else this one."""
+    for py in ([candidate] if candidate else []) + [sys.executable]:
+        if subprocess.run([py, "-c", "import torch"], capture_output=True, check=False).returncode == 0:
+            return py
+    return None
+
+
+def child(job: dict, python: str | None = None) -> dict:
+    """Run one job in a fresh interpreter (by default the one running us)."""
+    cmd = [python or sys.executable, os.path.join(HERE, "workers.py"), json.dumps(job)]
+    r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"error: benchmark job failed: {job}\n{r.stderr.strip()[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def machine(a) -> dict:
+    import numpy as np
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    blas = "unknown"
+    try:
+        blas_cfg = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{blas_cfg.get('name')} {blas_cfg.get('version')}"
+    except Exception:  # older numpy: no mode="dicts"
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "blas": blas}
+    if a.torch:  # asked in a child: importing torch here would inflate every child's RSS
+        info.update(child({"kind": "versions"}, a.torch))
+    return info
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def bench(a) -> list[dict]:
+    impls = ["charrnn", "torch"] if a.torch else ["charrnn"]
+    if not a.torch:
+        print("PyTorch is absent (or --no-torch): charrnn figures alone.", file=sys.stderr)
+    rows = []
+    for cell in a.cells:
+        for H in a.hidden:
+            base = {"cell": cell, "hidden": H, "layers": a.layers, "batch": a.batch, "seq": a.seq, "lr": 2e-3,
+                    "seed": 0, "corpus": a.corpus, "warmup": a.warmup,
+                    "steps": a.steps or DEFAULT_STEPS.get(H, max(4, 30 * 128 * 128 // (H * H))),
+                    "chars": a.sample_chars, "warmup_chars": 200}
+            got = {(i, k): [] for i in impls for k in ("train", "sample")}
+            rss = {i: [] for i in impls}
+            for r in range(a.rounds):
+                for kind in ("train", "sample"):
+                    for impl in (impls if r % 2 == 0 else impls[::-1]):  # alternate who goes first
+                        res = child(dict(base, impl=impl, kind=kind), a.torch if impl == "torch" else None)
+                        got[impl, kind].append(res["chars_per_s"])
+                        if kind == "train":
+                            rss[impl].append(res["rss_mb"])
+                        print(f"  {cell} {H} round {r + 1} {impl:7s} {kind:6s} {res['chars_per_s']:10.0f} chars/s "
+                              f"rss {res['rss_mb']:.0f} MB", file=sys.stderr)
+            row = {"cell": cell, "hidden": H}
+            for impl in impls:
+                row[f"{impl}_train"] = statistics.median(got[impl, "train"])
+                row[f"{impl}_sample"] = statistics.median(got[impl, "sample"])
+                row[f"{impl}_rss"] = max(rss[impl])
+            rows.append(row)
+    return rows
+
+
+def table(rows, use_torch: bool) -> str:
+    if use_torch:
+        head = ("| cell | H | train charrnn | train PyTorch | ratio | sample charrnn | sample PyTorch | ratio "
+                "| peak RSS charrnn | peak RSS PyTorch | RSS ratio |")
+        lines = [head, "|" + "---|" * 11]
+        for r in rows:
+            lines.append(
+                f"| {r['cell']} | {r['hidden']} | {r['charrnn_train']:,.0f} | {r['torch_train']:,.0f} "
+                f"| **{fmt_ratio(r['charrnn_train'], r['torch_train'])}** | {r['charrnn_sample']:,.0f} "
+                f"| {r['torch_sample']:,.0f} | **{fmt_ratio(r['charrnn_sample'], r['torch_sample'])}** "
+                f"| {r['charrnn_rss']:.0f} MB | {r['torch_rss']:.0f} MB | {fmt_ratio(r['charrnn_rss'], r['torch_rss'])} |")
+    else:
+        lines = ["| cell | H | train charrnn | sample charrnn | peak RSS charrnn |", "|---|---|---|---|---|"]
+        for r in rows:
+            lines.append(f"| {r['cell']} | {r['hidden']} | {r['charrnn_train']:,.0f} | {r['charrnn_sample']:,.0f} "
+                         f"| {r['charrnn_rss']:.0f} MB |")
+    return "\n".join(lines)
+
+
+def race(a) -> str:
+    corpus = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
+    corpus = a.corpus if a.corpus and "shakespeare" in a.corpus else os.path.normpath(corpus)
+    job = {"kind": "race", "cell": "lstm", "hidden": 128, "layers": 2, "batch": a.batch, "seq": a.seq,
+           "lr": 2e-3, "seed": 0, "corpus": corpus, "seconds": a.race_seconds}
+    lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
+             "val loss (nats/char) on the last 10 %.", "",
+             "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
+    for impl in (["charrnn", "torch"] if a.torch else ["charrnn"]):
+        print(f"  race: {impl} training {a.race_seconds:.0f} s ...", file=sys.stderr)
+        r = child(dict(job, impl=impl), a.torch if impl == "torch" else None)
+        lines.append(f"| {impl} | {r['steps']} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['rss_mb']:.0f} MB |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    a = parse_args(argv)
+    m = machine(a)
+    started = time.strftime("%Y-%m-%d %H:%M")
+    desc = (f"{started}; {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']} ({m['blas']})"
+            + (f", PyTorch {m['torch']} ({m['torch_threads']} threads)" if "torch" in m else ", PyTorch absent"))
+    print(f"machine: {desc}", file=sys.stderr)
+    if a.val_race:
+        text = race(a)
+    else:
+        print(f"corpus: {a.corpus or 'synthetic'}; {a.layers} layers, batch {a.batch}, seq {a.seq}; "
+              f"chars/s, median of {a.rounds} alternating round(s)", file=sys.stderr)
+        rows = bench(a)
+        text = table(rows, use_torch=bool(a.torch))
+    print(text)
+    if a.out:
+        write_out(a.out, f"Command: `{' '.join([sys.executable, 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
+                         f"Machine: {desc}\n\n{text}\n")
+    return 0
+
+
+def write_out(path: str, block: str) -> None:
+    """Write `block` to path, or between the <!-- bench:begin/end --> markers if the file has them."""
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
+    if begin in old and end in old:
+        new = old[:old.index(begin) + len(begin)] + "\n" + block + old[old.index(end):]
+    else:
+        new = f"{begin}\n{block}{end}\n"
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(new)
+    print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
