@@ -333,5 +333,29 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, monkeypatch):
 
 
 # --------------------------------------------------------------------------------------- sample
-# TODO(sample): rows for `charrnn sample` (temperature < 0, top-k < 1, top-p outside (0, 1], length < 0,
-# prime with characters outside the vocabulary, no checkpoint found) are added once cli_use.sample exists.
+# ------------------------------------------------------------------------------------- sample
+SAMPLE_CASES = [
+    ("temperature < 0", ["--temp", "-0.5"], 2, ["--temp"]),
+    ("top-k < 1", ["--top-k", "0"], 2, ["--top-k"]),
+    ("top-p = 0", ["--top-p", "0"], 2, ["--top-p"]),
+    ("top-p < 0", ["--top-p", "-0.1"], 2, ["--top-p"]),
+    ("top-p > 1", ["--top-p", "1.5"], 2, ["--top-p"]),
+    ("length < 0", ["--length", "-1"], 2, ["--length"]),
+    ("prime outside the vocabulary", ["--prime", "def 한"], 2, ["U+D55C"]),
+]
+
+
+@pytest.mark.parametrize("args,code,needles", [c[1:] for c in SAMPLE_CASES], ids=[c[0] for c in SAMPLE_CASES])
+def test_bad_sample_options(env, args, code, needles):
+    make_checkpoint(env / "m.npz", text=TEXT)
+    assert_clean_error(invoke("sample", env / "m.npz", "--length", "5", *args), code, *needles)
+
+
+def test_sample_without_any_checkpoint_says_to_train_first(env):
+    assert_clean_error(invoke("sample"), 1, "no checkpoint found", "charrnn train")
+
+
+@pytest.mark.parametrize("content", [b"PK\x03\x04 truncated", pickle.dumps({"a": 1})], ids=["corrupt", "pickle"])
+def test_sample_refuses_bad_checkpoints(env, content):
+    (env / "bad.npz").write_bytes(content)
+    assert_clean_error(invoke("sample", env / "bad.npz"), 1, "bad.npz")

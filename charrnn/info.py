@@ -1,0 +1,81 @@
+"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form) and a rich table."""
+
+from __future__ import annotations
+
+from charrnn import __version__, model
+from charrnn.checkpoint import FORMAT_VERSION
+from charrnn.vocab import display
+
+
+def _float(v):
+    return None if v is None else float(v)
+
+
+def info_dict(trained) -> dict:
+    """Everything `charrnn info` shows about a `trained.Trained` model, JSON-serialisable."""
+    cfg, meta, vocab = trained.cfg, trained.meta, trained.vocab
+    corpus = meta.get("corpus") or {}
+    counts = meta.get("char_counts")
+    d = {
+        "checkpoint": str(trained.path),
+        "cell": cfg.cell,
+        "layers": cfg.layers,
+        "hidden": cfg.hidden,
+        "vocab_size": vocab.size,
+        "dropout": cfg.dropout,
+        "dtype": cfg.dtype,
+        "parameters": model.n_params(cfg),
+        "vocab": [display(c) for c in vocab.chars],
+        "step": meta.get("step"),
+        "epoch": meta.get("epoch"),
+        "val_loss": _float(meta.get("val_loss")),
+        "best_val_loss": _float(meta.get("best_val_loss")),
+        "corpus": corpus.get("path") if isinstance(corpus, dict) else None,
+        "corpus_chars": corpus.get("n_chars") if isinstance(corpus, dict) else None,
+        "char_counts": isinstance(counts, list) and len(counts) == vocab.size,
+        "format_version": meta.get("format_version"),
+        "charrnn_version": meta.get("charrnn_version"),
+        "created": meta.get("created"),
+    }
+    return d
+
+
+def _loss(v) -> str:
+    return "-" if v is None else f"{v:.4f} nats/char ({v / 0.6931471805599453:.3f} bits/char)"
+
+
+def _dash(v) -> str:
+    return "-" if v is None or v == "" else str(v)
+
+
+def render_table(d: dict, file=None) -> None:
+    """Print `info_dict` output as a two-column rich table (to stdout unless `file` is given)."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = Console(file=file or sys.stdout, highlight=False)
+    table = Table(title=f"charrnn checkpoint {d['checkpoint']}", title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    rows = [
+        ("model", f"{d['cell'].upper()}, {d['layers']} layer(s) x {d['hidden']} hidden units"),
+        ("parameters", f"{d['parameters']:,}"),
+        ("dtype", d["dtype"]),
+        ("dropout", f"{d['dropout']:g}"),
+        ("vocabulary", f"{d['vocab_size']} characters"),
+        ("characters", " ".join(d["vocab"])),
+        ("step", "-" if d["step"] is None else f"{d['step']:,}"),
+        ("epoch", _dash(d["epoch"])),
+        ("val loss", _loss(d["val_loss"])),
+        ("best val loss", _loss(d["best_val_loss"])),
+        ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
+        ("created", _dash(d["created"])),
+        ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),
+        ("written by", f"charrnn {_dash(d['charrnn_version'])} (running {__version__})"),
+    ]
+    for k, v in rows:
+        table.add_row(k, Text(v))  # Text: no markup interpretation of vocabulary characters like '['
+    out.print(table)
