@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 CORPUS := data/python-stdlib.txt
 DEMO_OUT ?= demo-out
 DEMO_TIME ?= 4m
+# An interpreter that can import torch, for `make bench` to measure PyTorch side by side (optional).
+TORCH_PY ?= $(firstword $(wildcard ../torchvenv/bin/python))
 
 .PHONY: install test demo bench clean corpus
 
@@ -35,7 +37,7 @@ demo: install $(CORPUS)
 	$(VENV)/bin/charrnn inspect-cells $(DEMO_OUT)/best.npz --max-chars 20000 --html $(DEMO_OUT)/cells.html
 
 bench: install $(CORPUS)
-	$(PY) benchmarks/bench.py --corpus $(CORPUS)
+	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY))
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) checkpoints

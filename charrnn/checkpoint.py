@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.errors import CheckpointError
+from charrnn.errors import CheckpointError, CheckpointPathError
 
 FORMAT = "charrnn"
 FORMAT_VERSION = 1
@@ -47,7 +47,8 @@ def save_checkpoint(path, arrays: dict, meta: dict) -> Path:
     except OSError as e:
         _remove(tmp)
         what = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
-        raise CheckpointError(f"could not write checkpoint {path}: {what}; the previous checkpoint is intact",
+        kept = "the previous checkpoint is intact" if path.exists() else "no earlier checkpoint was there"
+        raise CheckpointError(f"could not write checkpoint {path}: {what}; {kept}",
                               hint="free some space or choose another --out directory") from None
     except BaseException:
         _remove(tmp)
@@ -99,10 +100,10 @@ def load_checkpoint(path) -> tuple[dict, dict]:
     """(arrays, meta) from a checkpoint; CheckpointError with a hint for anything that is not one."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist",
+        raise CheckpointPathError(f"checkpoint {path} does not exist",
                               hint="check the path, or train a model first: charrnn train CORPUS")
     if path.is_dir():
-        raise CheckpointError(f"{path} is a directory, not a checkpoint file",
+        raise CheckpointPathError(f"{path} is a directory, not a checkpoint file",
                               hint=f"pass a file such as {path / 'best.npz'}")
     bad = CheckpointError(f"{path} is not a readable charrnn checkpoint (truncated or corrupted?)",
                           hint="use another checkpoint, e.g. latest.npz or best.npz of the run")

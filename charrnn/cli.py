@@ -56,8 +56,8 @@ def _version(value: bool):
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+                                          help="Print the version and exit.", show_default="off")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.", show_default="off")] = False,
 ):
     _state["debug"] = debug
 
@@ -90,7 +90,11 @@ def handled(fn):
             # `charrnn sample | head`: the reader went away; that is not an error.
             sys.stderr.close()
             raise typer.Exit(0)
-        except (MemoryError, OSError) as e:
+        except MemoryError as e:
+            if _state["debug"]:
+                traceback.print_exc()
+            fail(f"out of memory: {e}", "use a smaller model or batch (--hidden, --layers, --batch, --seq-len)")
+        except OSError as e:
             if _state["debug"]:
                 traceback.print_exc()
             fail(f"{type(e).__name__}: {e}", "run with --debug for the traceback")
@@ -104,6 +108,11 @@ def handled(fn):
 
 
 # ---------------------------------------------------------------------------------- train
+class DType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
 class CellName(str, Enum):
     lstm = "lstm"
     gru = "gru"
@@ -130,7 +139,8 @@ class EncodingErrors(str, Enum):
 
 # CLI option name -> (config, field). Only options the user typed are passed on, so that a resumed
 # run keeps its own settings for the rest.
-_MODEL_FIELDS = {"model": "cell", "hidden": "hidden", "layers": "layers", "dropout": "dropout", "dtype": "dtype"}
+_MODEL_FIELDS = {"model": "cell", "hidden": "hidden", "layers": "layers", "dropout": "dropout", "dtype": "dtype",
+                 "forget_bias": "forget_bias"}
 _TRAIN_FIELDS = {"seq_len": "seq_len", "batch": "batch", "optimizer": "optimizer", "lr": "lr",
                  "momentum": "momentum", "lr_decay": "lr_decay", "lr_decay_every": "lr_decay_every",
                  "lr_decay_unit": "lr_decay_unit", "clip": "clip", "clip_value": "clip_value",
@@ -166,6 +176,7 @@ def train(
     hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 128,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
     dropout: Annotated[float, typer.Option(help="Dropout between layers while training, in [0, 1).")] = 0.0,
+    forget_bias: Annotated[float, typer.Option(help="LSTM: initial forget-gate bias (1 keeps memory early on).")] = 1.0,
     seq_len: Annotated[int, typer.Option(help="Characters per chunk: the truncated-BPTT length.")] = 50,
     batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = 50,
     optimizer: Annotated[OptimizerName, typer.Option(help="Optimizer.")] = OptimizerName.adam,
@@ -182,15 +193,15 @@ def train(
     epochs: Annotated[Optional[float], typer.Option(help=f"Stop after this many passes over the training text ({DEFAULT_EPOCHS:g} when no other stop rule is given).", show_default="none")] = None,
     time: Annotated[Optional[str], typer.Option("--time", help="Stop after this much wall-clock time, e.g. 90s, 10m, 2h.", show_default="none")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Stop after this many evaluations without a better val loss.", show_default="none")] = None,
-    out: Annotated[Path, typer.Option(help="Output directory for latest.npz, best.npz and metrics.jsonl.")] = Path("checkpoints"),
+    out: Annotated[Path, typer.Option(help="Output directory for latest.npz, best.npz and metrics.jsonl (with --resume: the checkpoint's own).")] = Path("checkpoints"),
     resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint exactly where it stopped.", show_default="none")] = None,
     init_from: Annotated[Optional[Path], typer.Option(help="Start from this checkpoint's weights (fine-tuning on new text).", show_default="none")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a previous run in --out (by default it is refused).")] = False,
     seed: Annotated[int, typer.Option(help="Random seed (initialisation, dropout).")] = 0,
-    dtype: Annotated[str, typer.Option(help="float32 (fast) or float64.")] = "float32",
+    dtype: Annotated[DType, typer.Option(help="Floating-point type: float32 (fast) or float64.")] = DType.float32,
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
     sample_len: Annotated[int, typer.Option(help="Characters of sample shown at each evaluation (0: none).")] = 200,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors and the final line.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the final line.", show_default="off")] = False,
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     from charrnn.config import ModelConfig, TrainConfig, parse_duration
@@ -209,17 +220,19 @@ def train(
     TrainConfig(**train_all)
     model_opts = {f: values[k] for k, f in _MODEL_FIELDS.items() if k in typed}
     train_opts = {f: values[k] for k, f in _TRAIN_FIELDS.items() if k in typed}
-    stop_rules = {"max_steps": "max_steps", "epochs": "epochs", "time": "time_limit"}
+    stop_rules = {"max_steps": "max_steps", "epochs": "epochs", "time": "time_limit", "patience": "patience"}
     if any(k in typed for k in stop_rules):  # new stop rules replace all the saved ones
         train_opts.update({f: values[k] for k, f in stop_rules.items()})
     elif resume is None:
         train_opts["epochs"] = DEFAULT_EPOCHS
+    if resume is not None and "out" not in typed:
+        out = resume.parent  # continue the run where it lives
     reporter = ConsoleReporter(quiet=quiet)
     result = run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                           encoding_errors=encoding_errors.value, overwrite=overwrite, reporter=reporter)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
-    print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; "
-          f"checkpoints in {result.out_dir}/", file=sys.stderr)
+    where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
+    print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)
     if result.stopped_by in ("interrupt", "terminate"):
         if result.latest.exists():
             print(f"resume with: {_resume_command(result.latest)}", file=sys.stderr)

@@ -46,6 +46,7 @@ class ModelConfig:
     layers: int = 2  # stacked layers of the same cell
     dropout: float = 0.0  # inverted dropout between layers (and before the output), training only
     dtype: str = "float32"  # float32 (fast) or float64 (gradient checks)
+    forget_bias: float = 1.0  # LSTM: initial bias of the forget gate (read at initialisation only)
 
     def __post_init__(self):
         _check(self.cell in CELLS, "--model", self.cell, "choose one of " + ", ".join(CELLS))
@@ -57,6 +58,8 @@ class ModelConfig:
         _check(isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0, "--dropout", self.dropout,
                "a fraction in [0, 1)")
         _check(self.dtype in DTYPES, "--dtype", self.dtype, "choose float32 or float64")
+        _check(isinstance(self.forget_bias, (int, float)) and -10.0 <= self.forget_bias <= 10.0, "--forget-bias",
+               self.forget_bias, "a number from -10 to 10")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -51,10 +51,10 @@ class Corpus:
 def _open(path) -> tuple[Path, int]:
     path = Path(path)
     if not path.exists():
-        raise UsageError(f"corpus file {path} does not exist", hint="check the path (any UTF-8 text file works)")
+        raise UsageError(f"file {path} does not exist", hint="check the path (any UTF-8 text file works)")
     if path.is_dir():
         raise UsageError(f"{path} is a directory, not a text file",
-                         hint="pass one file; to train on many, concatenate them first (cat a.txt b.txt > all.txt)")
+                         hint="pass one text file (to use many, concatenate them first: cat a.txt b.txt > all.txt)")
     try:
         size = path.stat().st_size
         with open(path, "rb"):
@@ -64,7 +64,7 @@ def _open(path) -> tuple[Path, int]:
     except OSError as e:
         raise CorpusError(f"cannot read {path}: {e.strerror or e}") from None
     if size == 0:
-        raise CorpusError(f"{path} is empty", hint="train on a file that contains text")
+        raise CorpusError(f"{path} is empty", hint="use a file that contains text")
     return path, size
 
 
@@ -142,10 +142,10 @@ def _sha256(path: Path) -> str:
 
 def _check_text(path: Path, hist: np.ndarray) -> None:
     if hist.sum() == 0:
-        raise CorpusError(f"{path} contains no characters", hint="train on a file that contains text")
+        raise CorpusError(f"{path} contains no characters", hint="use a file that contains text")
     present = "".join(chr(c) for c in np.flatnonzero(hist))
     if all(c.isspace() for c in present):
-        raise CorpusError(f"{path} contains only whitespace", hint="train on a file that contains text")
+        raise CorpusError(f"{path} contains only whitespace", hint="use a file that contains text")
 
 
 def _encode_all(path: Path, vocab: Vocab, errors: str) -> np.ndarray:
@@ -266,4 +266,4 @@ class Streams:
             need = self.batch * self.seq_len + 1
             raise CorpusError(f"the training split has {len(self.ids):,} characters, fewer than one batch "
                               f"needs ({self.batch} streams x {self.seq_len} + 1 = {need:,})",
-                              hint="use more text, or lower --batch / --seq-len")
+                              hint="use more text, lower --batch / --seq-len, or lower --val-frac")

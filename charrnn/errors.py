@@ -40,5 +40,11 @@ class CheckpointError(CharRNNError):
     """A checkpoint is missing, corrupt, not ours, too new, or does not fit the run."""
 
 
+class CheckpointPathError(CheckpointError):
+    """The path given for a checkpoint names no file (missing, or a directory): a usage error."""
+
+    exit_code = 2
+
+
 class TrainingDiverged(CharRNNError):
     """The loss or gradient became NaN or infinite."""

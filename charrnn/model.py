@@ -8,7 +8,7 @@ G = gates * H; gate blocks side by side in the order of `cells.GATE_ORDER`):
 
     l{k}.Wx  (V or H, G)   input weights of layer k (layer 0 reads one-hot characters: V rows)
     l{k}.Wh  (H, G)        recurrent weights of layer k
-    l{k}.b   (G,)          biases of layer k (LSTM forget-gate block initialised to 1)
+    l{k}.b   (G,)          biases of layer k (LSTM forget-gate block: --forget-bias)
     Wy       (H, V)        output weights
     by       (V,)          output biases
 
@@ -46,7 +46,7 @@ def n_params(cfg: ModelConfig) -> int:
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias 1."""
+    """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias cfg.forget_bias."""
     bound = 1.0 / math.sqrt(cfg.hidden)
     params = {}
     for name, shape in param_shapes(cfg).items():
@@ -57,7 +57,7 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndar
     if cfg.cell == "lstm":
         H = cfg.hidden
         for k in range(cfg.layers):
-            params[f"l{k}.b"][H:2 * H] = 1.0  # gate order i, f, o, g
+            params[f"l{k}.b"][H:2 * H] = cfg.forget_bias  # gate order i, f, o, g
     return params
 
 

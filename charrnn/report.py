@@ -9,6 +9,7 @@ import time
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from tqdm import tqdm
 
 from charrnn import model
@@ -28,6 +29,11 @@ def human_bytes(n: float) -> str:
 def human_time(s: float) -> str:
     s = int(max(0, s))
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def printable(s: str) -> str:
+    """One log line: newlines, tabs and other control characters escaped, all else (Korean...) as is."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
 
 
 class ConsoleReporter(Reporter):
@@ -61,10 +67,10 @@ class ConsoleReporter(Reporter):
                 rows.append(("resuming", f"step {run.step:,}, epoch {run.epoch}, best val "
                              + (f"{run.best_val_loss:.4f}" if run.best_val_loss is not None else "-")))
             for k, v in rows:
-                table.add_row(k, v)
+                table.add_row(k, Text(v))  # Text: a path like "a[b].txt" is not rich markup
             self.console.print(table)
-        for w in warnings:
-            self.console.print(f"[yellow]warning:[/yellow] {w}")
+        for w in warnings:  # one line each, also when stderr is not a terminal (no wrap at 80)
+            self.console.print(Text.assemble(("warning: ", "yellow"), w), soft_wrap=True)
 
     @staticmethod
     def _stop_rule(run: Run) -> str:
@@ -86,7 +92,7 @@ class ConsoleReporter(Reporter):
         totals = []
         if t.max_steps is not None:
             totals.append(t.max_steps)
-        if t.epochs is not None:
+        if t.epochs is not None and t.epochs * run.streams.n_chunks < 1e15:  # (--epochs 1e308: no total)
             totals.append(math.ceil(t.epochs * run.streams.n_chunks))
         return (min(totals) if totals else None), run.step
 
@@ -122,7 +128,7 @@ class ConsoleReporter(Reporter):
                 + f"val {record['val_loss']:.4f} nats/char ({record['val_bpc']:.3f} bits/char){star}")
         self.message(line)
         if sample and not self.quiet:
-            self.message("  sample: " + repr(sample[:160])[1:-1])
+            self.message("  sample: " + printable(sample[:160]))
 
     def message(self, text: str) -> None:
         if self.quiet and not text.startswith("stopped"):

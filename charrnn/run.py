@@ -22,9 +22,10 @@ from charrnn.trained import load_trained
 from charrnn.vocab import Vocab
 
 # Training options that fix the data layout: a resumed run must keep them.
-LAYOUT_OPTIONS = {"batch": "--batch", "seq_len": "--seq-len", "val_frac": "--val-frac"}
+LAYOUT_OPTIONS = {"batch": "--batch", "seq_len": "--seq-len", "val_frac": "--val-frac",
+                  "optimizer": "--optimizer"}  # (and the optimizer: its saved state fits no other)
 MODEL_OPTIONS = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "dropout": "--dropout",
-                 "dtype": "--dtype"}
+                 "dtype": "--dtype", "forget_bias": "--forget-bias"}
 
 
 @dataclass
@@ -177,9 +178,12 @@ def _restore(run: Run, saved) -> None:
 class RunDir:
     """The output directory: latest.npz, best.npz, metrics.jsonl, and a lock against a second run."""
 
-    def __init__(self, path, overwrite: bool = False, fresh: bool = True):
+    def __init__(self, path, overwrite: bool = False, resume_from=None):
         self.path = Path(path)
-        self._truncate_metrics = fresh  # a new run starts a new metrics log (at its first record)
+        # --resume into the directory the checkpoint came from continues that run (and its log);
+        # anything else is a new run there, which may not silently mix with an old one.
+        self.continues = resume_from is not None and Path(resume_from).resolve().parent == self.path.resolve()
+        self._truncate_metrics = not self.continues  # a new log (at the first record)
         self.latest, self.best = self.path / "latest.npz", self.path / "best.npz"
         self.metrics = self.path / "metrics.jsonl"
         self.lock = self.path / ".lock"
@@ -187,6 +191,9 @@ class RunDir:
         self._locked = False
 
     def __enter__(self):
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(f"--out {self.path} is a file, not a directory",
+                             hint="give --out a directory name (it is created if needed)")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._acquire()
@@ -197,11 +204,15 @@ class RunDir:
         except OSError as e:
             raise CheckpointError(f"cannot use {self.path}/ for output: {e.strerror or e}",
                                   hint="choose another directory with --out") from None
-        if self.latest.exists() and not self.overwrite:
-            self.release()
-            raise UsageError(f"{self.path}/ already holds a training run (latest.npz)",
-                             hint=f"continue it with --resume {self.latest}, keep it and write elsewhere with "
-                                  "--out DIR, or replace it with --overwrite")
+        held = [f for f in (self.latest, self.best) if f.exists()]
+        if held and not self.continues:
+            if not self.overwrite:
+                self.release()
+                raise UsageError(f"{self.path}/ already holds a training run ({held[0].name})",
+                                 hint=f"continue it with --resume {held[0]}, keep it and write elsewhere with "
+                                      "--out DIR, or replace it with --overwrite")
+            for f in (self.latest, self.best, self.metrics):  # --overwrite: no stale file of the old run
+                f.unlink(missing_ok=True)
         return self
 
     def __exit__(self, *exc):

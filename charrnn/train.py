@@ -124,11 +124,11 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
     run, warnings = prepare_run(corpus_path, train_opts or {}, model_opts or {}, resume, init_from,
                                 encoding_errors, cache_dir)
     tcfg = run.tcfg
-    with RunDir(out_dir, overwrite=overwrite or resume is not None, fresh=resume is None) as rundir:
+    with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
         reporter.summary(run, warnings)
         opt = run.optimizer
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
-        last_eval_step = run.step if resume is not None else -1
+        last_eval_step = start_step = run.step if resume is not None else -1
         stopped_by = None
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
         reporter.start(run)
@@ -173,6 +173,9 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
             stopped_by = "interrupt-now"
         finally:
             reporter.close()
+        if run.step == start_step and stopped_by in ("max-steps", "epochs", "patience"):
+            reporter.message(f"nothing to do: the resumed run already met its stop rule ({stopped_by}) at step "
+                             f"{run.step}; type a new one to go on, e.g. --max-steps {run.step + 1000}")
         if stopped_by == "interrupt-now":
             kept = f"step {run.saved_step}" if run.saved_step is not None else "none written yet"
             reporter.message(f"stopped immediately; the last checkpoint is kept ({kept})")

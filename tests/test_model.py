@@ -81,6 +81,10 @@ def test_same_seed_same_model_and_lstm_forget_bias():
     np.testing.assert_array_equal(a["l1.b"][8:16], 1.0)  # f block of [i, f, o, g]
     np.testing.assert_array_equal(a["l1.b"][:8], 0.0)
     assert model.n_params(cfg) == sum(v.size for v in a.values())
+    d = model.init_params(ModelConfig(cell="lstm", vocab_size=10, hidden=8, layers=2, forget_bias=0.0),
+                          np.random.default_rng(42))
+    np.testing.assert_array_equal(d["l0.b"], 0.0)  # --forget-bias 0: all biases zero
+    np.testing.assert_array_equal(d["l0.Wh"], a["l0.Wh"])  # and the same weights
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
