@@ -175,7 +175,7 @@ def train(
     model: Annotated[CellName, typer.Option(help="Recurrent cell.")] = CellName.lstm,
     hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 128,
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
-    dropout: Annotated[float, typer.Option(help="Dropout between layers while training, in [0, 1).")] = 0.0,
+    dropout: Annotated[float, typer.Option(help="Dropout on every layer's output while training, in [0, 1).")] = 0.0,
     forget_bias: Annotated[float, typer.Option(help="LSTM: initial forget-gate bias (1 keeps memory early on).")] = 1.0,
     seq_len: Annotated[int, typer.Option(help="Characters per chunk: the truncated-BPTT length.")] = 50,
     batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = 50,

@@ -102,7 +102,7 @@ class TrainConfig:
         _check(whole(self.seq_len, 1, MAX_SEQ_LEN), "--seq-len", self.seq_len, f"a whole number from 1 to {MAX_SEQ_LEN}")
         _check(whole(self.batch, 1, MAX_BATCH), "--batch", self.batch, f"a whole number from 1 to {MAX_BATCH}")
         _check(self.optimizer in OPTIMIZERS, "--optimizer", self.optimizer, "choose one of " + ", ".join(OPTIMIZERS))
-        _check(real(self.lr) and 0 < self.lr <= 10, "--lr", self.lr, "a positive number, typically 1e-4 to 1e-2")
+        _check(real(self.lr) and 0 < self.lr <= 10, "--lr", self.lr, "a positive number up to 10, typically 1e-4 to 1e-2")
         _check(real(self.momentum) and 0 <= self.momentum < 1, "--momentum", self.momentum, "a fraction in [0, 1)")
         _check(real(self.lr_decay) and 0 < self.lr_decay <= 1, "--lr-decay", self.lr_decay, "a factor in (0, 1]")
         _check(whole(self.lr_decay_every, 0), "--lr-decay-every", self.lr_decay_every, "a whole number >= 0")

@@ -133,7 +133,8 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
         reporter.start(run)
         try:
-            with _Signals() as signals:
+            # Overflow is caught below as a non-finite loss or norm, with a message: no NumPy warnings.
+            with _Signals() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while True:
                     stopped_by = _stop_reason(run, tcfg, started)
                     if stopped_by:

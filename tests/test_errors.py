@@ -359,3 +359,17 @@ def test_sample_without_any_checkpoint_says_to_train_first(env):
 def test_sample_refuses_bad_checkpoints(env, content):
     (env / "bad.npz").write_bytes(content)
     assert_clean_error(invoke("sample", env / "bad.npz"), 1, "bad.npz")
+
+
+def test_exploding_gradients_stop_training_with_a_message_and_no_numpy_warnings(env, monkeypatch, recwarn):
+    from charrnn import model
+
+    real = model.loss_and_grads
+
+    def exploding(*args, **kwargs):  # gradients near float32's limit: their squared norm overflows
+        loss, grads, state = real(*args, **kwargs)
+        return loss, {k: g + np.float32(1e30) for k, g in grads.items()}, state
+    monkeypatch.setattr(model, "loss_and_grads", exploding)
+    r = invoke("train", env / "ok.txt", "--out", env / "run", *TRAIN)
+    assert_clean_error(r, 1, "diverged", "gradient norm", "--lr")
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)], [str(w.message) for w in recwarn]
