@@ -15,11 +15,15 @@ Dump layout (`write_dump`, one .npz, loads with np.load(path, allow_pickle=False
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from charrnn import probes as probes_mod
+from charrnn.errors import CharRNNError, UsageError
 from charrnn.rank import correlate, ranking, saturation
 from charrnn.traces import KINDS, Traces, run_traces
 from charrnn.vocab import code_points
@@ -67,8 +71,51 @@ def to_json(a: Analysis, checkpoint: str) -> dict:
     }
 
 
+def check_output(path, option: str, example: str = "out") -> Path:
+    """`path` if a file can be written there (UsageError naming `option` otherwise): it is not a
+    directory, and its directory exists and is writable. Called before any work is done."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a directory, not a file",
+                         hint=f"give a file name, e.g. {option} {path / example}")
+    parent = path.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is not a directory", hint="pick another path")
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: the directory {parent} does not exist",
+                         hint=f"create it first (mkdir -p {parent}), or pick another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write in the directory {parent} (permission denied)",
+                         hint="pick a directory you can write to")
+    return path
+
+
+def write_atomic(path, write, option: str = "") -> None:
+    """Call write(binary file) on a temporary file beside `path`, then rename it to `path`: readers
+    never see half a file, and a failed write leaves an old file as it was."""
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise CharRNNError(f"cannot write {option + ' ' if option else ''}{path}: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
+        os.replace(tmp, path)
+    except OSError as e:  # e.g. the disk is full
+        Path(tmp).unlink(missing_ok=True)
+        raise CharRNNError(f"cannot write {option + ' ' if option else ''}{path}: {e.strerror or e}",
+                           hint="check the free space and permissions there") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_dump(path, a: Analysis) -> None:
-    """Write the raw traces (layout in the module docstring)."""
+    """Write the raw traces (layout in the module docstring), atomically."""
     arrays = {
         "activations": a.traces.acts.astype(np.float32, copy=False),
         "text": np.asarray(code_points(a.text), dtype=np.uint32),
@@ -79,8 +126,8 @@ def write_dump(path, a: Analysis) -> None:
     }
     for name in a.names:
         arrays[f"probe/{name}"] = a.signals[name]
-    with open(path, "wb") as f:  # a file object: np.savez adds no .npz suffix of its own
-        np.savez(f, **arrays)
+    # a file object: np.savez adds no .npz suffix of its own
+    write_atomic(path, lambda f: np.savez(f, **arrays), "--dump")
 
 
 def html_series(a: Analysis, extra_units=()) -> list[dict]:

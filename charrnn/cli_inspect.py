@@ -13,11 +13,12 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from charrnn.cli import app, handled
+from charrnn.cli import EncodingErrors, app, handled
 
 MAX_TRACE_BYTES = 4 << 30  # activations held in memory (T x units float32)
+MIN_RELIABLE_CHARS = 200  # fewer characters than this: a warning that the correlations mean little
 
-_PROBE_HELP = ("Probe to rank units against (repeatable; default: all built-in): in_double_quotes, "
+_PROBE_HELP = ("Probe to rank units against (repeatable): in_double_quotes, "
                "in_single_quotes, in_string, line_position, chars_to_eol, bracket_depth, indentation, "
                "in_comment, word_start, upper_case, or regex:PATTERN.")
 
@@ -26,49 +27,65 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _at_least(value: int, option: str, low: int, hint: str) -> None:
+    from charrnn.errors import UsageError
+
+    if value < low:
+        raise UsageError(f"invalid value for {option}: {value!r} (a whole number >= {low})", hint=hint)
+
+
 def _excerpt(text: str, n: int) -> tuple[int, int]:
-    """[start, stop) of the excerpt: n characters from a line start, after the state warmed up
-    (up to 200 characters in, when the text is long enough)."""
-    skip = min(200, max(0, len(text) - n))
-    if skip == 0:
-        return 0, min(len(text), n)
-    nl = text.find("\n", skip)
-    start = nl + 1 if 0 <= nl < skip + 200 and nl + 1 < len(text) else skip
-    return start, min(len(text), start + n)
+    """[start, stop) of the excerpt: n characters (all of them whenever the text has that many),
+    from a line start after the state warmed up (about 200 characters in, when the text allows)."""
+    last = len(text) - n  # the latest start that still shows n characters
+    if last <= 0:
+        return 0, len(text)
+    want = min(200, last)
+    nl = text.find("\n", want - 1, min(want + 200, last))  # the first line start at or after `want`
+    if nl < 0 and want > 0:
+        nl = text.rfind("\n", max(0, want - 200), want)  # else the last one before it
+    start = nl + 1 if nl >= 0 else want
+    return start, start + n
 
 
 @app.command("inspect-cells")
 @handled
 def inspect_cells(
     checkpoint: Annotated[Optional[Path], typer.Argument(help="Checkpoint (default: checkpoints/best.npz, else latest.npz).", show_default=False)] = None,
-    text: Annotated[Optional[Path], typer.Option("--text", help="Text to run the model on (default: the validation part of its training corpus).", show_default=False)] = None,
-    max_chars: Annotated[int, typer.Option(min=1, help="Use at most this many characters of the text.")] = 20000,
-    probe: Annotated[Optional[List[str]], typer.Option("--probe", metavar="NAME", help=_PROBE_HELP, show_default=False)] = None,
-    top: Annotated[int, typer.Option(min=1, help="Units shown per probe.")] = 3,
-    unit: Annotated[Optional[str], typer.Option(metavar="LAYER:KIND:INDEX", help="Show this unit's heat map, as LAYER:KIND:INDEX (e.g. 1:c:37; KIND h, c, i, f, o, r or z; counting from 0).", show_default=False)] = None,
-    excerpt: Annotated[int, typer.Option(min=0, help="Characters of text per heat map in the terminal (0: no heat maps).")] = 400,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page with the heat maps and a unit picker.", show_default=False)] = None,
-    dump: Annotated[Optional[Path], typer.Option("--dump", help="Write the raw traces, text, unit index and probes to this .npz.", show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the ranking and saturation as JSON instead of tables.")] = False,
+    text: Annotated[Optional[Path], typer.Option("--text", help="Text to run the model on (none: the validation part of its training corpus).", show_default="none")] = None,
+    max_chars: Annotated[int, typer.Option(help="Use at most this many characters of the text (only those are read).")] = 20000,
+    probe: Annotated[Optional[List[str]], typer.Option("--probe", metavar="NAME", help=_PROBE_HELP, show_default="all built-in")] = None,
+    top: Annotated[int, typer.Option(help="Units shown per probe.")] = 3,
+    unit: Annotated[Optional[List[str]], typer.Option(metavar="LAYER:KIND:INDEX", help="Show this unit's heat map, as LAYER:KIND:INDEX (e.g. 1:c:37; KIND h, c, i, f, o, r or z; counting from 0). Repeatable.", show_default="none")] = None,
+    excerpt: Annotated[int, typer.Option(help="Characters of text per heat map in the terminal (0: no heat maps).")] = 400,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page with the heat maps and a unit picker.", show_default="none")] = None,
+    dump: Annotated[Optional[Path], typer.Option("--dump", help="Write the raw traces, text, unit index and probes to this .npz.", show_default="none")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the ranking and saturation as JSON instead of tables.", show_default="off")] = False,
+    encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8 in --text: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
     from charrnn import probes
-    from charrnn.cellreport import analyse, html_series, to_json, write_dump
-    from charrnn.corpus import read_text
+    from charrnn.cellreport import analyse, check_output, html_series, to_json, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
     from charrnn.render import html_page
     from charrnn.trained import load_trained, resolve_checkpoint
-    from charrnn.traces import CELL_KINDS, known_text, parse_unit, training_text
+    from charrnn.traces import CELL_KINDS, known_text, parse_unit, read_known_text, training_text
 
-    chosen = parse_unit(unit) if unit is not None else None  # syntax errors before any work
+    _at_least(max_chars, "--max-chars", 1, "the number of characters of the text to analyse, e.g. --max-chars 20000")
+    _at_least(top, "--top", 1, "the number of units shown per probe, e.g. --top 3")
+    _at_least(excerpt, "--excerpt", 0, "characters per heat map; 0 shows none")
+    units = [parse_unit(u) for u in unit or []]  # syntax errors before any work
     names = probes.check_names(probe or probes.BUILTIN)
+    if dump is not None:
+        check_output(dump, "--dump", "traces.npz")
+    if html is not None:
+        check_output(html, "--html", "cells.html")
     path = resolve_checkpoint(checkpoint)
     trained = load_trained(path)
     cfg = trained.cfg
-    if chosen is not None:
-        chosen = parse_unit(unit, cfg.cell, cfg.layers, cfg.hidden)
+    units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
     if text is not None:
-        body = known_text(read_text(text), trained.vocab, _warn)[:max_chars]
+        body = read_known_text(text, trained.vocab, max_chars, encoding_errors.value, _warn)
         source = str(text)
     else:
         body = known_text(training_text(trained, max_chars), trained.vocab, _warn)
@@ -80,10 +97,14 @@ def inspect_cells(
     if len(body) * n_units * 4 > MAX_TRACE_BYTES:
         raise UsageError(f"tracing {len(body):,} characters x {n_units:,} activations needs "
                          f"{len(body) * n_units * 4 / 1e9:.1f} GB", hint="lower --max-chars")
+    if len(body) < MIN_RELIABLE_CHARS:
+        how = "raise --max-chars" if max_chars < MIN_RELIABLE_CHARS else "use a longer text with --text FILE"
+        _warn(f"only {len(body):,} characters to analyse: correlations over fewer than {MIN_RELIABLE_CHARS} "
+              f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
     a = analyse(trained, body, names, top)
-    extra = [a.traces.column(*chosen)] if chosen is not None else []
+    extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
 
     if dump is not None:
         write_dump(dump, a)
@@ -93,8 +114,8 @@ def inspect_cells(
                    f"{len(body):,} characters of {source}. Hover a character for its value.")
         if a.constant:
             summary += " Constant in this text (not ranked): " + ", ".join(a.constant) + "."
-        Path(html).write_text(html_page(body, html_series(a, extra), a.top, summary, title=str(path)),
-                              encoding="utf-8")
+        page = html_page(body, html_series(a, extra), a.top, summary, title=str(path)).encode("utf-8")
+        write_atomic(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
     if as_json:
         print(json.dumps(to_json(a, str(path)), indent=2))
@@ -103,13 +124,12 @@ def inspect_cells(
 
 
 def _print_report(a, extra: list[int], excerpt: int) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.render import heat_plain, heat_text, scale_of
+    from charrnn.render import console, heat_plain, heat_text, scale_of
 
-    out = Console(file=sys.stdout, highlight=False)
+    out = console(sys.stdout)  # every user string (probe names, text) goes in as Text: no markup
     table = Table(title="Top units per probe", title_justify="left",
                   caption=f"Pearson r over {len(a.text):,} characters", caption_justify="left")
     for col, just in (("probe", "left"), ("unit", "left"), ("r", "right")):
@@ -117,11 +137,11 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     last = max((row["rank"] for row in a.top), default=0)
     for row in a.top:
         r = row["r"]
-        table.add_row(row["probe"] if row["rank"] == 1 else "", row["label"],
+        table.add_row(Text(row["probe"] if row["rank"] == 1 else ""), Text(row["label"]),
                       Text(f"{r:+.3f}", style="red" if r > 0 else "blue" if r < 0 else ""),
                       end_section=row["rank"] == last)
     for name in a.constant:
-        table.add_row(name, "-", "constant in this text", end_section=True)
+        table.add_row(Text(name), "-", "constant in this text", end_section=True)
     out.print(table)
     if a.saturation:
         sat = Table(title="Gate saturation: share of time < 0.1 / > 0.9", title_justify="left")
@@ -134,7 +154,7 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     if excerpt == 0:
         return
     start, stop = _excerpt(a.text, excerpt)
-    shown = [(u, "chosen unit") for u in extra]
+    shown = [(u, "chosen unit") for u in extra]  # `extra` has no repeats
     seen = set(extra)
     for row in a.top:
         if row["rank"] == 1 and row["unit"] not in seen:
@@ -143,8 +163,8 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     colour = out.color_system is not None
     legend = ("background: red positive, blue negative" if colour else
               "marks under each character: # > 0.5, + > 0.15, - < -0.15, = < -0.5 of the scale")
-    out.print(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; "
-              "scaled by the unit's largest |activation| over the whole text)", style="bold")
+    out.print(Text(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; "
+                   "scaled by the unit's largest |activation| over the whole text)", style="bold"))
     for u, why in shown:
         values = a.traces.acts[:, u]
         scale = scale_of(values)

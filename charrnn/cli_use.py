@@ -26,14 +26,14 @@ def _warn(message: str) -> None:
 @handled
 def sample(
     checkpoint: Annotated[Optional[Path], typer.Argument(help=_CKPT_HELP, show_default=False)] = None,
-    temp: Annotated[float, typer.Option("--temp", "--temperature", help="Temperature: 0 is greedy (argmax), < 1 more conservative, > 1 more random.")] = 1.0,
+    temp: Annotated[float, typer.Option("--temp", "--temperature", help="Temperature: 0 is greedy (argmax), < 1 more conservative, > 1 more random (at most 100).")] = 1.0,
     length: Annotated[int, typer.Option(help="Characters to generate after the prime.")] = 1000,
-    prime: Annotated[str, typer.Option(help="Text fed through the model first to warm its state, then echoed (default: start as if after a newline, else after the most frequent character).")] = "",
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same checkpoint, options and seed give the same text (default: a fresh one, shown on stderr).", show_default=False)] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="Draw only among the K most likely characters.", show_default=False)] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Draw only among the most likely characters whose probabilities add up to P (nucleus sampling), 0 < P <= 1.", show_default=False)] = None,
+    prime: Annotated[str, typer.Option(help="Text fed through the model first to warm its state, then echoed (none: start as if after a newline, else after the most frequent character).", show_default="none")] = "",
+    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same checkpoint, options and seed give the same text (none: a fresh one, shown on stderr).", show_default="none")] = None,
+    top_k: Annotated[Optional[int], typer.Option(help="Draw only among the K most likely characters (none: all).", show_default="none")] = None,
+    top_p: Annotated[Optional[float], typer.Option(help="Draw only among the most likely characters whose probabilities add up to P (nucleus sampling), 0 < P <= 1 (none: all).", show_default="none")] = None,
     num_samples: Annotated[int, typer.Option(help="Independent samples (each from the prime); each one starts with a line '--- sample K/N ---'.")] = 1,
-    skip_unknown: Annotated[bool, typer.Option("--skip-unknown", help="Drop prime characters that are not in the vocabulary (with a warning) instead of failing.")] = False,
+    skip_unknown: Annotated[bool, typer.Option("--skip-unknown", help="Drop prime characters that are not in the vocabulary (with a warning) instead of failing.", show_default="off")] = False,
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
@@ -41,14 +41,15 @@ def sample(
     from charrnn.sample import check_options, clean_prime, generate, stream
     from charrnn.trained import load_trained, resolve_checkpoint
 
-    check_options(temp, top_k, top_p, length, num_samples)
+    check_options(temp, top_k, top_p, length, num_samples, seed)
     trained = load_trained(resolve_checkpoint(checkpoint))
     prime = clean_prime(trained.vocab, prime, skip_unknown, _warn)
     if top_k is not None and top_k >= trained.vocab.size:
         _warn(f"--top-k {top_k} keeps all {trained.vocab.size} characters of the vocabulary")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
-        print(f"seed {seed} (pass --seed {seed} to repeat this text)", file=sys.stderr)
+        if temp > 0:  # greedy (--temp 0) draws no random numbers: the same text every time
+            print(f"seed {seed} (pass --seed {seed} to repeat this text)", file=sys.stderr)
     rng = np.random.default_rng(seed)
     counts = trained.meta.get("char_counts")
     out = sys.stdout
@@ -72,8 +73,8 @@ def sample(
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to evaluate.", show_default=False)],
     file: Annotated[Path, typer.Argument(help="UTF-8 text file to score.", show_default=False)],
-    strict: Annotated[bool, typer.Option("--strict", help="Fail if the text has characters outside the vocabulary (default: skip and report them).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if the text has characters outside the vocabulary (off: skip and report them).", show_default="off")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.", show_default="off")] = False,
     streams: Annotated[int, typer.Option(help="Score the text as this many parallel parts: faster on long files, slightly less exact (1: the whole file as one stream).")] = 1,
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
 ):
@@ -82,7 +83,7 @@ def evaluate(
     from charrnn.errors import UsageError
     from charrnn.evaluate import evaluate_text
     from charrnn.trained import load_trained, resolve_checkpoint
-    from charrnn.vocab import display
+    from charrnn.vocab import describe
 
     if streams < 1:
         raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
@@ -90,9 +91,7 @@ def evaluate(
     text = read_text(file, encoding_errors.value)
     result = evaluate_text(trained, text, strict=strict, streams=streams)
     if result.skipped:
-        shown = ", ".join(f"{display(c)!r} (U+{ord(c):04X})" for c in result.unknown[:10])
-        more = f" and {len(result.unknown) - 10} more" if len(result.unknown) > 10 else ""
-        _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {shown}{more}")
+        _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {describe(result.unknown)}")
     if as_json:
         print(json.dumps({"checkpoint": str(trained.path), "file": str(file), **result.to_dict()}))
         return
@@ -107,7 +106,7 @@ def evaluate(
 @handled
 def info(
     checkpoint: Annotated[Optional[Path], typer.Argument(help=_CKPT_HELP, show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.", show_default="off")] = False,
 ):
     """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
     from charrnn.info import info_dict, render_table

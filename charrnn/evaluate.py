@@ -27,7 +27,7 @@ import numpy as np
 
 from charrnn import model
 from charrnn.errors import CorpusError, UsageError, VocabError
-from charrnn.vocab import code_points, display
+from charrnn.vocab import code_points, describe, display
 
 CHUNK = 1024  # time steps per forward pass
 
@@ -55,9 +55,7 @@ def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, 
     if not unknown:
         return vocab.encode(text), 0, []
     if strict:
-        shown = ", ".join(f"{display(c)!r} (U+{ord(c):04X})" for c in unknown[:10])
-        more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
-        raise VocabError(f"the text has {len(unknown)} character(s) not in the model's vocabulary: {shown}{more}",
+        raise VocabError(f"the text has {len(unknown)} character(s) not in the model's vocabulary: {describe(unknown)}",
                          hint="leave out --strict to skip them (they are then counted and reported)")
     points = code_points(text)
     bad = np.isin(points, code_points("".join(unknown)))

@@ -1,9 +1,15 @@
-"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form) and a rich table."""
+"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form) and a rich table.
+
+The dict carries real data: `vocab` is the list of the characters themselves (a newline is "\\n"
+in JSON, as JSON writes it), `char_counts` their counts in the training text (left out when the
+checkpoint has none). Display forms (\\n, ␠, U+XXXX) are for the table only.
+"""
 
 from __future__ import annotations
 
 from charrnn import __version__, model
 from charrnn.checkpoint import FORMAT_VERSION
+from charrnn.render import console
 from charrnn.vocab import display
 
 
@@ -25,18 +31,19 @@ def info_dict(trained) -> dict:
         "dropout": cfg.dropout,
         "dtype": cfg.dtype,
         "parameters": model.n_params(cfg),
-        "vocab": [display(c) for c in vocab.chars],
+        "vocab": list(vocab.chars),
         "step": meta.get("step"),
         "epoch": meta.get("epoch"),
         "val_loss": _float(meta.get("val_loss")),
         "best_val_loss": _float(meta.get("best_val_loss")),
         "corpus": corpus.get("path") if isinstance(corpus, dict) else None,
         "corpus_chars": corpus.get("n_chars") if isinstance(corpus, dict) else None,
-        "char_counts": isinstance(counts, list) and len(counts) == vocab.size,
         "format_version": meta.get("format_version"),
         "charrnn_version": meta.get("charrnn_version"),
         "created": meta.get("created"),
     }
+    if isinstance(counts, list) and len(counts) == vocab.size:
+        d["char_counts"] = [int(n) for n in counts]
     return d
 
 
@@ -52,12 +59,11 @@ def render_table(d: dict, file=None) -> None:
     """Print `info_dict` output as a two-column rich table (to stdout unless `file` is given)."""
     import sys
 
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    out = Console(file=file or sys.stdout, highlight=False)
-    table = Table(title=f"charrnn checkpoint {d['checkpoint']}", title_justify="left", show_header=False)
+    out = console(file or sys.stdout)
+    table = Table(title=Text(f"charrnn checkpoint {d['checkpoint']}"), title_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     rows = [
@@ -66,7 +72,7 @@ def render_table(d: dict, file=None) -> None:
         ("dtype", d["dtype"]),
         ("dropout", f"{d['dropout']:g}"),
         ("vocabulary", f"{d['vocab_size']} characters"),
-        ("characters", " ".join(d["vocab"])),
+        ("characters", " ".join(display(c) for c in d["vocab"])),
         ("step", "-" if d["step"] is None else f"{d['step']:,}"),
         ("epoch", _dash(d["epoch"])),
         ("val loss", _loss(d["val_loss"])),

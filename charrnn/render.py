@@ -2,13 +2,19 @@
 
 Colour: each character's background is the unit's activation after reading it, scaled by the
 unit's largest |activation| over the whole text: white at 0, red positive, blue negative.
+Without colour, each line of text gets a line of marks, one per terminal column the character
+takes: two under a wide (CJK, Hangul, most emoji) character, none under a zero-width one
+(combining marks, zero-width joiners in emoji sequences, which are shown as they are).
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import sys
+import unicodedata
 
 import numpy as np
 
@@ -16,6 +22,42 @@ from charrnn.vocab import display
 
 _SHOWN = {"\n": "↵\n", "\r": "␍", "\t": "⇥   "}  # how line breaks and tabs appear in a heat map
 _MARKS = ((-0.5, "="), (-0.15, "-"), (0.15, " "), (0.5, "+"))  # plain-text scale; above 0.5: '#'
+# Zero-width format characters shown as they are (they join emoji sequences such as 👨‍👩‍👧); other
+# format characters (bidi overrides, soft hyphen, BOM...) are shown by name, as U+XXXX.
+_JOINERS = frozenset("\u200b\u200c\u200d\u2060")
+_console_class = None
+
+
+def console(file=None):
+    """A rich Console for tables on stdout: no syntax highlighting, and a closed pipe
+    (`charrnn inspect-cells | head`) raises BrokenPipeError, which the CLI ends quietly with exit 0,
+    instead of rich's own exit 1. Rich reads a plain str as markup: pass user strings as Text."""
+    global _console_class
+    if _console_class is None:
+        from rich.console import Console
+
+        class _Console(Console):
+            def on_broken_pipe(self) -> None:
+                self.quiet = True
+                try:  # as rich does: later writes (and the flush at exit) go to /dev/null
+                    fd = self.file.fileno()
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+                except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing to redirect
+                    pass
+                raise BrokenPipeError("stdout was closed")
+
+        _console_class = _Console
+    return _console_class(file=file or sys.stdout, highlight=False)
+
+
+def width(ch: str) -> int:
+    """Terminal columns of one character: 2 for wide (East Asian W/F), 0 for combining and
+    zero-width joining characters, else 1."""
+    if ch in _JOINERS or unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
 
 
 def scale_of(values: np.ndarray) -> float:
@@ -32,9 +74,11 @@ def rgb(v: float, scale: float) -> tuple[int, int, int]:
 
 
 def shown(ch: str) -> str:
+    """How a character appears in a heat map: itself, a symbol for line breaks and tabs, U+XXXX
+    for controls and invisible format characters (joiners stay as they are)."""
     if ch in _SHOWN:
         return _SHOWN[ch]
-    return ch if ch.isprintable() else display(ch)
+    return ch if ch.isprintable() or ch in _JOINERS else display(ch)
 
 
 # ------------------------------------------------------------------------------ terminal
@@ -69,7 +113,8 @@ def heat_text(text: str, values: np.ndarray, scale: float):
 
 def heat_plain(text: str, values: np.ndarray, scale: float) -> str:
     """Without colours: each line of text, then a line of marks under its characters:
-    '=' strongly negative, '-' negative, ' ' near 0, '+' positive, '#' strongly positive."""
+    '=' strongly negative, '-' negative, ' ' near 0, '+' positive, '#' strongly positive.
+    A mark is repeated over the columns its character takes (see `width`)."""
     lines, row, marks = [], [], []
     for ch, v in zip(text, values):
         t = float(v) / scale
@@ -80,9 +125,14 @@ def heat_plain(text: str, values: np.ndarray, scale: float) -> str:
             lines += ["".join(row), "".join(marks).rstrip()]
             row, marks = [], []
             continue
-        piece = "␍" if ch == "\r" else " " if ch == "\t" else ch if ch.isprintable() else "?"
+        if ch == "\r" or ch == "\t":
+            piece, w = ("␍" if ch == "\r" else " "), 1
+        elif ch.isprintable() or ch in _JOINERS:
+            piece, w = ch, width(ch)
+        else:
+            piece, w = "?", 1
         row.append(piece)
-        marks.append(mark)
+        marks.append(mark * w)
     if row:
         lines += ["".join(row), "".join(marks).rstrip()]
     return "\n".join(lines)

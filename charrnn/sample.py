@@ -27,17 +27,25 @@ import numpy as np
 
 from charrnn import model
 from charrnn.errors import UsageError
-from charrnn.vocab import display
+from charrnn.vocab import describe
 
 _BLOCK = 256  # uniform numbers drawn per call of rng.random
+MAX_TEMPERATURE = 100.0  # above this sampling is all but uniform for usual logits; 1e308 overflowed the noise
 
 
 def check_options(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                  length: int = 0, num_samples: int = 1) -> None:
+                  length: int = 0, num_samples: int = 1, seed: int | None = None) -> None:
     """UsageError (exit 2) naming the option for any value outside its range."""
     if not np.isfinite(temperature) or temperature < 0:
         raise UsageError(f"--temp must be a number >= 0, got {temperature}",
                          hint="use 0 for greedy (argmax), 1 for the model's own distribution, e.g. --temp 0.8")
+    if temperature > MAX_TEMPERATURE:
+        raise UsageError(f"--temp must be at most {MAX_TEMPERATURE:g}, got {temperature:g}",
+                         hint=f"at --temp {MAX_TEMPERATURE:g} every character is already almost equally likely; "
+                              "usual values are 0.5 to 1.5")
+    if seed is not None and seed < 0:
+        raise UsageError(f"invalid value for --seed: {seed} (a whole number >= 0)",
+                         hint="e.g. --seed 1; leave it out for a fresh seed")
     if top_k is not None and top_k < 1:
         raise UsageError(f"--top-k must be >= 1, got {top_k}", hint="leave it out to keep every character")
     if top_p is not None and not (0 < top_p <= 1):
@@ -60,11 +68,11 @@ def distribution(logits: np.ndarray, temperature: float, top_k: int | None = Non
         p = np.zeros_like(z)
         p[int(np.argmax(z))] = 1.0
         return p
-    z = z / temperature
+    with np.errstate(over="ignore"):  # a tiny temperature sends all but the best to -inf: the greedy limit
+        z = (z - z.max()) / temperature  # max 0, so never inf - inf
     if top_k is not None and top_k < z.size:
         kth = np.partition(z, -top_k)[-top_k]
         z = np.where(z >= kth, z, -np.inf)
-    z = z - z.max()
     p = np.exp(z)
     p /= p.sum()
     if top_p is not None and top_p < 1.0:
@@ -103,15 +111,14 @@ def clean_prime(vocab, prime: str, skip_unknown: bool = False,
     bad = vocab.unknown(prime)
     if not bad:
         return prime
-    shown = ", ".join(f"{display(c)!r} (U+{ord(c):04X})" for c in bad[:10])
-    more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+    shown = describe(bad)
     if not skip_unknown:
-        raise UsageError(f"--prime has {len(bad)} character(s) the model does not know: {shown}{more}",
+        raise UsageError(f"--prime has {len(bad)} character(s) the model does not know: {shown}",
                          hint="change the prime, or pass --skip-unknown to drop those characters")
     kept = "".join(c for c in prime if c in vocab)
     if warn is not None:
         n = len(prime) - len(kept)
-        warn(f"skipped {n} prime character(s) not in the vocabulary: {shown}{more}")
+        warn(f"skipped {n} prime character(s) not in the vocabulary: {shown}")
     return kept
 
 

@@ -103,10 +103,25 @@ def parse_unit(spec: str, cell: str | None = None, layers: int | None = None, hi
         raise UsageError(f"invalid --unit {spec!r}: a {cell} has no {kind!r} activations",
                          hint=f"a {cell} has " + ", ".join(CELL_KINDS[cell]))
     if layers is not None and layer >= layers:
-        raise UsageError(f"invalid --unit {spec!r}: the model has layers 0..{layers - 1}")
+        have = "only layer 0" if layers == 1 else f"layers 0..{layers - 1}"
+        raise UsageError(f"invalid --unit {spec!r}: the model has {have}",
+                         hint=_unit_hint(cell, layers, hidden))
     if hidden is not None and index >= hidden:
-        raise UsageError(f"invalid --unit {spec!r}: each layer has units 0..{hidden - 1}")
+        raise UsageError(f"invalid --unit {spec!r}: each layer has units 0..{hidden - 1}",
+                         hint=_unit_hint(cell, layers, hidden))
     return layer, kind, index
+
+
+def _unit_hint(cell, layers, hidden) -> str:
+    """'units of this model are LAYER:KIND:INDEX with LAYER 0..1, KIND h, c, i, f or o, INDEX 0..127, e.g. 1:c:0'."""
+    kinds = CELL_KINDS[cell] if cell is not None else KINDS
+    def upto(n):
+        return "from 0" if n is None else "0" if n == 1 else f"0..{n - 1}"
+
+    layer, index = f"LAYER {upto(layers)}", f"INDEX {upto(hidden)}"
+    last = layers - 1 if layers is not None else 0
+    return (f"units of this model are LAYER:KIND:INDEX with {layer}, KIND {', '.join(kinds[:-1])}"
+            f"{' or ' if len(kinds) > 1 else ''}{kinds[-1]}, {index}; e.g. {last}:{kinds[min(1, len(kinds) - 1)]}:0")
 
 
 # -------------------------------------------------------------------------------- the text
@@ -133,17 +148,57 @@ def training_text(trained, max_chars: int) -> str:
     return corpus.vocab.decode(np.asarray(val[:max_chars]))
 
 
+def read_known_text(path, vocab, max_chars: int, encoding_errors: str = "strict", warn=None) -> str:
+    """The first `max_chars` characters of the file at `path` that the model knows (the others are
+    dropped, warn(message) says how many), reading only as much of the file as that takes
+    (chunk by chunk: a huge file costs no more memory than a small one). The checks of
+    `corpus.read_text` hold: missing, binary, invalid UTF-8 (with its byte offset), BOM dropped."""
+    from charrnn.corpus import _decoded_chunks, _open
+    from charrnn.vocab import code_points
+
+    if encoding_errors not in ("strict", "replace", "ignore"):
+        raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
+    path, _ = _open(path)
+    known = code_points("".join(vocab.chars))
+    parts, n, dropped, unknown = [np.zeros(0, dtype="<u4")], 0, 0, set()
+    chunks = _decoded_chunks(path, encoding_errors)
+    try:
+        for points, _raw in chunks:
+            keep = np.isin(points, known)
+            need = max_chars - n
+            pos = np.flatnonzero(keep)
+            if len(pos) >= need:  # the last chunk needed: stop right after the max_chars-th known character
+                cut = int(pos[need - 1]) + 1 if need > 0 else 0
+                points, keep = points[:cut], keep[:cut]
+            parts.append(points[keep].astype("<u4"))
+            n += len(parts[-1])
+            if not keep.all():
+                dropped += int((~keep).sum())
+                unknown.update(int(c) for c in np.unique(points[~keep]))
+            if n >= max_chars:
+                break
+    finally:
+        chunks.close()  # closes the file
+    if dropped and warn is not None:
+        warn(_dropped_message(dropped, sorted(unknown)))
+    return np.concatenate(parts).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def _dropped_message(dropped: int, unknown) -> str:
+    from charrnn.vocab import display
+
+    shown = " ".join(display(chr(int(c))) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+    return f"dropped {dropped:,} characters not in the model's vocabulary ({len(unknown)} distinct: {shown})"
+
+
 def known_text(text: str, vocab, warn=None) -> str:
     """`text` without the characters the model does not know (warn(message) says how many)."""
-    from charrnn.vocab import code_points, display
+    from charrnn.vocab import code_points
 
     points = code_points(text)
     keep = np.isin(points, code_points("".join(vocab.chars)))
     if keep.all():
         return text
     if warn is not None:
-        unknown = np.unique(points[~keep])
-        shown = " ".join(display(chr(int(c))) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
-        warn(f"dropped {int((~keep).sum()):,} characters not in the model's vocabulary "
-             f"({len(unknown)} distinct: {shown})")
+        warn(_dropped_message(int((~keep).sum()), np.unique(points[~keep])))
     return points[keep].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")

@@ -40,6 +40,20 @@ def display(ch: str) -> str:
     return ch
 
 
+def describe(chars, limit: int = 10) -> str:
+    """Characters for an error or warning, each quoted once with its code point:
+    `'\\t' (U+0009), 'é' (U+00E9) and 3 more` (a quote character is shown in double quotes)."""
+    chars = list(chars)
+
+    def one(c: str) -> str:
+        shown = display(c)
+        q = '"' if shown == "'" else "'"
+        return f"{q}{shown}{q} (U+{ord(c):04X})"
+
+    more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
+    return ", ".join(one(c) for c in chars[:limit]) + more
+
+
 class Vocab:
     """Characters sorted by code point; `index(ch)` is the id of `ch`."""
 
@@ -134,9 +148,7 @@ class Vocab:
         return sorted(set(text) - set(self._index))
 
     def _unknown_error(self, chars) -> VocabError:
-        shown = ", ".join(f"{display(c)!r} (U+{ord(c):04X})" for c in chars[:10])
-        more = f" and {len(chars) - 10} more" if len(chars) > 10 else ""
-        return VocabError(f"{len(chars)} character(s) not in the vocabulary: {shown}{more}",
+        return VocabError(f"{len(chars)} character(s) not in the vocabulary: {describe(chars)}",
                           hint="use text made of the characters the model was trained on")
 
     def __contains__(self, ch) -> bool:

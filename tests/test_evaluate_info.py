@@ -114,7 +114,7 @@ def test_cli_evaluate_errors(tmp_path, trained):
     r = cli("evaluate", trained.path, f, "--streams", "0")
     assert r.exit_code == 2 and "--streams" in r.stderr
     r = cli("evaluate", tmp_path / "nope.npz", f)
-    assert r.exit_code == 1 and "nope.npz" in r.stderr
+    assert r.exit_code == 2 and "nope.npz" in r.stderr  # a path that names no file: usage error
 
 
 # ------------------------------------------------------------------------------ info
@@ -126,7 +126,8 @@ def test_info_on_every_cell_type(tmp_path, cell):
     d = info_dict(t)
     assert d["cell"] == cell and d["layers"] == 3 and d["hidden"] == 6
     assert d["parameters"] == model.n_params(t.cfg) == sum(p.size for p in t.params.values())
-    assert d["vocab_size"] == t.vocab.size and "\\n" in d["vocab"] and "␠" in d["vocab"]
+    assert d["vocab"] == list(t.vocab.chars) and "\n" in d["vocab"] and " " in d["vocab"]  # real characters
+    assert d["vocab_size"] == t.vocab.size and "char_counts" not in d  # the checkpoint has none
     assert d["step"] == 1234 and d["epoch"] == 2 and d["best_val_loss"] == 1.5
     assert d["corpus"] == "/data/corpus.txt" and d["format_version"] == 1
     r = cli("info", ck, "--json")
@@ -146,3 +147,18 @@ def test_info_defaults_and_missing_fields(tmp_path, monkeypatch):
     assert r.exit_code == 0 and "RNN" in r.stdout and "[" in r.stdout  # vocabulary shown literally
     d = json.loads(cli("info", "--json").stdout)
     assert d["corpus"] is None and d["best_val_loss"] is None and d["checkpoint"].endswith("latest.npz")
+
+
+def test_info_json_carries_real_characters_and_counts(tmp_path):
+    text = "a\tb b\n\u00e9"
+    vocab = sorted(set(text))
+    counts = [text.count(c) for c in vocab]
+    ck = make_checkpoint(tmp_path / "m.npz", text=text, hidden=4, layers=1, char_counts=counts)
+    r = cli("info", ck, "--json")
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["vocab"] == vocab == ["\t", "\n", " ", "a", "b", "\u00e9"]  # not the display forms \\t, \u2420
+    assert all(isinstance(c, str) and len(c) == 1 for c in d["vocab"])
+    assert d["char_counts"] == counts == [1, 1, 1, 1, 2, 1]
+    r = cli("info", ck)  # the table keeps the display forms
+    assert r.exit_code == 0 and "\\t" in r.stdout and "\u2420" in r.stdout

@@ -252,3 +252,68 @@ def test_cli_errors(trained_on_file, tmp_path):
     other.write_text("ЖЖЖ", encoding="utf-8")
     r = run(ck, "--text", other)
     assert r.exit_code == 1 and "no text left" in r.stderr
+
+
+# ------------------------------------------------------------------------- QA fixes
+def test_excerpt_is_full_length_whenever_the_text_allows():
+    from charrnn.cli_inspect import _excerpt
+
+    text = ("x" * 37 + "\n") * 8 + "tail"  # 308 characters, no line start near the end
+    for n in (1, 60, 120, 200, 307, 308, 400):
+        start, stop = _excerpt(text, n)
+        assert stop - start == min(n, len(text)) and 0 <= start and stop <= len(text), n
+        assert start == 0 or text[start - 1] == "\n" or "\n" not in text[:start]
+    assert _excerpt(text, 120)[0] == 152  # the last line start that leaves room for 120
+
+
+def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_characters():
+    family = "👨\u200d👩\u200d👧"
+    text = "가a" + family + "é\u0301b\n"
+    out = heat_plain(text, np.ones(len(text)), 1.0).split("\n")
+    assert out[0] == "가a" + family + "é\u0301b↵"  # the real characters, no '?'
+    assert out[1] == "##" + "#" + "##" + "##" + "##" + "#" + "#" + "#"  # 2 per wide, 0 per joiner/accent
+    page = html_page(family, [{"label": "u", "values": np.zeros(5)}], [], "s")
+    assert family in page.replace("</span><span>", "") and "U+200D" not in page
+    from charrnn.render import heat_text
+
+    assert heat_text(family, np.zeros(5), 1.0).plain == family
+
+
+def test_read_known_text_reads_only_what_it_needs(tmp_path, monkeypatch):
+    from charrnn import corpus as corpus_mod
+    from charrnn.errors import CorpusError
+    from charrnn.traces import read_known_text
+    from charrnn.vocab import Vocab
+
+    monkeypatch.setattr(corpus_mod, "CHUNK_BYTES", 16)  # many chunks for a small file
+    vocab = Vocab("abcé\n")
+    f = tmp_path / "t.txt"
+    f.write_bytes(b"\xef\xbb\xbf" + "ab?é\n".encode() * 40 + b"\xff")  # BOM, then a bad byte at the very end
+    warned = []
+    got = read_known_text(f, vocab, 7, warn=warned.append)
+    assert got == "abé\nabé"  # the BOM and '?' dropped; the bad byte never read
+    assert warned == ["dropped 2 characters not in the model's vocabulary (1 distinct: ?)"]
+    assert read_known_text(f, vocab, 10_000, "replace") == "abé\n" * 40  # '?' and U+FFFD dropped
+    with pytest.raises(CorpusError, match=f"offset {3 + 6 * 40}") as e:
+        read_known_text(f, vocab, 10_000)
+    assert "--encoding-errors" in e.value.hint
+
+
+def test_cli_probe_names_are_not_rich_markup_and_units_repeat(trained_on_file):
+    ck, _ = trained_on_file
+    r = run(ck, "--probe", "regex:[/]", "--probe", "regex:[a-z]+", "--probe", "regex:[bold]x",
+            "--unit", "0:h:1", "--unit", "1:c:2", "--unit", "0:h:1", "--excerpt", "30")
+    assert r.exit_code == 0, r.output
+    assert "regex:[a-z]+" in r.stdout and "regex:[/]" in r.stdout and "regex:[bold]x" in r.stdout
+    assert r.stdout.count("chosen unit") == 2 and "L0 h 1 (chosen" in r.stdout and "L1 c 2 (chosen" in r.stdout
+
+
+def test_cli_short_text_warns_and_option_errors_read_like_the_others(trained_on_file, tmp_path):
+    ck, _ = trained_on_file
+    r = run(ck, "--max-chars", "2", "--json")
+    assert r.exit_code == 0 and "unreliable" in r.stderr and "--max-chars" in r.stderr
+    for opt, value in (("--top", "0"), ("--max-chars", "0"), ("--excerpt", "-1")):
+        r = run(ck, opt, value)
+        assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (a whole number >= " in r.stderr
+    r = run(ck, "--unit", "9:h:0")
+    assert r.exit_code == 2 and "hint: units of this model are LAYER:KIND:INDEX with LAYER 0..1" in r.stderr

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from charrnn.errors import VocabError
-from charrnn.vocab import Vocab, display, id_dtype
+from charrnn.vocab import Vocab, describe, display, id_dtype
 
 KOREAN = "안녕하세요, 세계! 한국어 텍스트도 됩니다.\n"
 MIXED = "Hello 😀 world\r\n안녕 🇰🇷 naïve café\tend\n"
@@ -82,8 +82,9 @@ def test_unknown_character_error_names_it():
         v.encode("a한")
     with pytest.raises(VocabError, match=r"U\+1F600"):  # beyond the lookup table
         v.encode("😀")
-    with pytest.raises(VocabError, match=r"'\\\\n'"):  # shown printable
-        v.encode("a\n")
+    with pytest.raises(VocabError) as e:  # shown printable, escaped once: '\n' (U+000A), not '\\n'
+        v.encode("a\n\t'")
+    assert e.value.message.endswith("""'\\t' (U+0009), '\\n' (U+000A), "'" (U+0027)"""), e.value.message
     with pytest.raises(VocabError, match="'q'"):
         v.index("q")
     assert v.unknown("abzyz") == ["y", "z"]
@@ -116,6 +117,12 @@ def test_to_list_from_list_round_trip_and_validation():
         Vocab.from_list("abc")
     with pytest.raises(VocabError, match="empty"):
         Vocab.from_text("")
+
+
+def test_describe_quotes_each_character_once():
+    assert describe("\t") == "'\\t' (U+0009)"  # a backslash and t, as written in Python: not '\\\\t'
+    assert describe(["é", "'", " "]) == """'é' (U+00E9), "'" (U+0027), '␠' (U+0020)"""
+    assert describe("abcd", limit=2) == "'a' (U+0061), 'b' (U+0062) and 2 more"
 
 
 def test_display_makes_characters_printable():
