@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 CORPUS := data/python-stdlib.txt
 DEMO_OUT ?= demo-out
-DEMO_TIME ?= 4m
+DEMO_TIME ?= 5m
 # An interpreter that can import torch, for `make bench` to measure PyTorch side by side (optional).
 TORCH_PY ?= $(firstword $(wildcard ../torchvenv/bin/python))
 

@@ -164,10 +164,12 @@ def race(a) -> str:
     lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
              "val loss (nats/char) on the last 10 %.", "",
              "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
-    for impl in (["charrnn", "torch"] if a.torch else ["charrnn"]):
-        print(f"  race: {impl} training {a.race_seconds:.0f} s ...", file=sys.stderr)
-        r = child(dict(job, impl=impl), a.torch if impl == "torch" else None)
-        lines.append(f"| {impl} | {r['steps']} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['rss_mb']:.0f} MB |")
+    entrants = [("charrnn", "charrnn", {}), ("charrnn --forget-bias 0", "charrnn", {"forget_bias": 0.0})]
+    entrants += [("PyTorch", "torch", {})] if a.torch else []
+    for name, impl, extra in entrants:
+        print(f"  race: {name} training {a.race_seconds:.0f} s ...", file=sys.stderr)
+        r = child(dict(job, impl=impl, **extra), a.torch if impl == "torch" else None)
+        lines.append(f"| {name} | {r['steps']} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['rss_mb']:.0f} MB |")
     return "\n".join(lines)
 
 
@@ -187,14 +189,14 @@ def main(argv=None) -> int:
         text = table(rows, use_torch=bool(a.torch))
     print(text)
     if a.out:
-        write_out(a.out, f"Command: `{' '.join([sys.executable, 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
+        write_out(a.out, "race" if a.val_race else "bench", f"Command: `{' '.join([sys.executable, 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
                          f"Machine: {desc}\n\n{text}\n")
     return 0
 
 
-def write_out(path: str, block: str) -> None:
-    """Write `block` to path, or between the <!-- bench:begin/end --> markers if the file has them."""
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+def write_out(path: str, tag: str, block: str) -> None:
+    """Write `block` to path, or between the <!-- TAG:begin/end --> markers if the file has them."""
+    begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
     old = open(path, encoding="utf-8").read() if os.path.exists(path) else ""
     if begin in old and end in old:
         new = old[:old.index(begin) + len(begin)] + "\n" + block + old[old.index(end):]

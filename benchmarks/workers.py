@@ -70,7 +70,8 @@ def rss_mb() -> float:
 def charrnn_trainer(job, V):
     from charrnn import model, optim
     from charrnn.config import ModelConfig
-    cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"])
+    cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
+                      forget_bias=job.get("forget_bias", 1.0))
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     opt = optim.make_optimizer("adam")
     box = {"state": model.init_state(cfg, job["batch"])}
