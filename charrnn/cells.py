@@ -184,30 +184,28 @@ def lstm_forward(p, x, state0):
 def lstm_backward(dhs, dstateT, cache):
     p, x, A, Hs, Cs, tcs = cache
     (_, T, B, H), G = A.shape, A.shape[0] * A.shape[3]
-    WhT4 = np.ascontiguousarray(p["Wh"].reshape(H, 4, H).transpose(1, 2, 0))  # (4, H, H): Wh_k^T
-    dA = buffer(A.shape, A.dtype)  # (4, T, B, H): local derivatives (below), then dL/da in place
+    WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
+    K = buffer(A.shape, A.dtype)  # (4, T, B, H): local derivatives, gate-major (below)
     P = buffer((T, B, H), A.dtype)  # o (1 - tanh(c_t)^2) = dc_t / dh_t
+    dA = buffer((T, B, G), A.dtype)  # dL/da in the row layout of the weights: one product per step
     dhr, dc = _grad_state(dstateT[0], Hs[0]), _grad_state(dstateT[1], Hs[0])
-    dh, tmp, dh4 = np.empty_like(dhr), np.empty_like(dhr), np.empty((4, B, H), A.dtype)
+    dh, tmp = np.empty_like(dhr), np.empty_like(dhr)
     n = max(1, _BLOCK_BYTES // (4 * Hs[0].nbytes))  # steps per block of local derivatives
     for t1 in range(T, 0, -n):
         t0 = max(0, t1 - n)
-        _lstm_local(A[:, t0:t1], Cs[t0:t1], tcs[t0:t1], dA[:, t0:t1], P[t0:t1])
+        _lstm_local(A[:, t0:t1], Cs[t0:t1], tcs[t0:t1], K[:, t0:t1], P[t0:t1])
         for t in range(t1 - 1, t0 - 1, -1):  # the chain rule, step by step
-            d = dA[:, t]  # (4, B, H)
+            k, d = K[:, t], dA[t].reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H), d a view of dA[t]
             np.add(dhr, dhs[t], out=dh)  # total gradient reaching h_t
             np.multiply(dh, P[t], out=tmp)
             dc += tmp  # dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2)
-            d[:2] *= dc  # d a_i, d a_f
-            d[3] *= dc  # d a_g
-            d[2] *= dh  # d a_o
-            np.matmul(d, WhT4, out=dh4)
-            np.sum(dh4, axis=0, out=dhr)  # into h_{t-1}: sum over gates of d a_k Wh_k^T
+            np.multiply(k[:2], dc, out=d[:2])  # d a_i, d a_f
+            np.multiply(k[3], dc, out=d[3])  # d a_g
+            np.multiply(k[2], dh, out=d[2])  # d a_o
+            np.matmul(dA[t], WhT, out=dhr)  # into h_{t-1}
             dc *= A[1, t]  # into c_{t-1}: times f_t
-    dA2 = buffer((T * B, G), A.dtype)  # dL/da in the row layout (T*B, 4H) of the weights
-    np.copyto(dA2.reshape(T * B, 4, H), dA.reshape(4, T * B, H).transpose(1, 0, 2))  # cheap: H-long runs
-    grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ dA2}
-    dx = input_projection_backward(p, x, dA2.reshape(T, B, G), grads)
+    grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ dA.reshape(T * B, G)}
+    dx = input_projection_backward(p, x, dA, grads)
     return dx, (dhr, dc), grads
 
 
