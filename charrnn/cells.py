@@ -194,19 +194,19 @@ def lstm_backward(dhs, dstateT, cache):
     p, x, A, Hs, Cs, tcs = cache
     (_, T, B, H), G = A.shape, A.shape[0] * A.shape[3]
     WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
-    K = buffer(A.shape, A.dtype)  # (4, T, B, H): local derivatives, gate-major (below)
-    P = buffer((T, B, H), A.dtype)  # o (1 - tanh(c_t)^2) = dc_t / dh_t
+    n = min(T, max(1, _BLOCK_BYTES // (4 * Hs[0].nbytes)))  # steps per block of local derivatives
+    K = buffer((4, n, B, H), A.dtype)  # local derivatives of the block, gate-major (below)
+    P = buffer((n, B, H), A.dtype)  # o (1 - tanh(c_t)^2) = dc_t / dh_t
     dA = buffer((T, B, G), A.dtype)  # dL/da in the row layout of the weights: one product per step
     dhr, dc = _grad_state(dstateT[0], Hs[0]), _grad_state(dstateT[1], Hs[0])
     dh, tmp = np.empty_like(dhr), np.empty_like(dhr)
-    n = max(1, _BLOCK_BYTES // (4 * Hs[0].nbytes))  # steps per block of local derivatives
     for t1 in range(T, 0, -n):
         t0 = max(0, t1 - n)
-        _lstm_local(A[:, t0:t1], Cs[t0:t1], tcs[t0:t1], K[:, t0:t1], P[t0:t1])
+        _lstm_local(A[:, t0:t1], Cs[t0:t1], tcs[t0:t1], K[:, :t1 - t0], P[:t1 - t0])
         for t in range(t1 - 1, t0 - 1, -1):  # the chain rule, step by step
-            k, d = K[:, t], dA[t].reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H), d a view of dA[t]
+            k, d = K[:, t - t0], dA[t].reshape(B, 4, H).transpose(1, 0, 2)  # (4, B, H), d a view of dA[t]
             np.add(dhr, dhs[t], out=dh)  # total gradient reaching h_t
-            np.multiply(dh, P[t], out=tmp)
+            np.multiply(dh, P[t - t0], out=tmp)
             dc += tmp  # dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2)
             np.multiply(k[:2], dc, out=d[:2])  # d a_i, d a_f
             np.multiply(k[3], dc, out=d[3])  # d a_g
