@@ -111,18 +111,26 @@ class Adam(Optimizer):
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         super().__init__()
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self._scratch: dict[str, np.ndarray] = {}
 
     def update(self, name, p, g, lr):
         m, v = self._slot("m", name, p), self._slot("v", name, p)
+        u = self._scratch.get(name)  # one reused temporary per parameter (not state): no allocations
+        if u is None or u.shape != p.shape or u.dtype != p.dtype:
+            u = self._scratch[name] = np.empty_like(p)
         m *= self.beta1
-        m += (1 - self.beta1) * g
+        m += np.multiply(g, 1 - self.beta1, out=u)  # m = b1 m + (1 - b1) g
         v *= self.beta2
-        v += (1 - self.beta2) * (g * g)
+        np.multiply(g, g, out=u)
+        u *= 1 - self.beta2
+        v += u  # v = b2 v + (1 - b2) g^2
         # the paper's Algorithm 1 exactly (as PyTorch): p -= lr * m^ / (sqrt(v^) + eps)
-        denom = np.sqrt(v)
+        denom = np.sqrt(v, out=u)
         denom /= math.sqrt(1 - self.beta2 ** self.t)
         denom += self.eps
-        p -= (lr / (1 - self.beta1 ** self.t)) * (m / denom)
+        np.divide(m, denom, out=u)
+        u *= lr / (1 - self.beta1 ** self.t)
+        p -= u
 
 
 class RMSprop(Optimizer):

@@ -194,3 +194,17 @@ def test_buffer_pool_never_recycles_live_arrays(cell):
     np.testing.assert_array_equal(hs1, kept[0])
     for got, want in zip(CELLS[cell].trace(cache1).values(), kept[1]):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("V, G", [(7, 256), (300, 256), (7, 20)])  # grouped row sums, one-hot products
+def test_one_hot_input_weight_gradient(V, G):
+    from charrnn.cells import input_projection_backward
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, min(V, 40), (T, B))
+    da = rng.normal(size=(T, B, G))
+    grads = {}
+    assert input_projection_backward({"Wx": np.zeros((V, G))}, x, da, grads) is None
+    want = np.zeros((V, G))
+    np.add.at(want, x.reshape(-1), da.reshape(-1, G))
+    np.testing.assert_allclose(grads["Wx"], want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(grads["b"], da.reshape(-1, G).sum(axis=0), rtol=1e-12, atol=1e-12)
