@@ -33,11 +33,12 @@ demo: install $(CORPUS)
 	$(VENV)/bin/charrnn train $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --eval-every 500 --overwrite
 	@echo "--- charrnn sample (400 characters at temperature 0.8) ---" >&2
 	$(VENV)/bin/charrnn sample $(DEMO_OUT)/best.npz --temp 0.8 --length 400 --seed 1
+	@echo
 	@echo "--- charrnn inspect-cells ---" >&2
 	$(VENV)/bin/charrnn inspect-cells $(DEMO_OUT)/best.npz --max-chars 20000 --html $(DEMO_OUT)/cells.html
 
 bench: install $(CORPUS)
-	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY))
+	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) checkpoints

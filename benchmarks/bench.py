@@ -44,7 +44,9 @@ def parse_args(argv=None):
     ap.add_argument("--seq", type=int, default=50)
     ap.add_argument("--steps", type=int, default=0, help="timed optimizer steps (default: 30/15/8 for 128/256/512)")
     ap.add_argument("--warmup", type=int, default=3, help="untimed steps first")
-    ap.add_argument("--sample-chars", type=int, default=3000)
+    ap.add_argument("--sample-chars", type=int, default=500, help="characters per timed sampling block")
+    ap.add_argument("--min-seconds", type=float, default=2.0,
+                    help="each measurement repeats its block of steps / characters until this long")
     ap.add_argument("--rounds", type=int, default=3, help="alternating charrnn/PyTorch rounds; the median is shown")
     ap.add_argument("--quick", action="store_true", help="LSTM and GRU at 128 only, 1 round")
     ap.add_argument("--no-torch", action="store_true", help="charrnn alone even if PyTorch is importable")
@@ -116,7 +118,7 @@ def bench(a) -> list[dict]:
             base = {"cell": cell, "hidden": H, "layers": a.layers, "batch": a.batch, "seq": a.seq, "lr": 2e-3,
                     "seed": 0, "corpus": a.corpus, "warmup": a.warmup,
                     "steps": a.steps or DEFAULT_STEPS.get(H, max(4, 30 * 128 * 128 // (H * H))),
-                    "chars": a.sample_chars, "warmup_chars": 200}
+                    "chars": a.sample_chars, "warmup_chars": 200, "min_seconds": a.min_seconds}
             got = {(i, k): [] for i in impls for k in ("train", "sample")}
             rss = {i: [] for i in impls}
             for r in range(a.rounds):

@@ -1,11 +1,12 @@
 """One measurement per process: `python benchmarks/workers.py '<json job>'` prints one JSON line.
 
 Jobs (dict): impl "charrnn" | "torch", kind "train" | "sample" | "race", cell, hidden, layers,
-batch, seq, steps, warmup, chars (sampling), seconds (race), corpus, lr, seed.
+batch, seq, steps, warmup, chars (sampling), min_seconds, seconds (race), corpus, lr, seed.
 
-* train: chars/s over `steps` optimizer steps after `warmup` steps (forward, backward, global-norm
+* train: chars/s over blocks of `steps` optimizer steps (as many blocks as `min_seconds` needs) after `warmup` steps (forward, backward, global-norm
   clip 5, Adam); truncated BPTT over B contiguous streams, state carried across chunks.
-* sample: chars/s of a batch-1 loop: one step, softmax, one draw, feed back.
+* sample: chars/s of a batch-1 loop: one step, softmax, one draw, feed back (blocks of `chars`
+  characters until `min_seconds` have passed).
 * race: train for `seconds`, then the validation loss (nats/char) over the last 10 % of the corpus.
 Every job reports `rss_mb`, the peak resident set size of its own process (VmHWM).
 
@@ -192,9 +193,13 @@ def run(job: dict) -> dict:
     if job["kind"] == "sample":
         sample = (charrnn_sampler if job["impl"] == "charrnn" else torch_sampler)(job, V)
         sample(job["warmup_chars"])
-        t0 = time.perf_counter()
-        sample(job["chars"])
-        out["chars_per_s"] = job["chars"] / (time.perf_counter() - t0)
+        n, t0 = 0, time.perf_counter()
+        while True:  # blocks of `chars` until at least `min_seconds` have passed
+            sample(job["chars"])
+            n, elapsed = n + job["chars"], time.perf_counter() - t0
+            if elapsed >= job.get("min_seconds", 0.0):
+                break
+        out["chars_per_s"] = n / elapsed
         out["rss_mb"] = rss_mb()
         return out
     n_train = int(len(ids) * 0.9)
@@ -213,10 +218,15 @@ def run(job: dict) -> dict:
     if job["kind"] == "train":
         for _ in range(job["warmup"]):
             one()
-        t0 = time.perf_counter()
-        for _ in range(job["steps"]):
-            loss = one()
-        out["chars_per_s"] = job["steps"] * job["batch"] * T / (time.perf_counter() - t0)
+        n, t0 = 0, time.perf_counter()
+        while True:  # blocks of `steps` until at least `min_seconds` have passed
+            for _ in range(job["steps"]):
+                loss = one()
+            n, elapsed = n + job["steps"], time.perf_counter() - t0
+            if elapsed >= job.get("min_seconds", 0.0):
+                break
+        out["chars_per_s"] = n * job["batch"] * T / elapsed
+        out["steps"] = n
         out["loss"] = loss
     else:  # race: wall-clock budget, then validation on the last 10 %
         t0 = time.perf_counter()
