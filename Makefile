@@ -31,8 +31,8 @@ $(CORPUS): data/build_corpus.py
 
 demo: install $(CORPUS)
 	$(VENV)/bin/charrnn train $(CORPUS) --time $(DEMO_TIME) --out $(DEMO_OUT) --eval-every 500 --overwrite
-	@echo "--- charrnn sample (400 characters at temperature 0.8) ---" >&2
-	$(VENV)/bin/charrnn sample $(DEMO_OUT)/best.npz --temp 0.8 --length 400 --seed 1
+	@echo "--- charrnn sample (400 characters after the prime 'def ', temperature 0.8) ---" >&2
+	$(VENV)/bin/charrnn sample $(DEMO_OUT)/best.npz --prime "def " --temp 0.8 --length 400 --seed 1
 	@echo
 	@echo "--- charrnn inspect-cells ---" >&2
 	$(VENV)/bin/charrnn inspect-cells $(DEMO_OUT)/best.npz --max-chars 20000 --html $(DEMO_OUT)/cells.html
