@@ -96,19 +96,21 @@ def charrnn_trainer(job, V):
 
 
 def charrnn_sampler(job, V):
-    from charrnn import model
+    """The sampler `charrnn sample` runs: sample.generate (Gumbel-max draw at temperature 1)."""
+    from itertools import islice
+
+    from charrnn import model, sample
     from charrnn.config import ModelConfig
+    from charrnn.vocab import Vocab
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"])
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
-    st = model.make_stepper(params, cfg)
-    rng = np.random.default_rng(job["seed"])
-    ix = 0
+    vocab = Vocab([chr(0x4E00 + i) for i in range(V)])  # any V characters: ids are what matter
+    chars = sample.generate(params, cfg, vocab, length=1 << 62, rng=np.random.default_rng(job["seed"]))
 
-    def sample(n):
-        nonlocal ix
-        for u in rng.random(n).tolist():
-            ix = st.sample(ix, u)
-    return sample
+    def run(n):
+        for _ in islice(chars, n):
+            pass
+    return run
 
 
 # --------------------------------------------------------------------------------- torch

@@ -16,13 +16,13 @@ Dump layout (`write_dump`, one .npz, loads with np.load(path, allow_pickle=False
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from charrnn import probes as probes_mod
+from charrnn.checkpoint import atomic_write
 from charrnn.errors import CharRNNError, UsageError
 from charrnn.rank import correlate, ranking, saturation
 from charrnn.traces import KINDS, Traces, run_traces
@@ -91,27 +91,12 @@ def check_output(path, option: str, example: str = "out") -> Path:
 
 
 def write_atomic(path, write, option: str = "") -> None:
-    """Call write(binary file) on a temporary file beside `path`, then rename it to `path`: readers
-    never see half a file, and a failed write leaves an old file as it was."""
-    path = Path(path)
+    """checkpoint.atomic_write for --html / --dump, with a one-line error naming the option."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise CharRNNError(f"cannot write {option + ' ' if option else ''}{path}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # as open() would have made it (mkstemp makes 0600)
-        os.replace(tmp, path)
+        atomic_write(Path(path), write)
     except OSError as e:  # e.g. the disk is full
-        Path(tmp).unlink(missing_ok=True)
         raise CharRNNError(f"cannot write {option + ' ' if option else ''}{path}: {e.strerror or e}",
                            hint="check the free space and permissions there") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_dump(path, a: Analysis) -> None:

@@ -35,26 +35,35 @@ def save_checkpoint(path, arrays: dict, meta: dict) -> Path:
     if META_KEY in payload:
         raise ValueError(f"{META_KEY} is reserved")
     payload[META_KEY] = np.frombuffer(json.dumps(meta, allow_nan=True).encode("utf-8"), dtype=np.uint8)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(path, lambda f: np.savez(f, **payload), durable=True)
     except OSError as e:
-        _remove(tmp)
         what = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         kept = "the previous checkpoint is intact" if path.exists() else "no earlier checkpoint was there"
         raise CheckpointError(f"could not write checkpoint {path}: {what}; {kept}",
                               hint="free some space or choose another --out directory") from None
+    return path
+
+
+def atomic_write(path: Path, write, durable: bool = False) -> None:
+    """Call write(binary file) on a temporary file beside `path`, then rename it over `path`: readers
+    never see half a file, and a failed write (the OSError is re-raised) leaves an old file as it was.
+    durable: flush the file and its directory to disk before returning (checkpoints)."""
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; this is an ordinary file
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
     except BaseException:
         _remove(tmp)
         raise
-    _fsync_dir(path.parent)
-    return path
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _umask() -> int:

@@ -22,6 +22,7 @@ MAX_HIDDEN = 8192
 MAX_LAYERS = 16
 MAX_BATCH = 8192
 MAX_SEQ_LEN = 100_000
+MAX_EPOCHS = 1_000_000
 
 
 def _check(ok: bool, option: str, value, want: str) -> None:
@@ -113,7 +114,8 @@ class TrainConfig:
         _check(real(self.val_frac) and 0 < self.val_frac < 1, "--val-frac", self.val_frac, "a fraction in (0, 1)")
         _check(whole(self.eval_every, 1), "--eval-every", self.eval_every, "a whole number >= 1")
         _check(self.max_steps is None or whole(self.max_steps, 1), "--max-steps", self.max_steps, "a whole number >= 1")
-        _check(self.epochs is None or (real(self.epochs) and self.epochs > 0), "--epochs", self.epochs, "a number > 0")
+        _check(self.epochs is None or (real(self.epochs) and 0 < self.epochs <= MAX_EPOCHS), "--epochs", self.epochs,
+               f"a number > 0, at most {MAX_EPOCHS:,}")
         _check(self.time_limit is None or (real(self.time_limit) and self.time_limit > 0), "--time",
                self.time_limit, "a duration > 0 such as 90s, 10m or 2h")
         _check(self.patience is None or whole(self.patience, 1), "--patience", self.patience, "a whole number >= 1")

@@ -167,9 +167,9 @@ class Stepper:
 
         st = make_stepper(params, cfg)          # or make_stepper(params, cfg, state) to continue
         logits = st.step(ix)                    # (V,) logits after reading character id ix
-        p = st.probs(ix, temperature=0.8)       # (V,) softmax(logits / temperature)
-        nxt = st.sample(ix, u, temperature=0.8) # next id from one uniform u in [0, 1) (inverse CDF)
         st.state                                # the state in model format (copies), batch 1
+
+    (`charrnn.sample.generate` turns the logits into characters.)
 
     Same numbers as `step` (tested); at batch 1 the time goes to reading the weights (the
     products) and to the fixed cost of each NumPy call, so the arrays are fused once to need few
@@ -183,7 +183,7 @@ class Stepper:
     def __init__(self, params: dict, cfg: ModelConfig, state: list | None = None):
         from charrnn.cells import halve_sigmoid_columns
         self.cell, H, L = cfg.cell, cfg.hidden, cfg.layers
-        nsig = {"rnn": 0, "lstm": 3 * H, "gru": 2 * H}[cfg.cell]
+        nsig = (CELLS[cfg.cell].gates - 1) * H  # sigmoid-gate columns: all but the last block
         dt = params["Wy"].dtype
         state = state if state is not None else init_state(cfg, 1)
         self.hb = np.ones((1, L * H + 1), dtype=dt)  # [h of layer 0 | h of layer 1 | ... | 1]
@@ -194,7 +194,7 @@ class Stepper:
             q = halve_sigmoid_columns(layer_params(params, k), nsig)
             G = q["Wh"].shape[1]
             lay = {"h": self.hb[:, k * H:(k + 1) * H], "a": np.empty((1, G), dt), "t": np.empty((1, H), dt),
-                   "tab": q["Wx"] + q["b"], "b": q["b"][None, :]}
+                   "tab": q["Wx"] + q["b"] if k == 0 else None, "b": q["b"][None, :]}
             if cfg.cell == "gru":  # r, z read [x, h]; g reads x and r * h separately
                 lay["Wx"], lay["xp"] = q["Wx"], np.empty((1, G), dt)
                 Wh = q["Wh"]
@@ -208,10 +208,10 @@ class Stepper:
                 lay["W"], lay["z"] = np.concatenate((q["Wx"], q["Wh"])), self.hb[:, (k - 1) * H:(k + 1) * H]
             self.layers.append(lay)
             make = {"rnn": _rnn_fn, "lstm": _lstm_fn, "gru": _gru_fn}[cfg.cell]
-            self.fns.append(make(k, lay, self.layers, self.cs, nsig))
+            self.fns.append(make(k, lay, self.layers, self.cs))
         self.top, self.Wyb = self.hb[:, (L - 1) * H:], np.concatenate((params["Wy"], params["by"][None, :]))
         self.logits2 = np.empty((1, cfg.vocab_size), dtype=dt)
-        self.logits, self.p, self.cum = self.logits2[0], np.empty(cfg.vocab_size, dt), np.empty(cfg.vocab_size, dt)
+        self.logits = self.logits2[0]
 
     def step(self, ix: int) -> np.ndarray:
         """Read character id ix; return the logits (V,) for the next character (a reused buffer)."""
@@ -219,28 +219,6 @@ class Stepper:
             fn(ix)
         np.matmul(self.top, self.Wyb, out=self.logits2)
         return self.logits
-
-    def probs(self, ix: int, temperature: float = 1.0) -> np.ndarray:
-        """softmax(step(ix) / temperature) (V,), a reused buffer; temperature > 0."""
-        p = np.multiply(self.step(ix), 1.0 / temperature, out=self.p)
-        p -= p.max()
-        np.exp(p, out=p)
-        p /= p.sum()
-        return p
-
-    def sample(self, ix: int, u: float, temperature: float = 1.0) -> int:
-        """Read ix, then draw the next id from softmax(logits / temperature) with the uniform u in
-        [0, 1): the first id whose cumulative probability exceeds u (as charrnn.sample.draw)."""
-        z = self.step(ix)
-        if temperature != 1.0:
-            z *= 1.0 / temperature
-        e = np.exp(z, out=self.p)  # unnormalised; the max is subtracted only if exp over/underflows
-        cum = np.cumsum(e, out=self.cum)
-        total = float(cum[-1])
-        if not 0.0 < total < math.inf:
-            np.exp(z - z.max(), out=e)
-            total = float(np.cumsum(e, out=cum)[-1])
-        return min(int(cum.searchsorted(u * total, side="right")), len(cum) - 1)
 
     @property
     def state(self) -> list[tuple]:
@@ -257,7 +235,7 @@ def _add_input(k, lay):
     return (lambda a, ix: np.add(a, b, out=a)) if b is not None else (lambda a, ix: None)
 
 
-def _rnn_fn(k, lay, layers, cs, nsig):
+def _rnn_fn(k, lay, layers, cs):
     a, z, W, h, add, mm, tanh = lay["a"], lay["z"], lay["W"], lay["h"], _add_input(k, lay), np.matmul, np.tanh
 
     def run(ix):
@@ -267,7 +245,7 @@ def _rnn_fn(k, lay, layers, cs, nsig):
     return run
 
 
-def _lstm_fn(k, lay, layers, cs, nsig):
+def _lstm_fn(k, lay, layers, cs):
     a, t, z, W, h, c, add = lay["a"], lay["t"], lay["z"], lay["W"], lay["h"], cs[k], _add_input(k, lay)
     H = h.shape[1]
     i, f, o, g, s = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:], a[:, :3 * H]
@@ -287,7 +265,7 @@ def _lstm_fn(k, lay, layers, cs, nsig):
     return run
 
 
-def _gru_fn(k, lay, layers, cs, nsig):
+def _gru_fn(k, lay, layers, cs):
     a, t, h, Whrz, Whg, xp = lay["a"], lay["t"], lay["h"], lay["Whrz"], lay["Whg"], lay["xp"]
     H = h.shape[1]
     r, zg, g, rz = a[:, :H], a[:, H:2 * H], a[:, 2 * H:], a[:, :2 * H]

@@ -92,7 +92,7 @@ class ConsoleReporter(Reporter):
         totals = []
         if t.max_steps is not None:
             totals.append(t.max_steps)
-        if t.epochs is not None and t.epochs * run.streams.n_chunks < 1e15:  # (--epochs 1e308: no total)
+        if t.epochs is not None:
             totals.append(math.ceil(t.epochs * run.streams.n_chunks))
         return (min(totals) if totals else None), run.step
 

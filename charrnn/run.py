@@ -25,7 +25,7 @@ from charrnn.vocab import Vocab
 LAYOUT_OPTIONS = {"batch": "--batch", "seq_len": "--seq-len", "val_frac": "--val-frac",
                   "optimizer": "--optimizer"}  # (and the optimizer: its saved state fits no other)
 MODEL_OPTIONS = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "dropout": "--dropout",
-                 "dtype": "--dtype", "forget_bias": "--forget-bias"}
+                 "dtype": "--dtype"}  # (not --forget-bias: it only shapes a new model's initial weights)
 
 
 @dataclass

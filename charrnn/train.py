@@ -96,7 +96,7 @@ def log_sample(run: Run, length: int) -> str | None:
     from charrnn.sample import generate
 
     rng = np.random.default_rng([run.tcfg.seed, run.step])
-    return "".join(generate(run.params, run.cfg, run.vocab, length, temperature=0.8, rng=rng))
+    return "".join(generate(run.params, run.cfg, run.vocab, length, temperature=0.8, rng=rng, counts=run.char_counts))
 
 
 def _stop_reason(run: Run, tcfg: TrainConfig, started: float) -> str | None:
