@@ -191,7 +191,7 @@ def main(argv=None) -> int:
         text = table(rows, use_torch=bool(a.torch))
     print(text)
     if a.out:
-        write_out(a.out, "race" if a.val_race else "bench", f"Command: `{' '.join([sys.executable, 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
+        write_out(a.out, "race" if a.val_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
                          f"Machine: {desc}\n\n{text}\n")
     return 0
 
