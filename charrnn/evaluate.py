@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from charrnn import model
+from charrnn.corpus import Streams
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.vocab import code_points, describe, display
 
@@ -66,18 +67,21 @@ def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
     if streams < 1:
         raise UsageError(f"--streams must be >= 1, got {streams}")
-    ids = np.asarray(ids, dtype=np.intp)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0
-    B = max(1, min(streams, n))
-    L = n // B
-    x = ids[: L * B].reshape(B, L)
-    y = ids[1: L * B + 1].reshape(B, L)
-    state = model.init_state(cfg, B)
+    return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk))
+
+
+def stream_loss(params, cfg, streams: Streams, remap=None) -> tuple[float, int]:
+    """(total nats, characters scored) over every chunk of `streams` once, the state carried from
+    chunk to chunk; remap (optional) maps the corpus's ids to the model's."""
+    state = model.init_state(cfg, streams.batch)
     total, count = 0.0, 0
-    for t in range(0, L, chunk):
-        s, c, state = model.loss_sum(params, cfg, x[:, t:t + chunk], y[:, t:t + chunk], state)
+    for x, y in streams.eval_chunks():
+        if remap is not None:
+            x, y = remap(x), remap(y)
+        s, c, state = model.loss_sum(params, cfg, x, y, state)
         total, count = total + s, count + c
     return total, count
 

@@ -23,6 +23,7 @@ import numpy as np
 from charrnn import model
 from charrnn.config import TrainConfig
 from charrnn.errors import TrainingDiverged
+from charrnn.evaluate import stream_loss
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
 from charrnn.run import Run, RunDir, prepare_run
 
@@ -81,11 +82,7 @@ class _Signals:
 
 def evaluate(run: Run) -> float:
     """Mean nats/char over the whole validation split: its own streams, state carried across chunks."""
-    state = model.init_state(run.cfg, run.val_streams.batch)
-    total, count = 0.0, 0
-    for x, y in run.val_streams.eval_chunks():
-        s, n, state = model.loss_sum(run.params, run.cfg, run.remap(x), run.remap(y), state)
-        total, count = total + s, count + n
+    total, count = stream_loss(run.params, run.cfg, run.val_streams, run.remap)
     return total / count
 
 
