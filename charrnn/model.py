@@ -25,6 +25,7 @@ import numpy as np
 
 from charrnn.cells import CELLS
 from charrnn.config import ModelConfig
+from charrnn.errors import VocabError
 
 
 def layer_params(params: dict, k: int) -> dict:
@@ -74,6 +75,10 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
     given (training); evaluation and sampling pass no rng.
     """
     cell = CELLS[cfg.cell]
+    if ids.size and not 0 <= int(ids.min()) <= int(ids.max()) < cfg.vocab_size:  # any data source
+        bad = int(ids.max()) if int(ids.max()) >= cfg.vocab_size else int(ids.min())
+        raise VocabError(f"character id {bad} is outside the model's vocabulary of {cfg.vocab_size} characters",
+                         hint="the ids do not come from this model's vocabulary (damaged data?)")
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
     layer_caches, masks, stateT = [], [], []
     for k in range(cfg.layers):

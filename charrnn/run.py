@@ -116,6 +116,7 @@ def prepare_run(corpus_path, train_opts: dict, model_opts: dict, resume=None, in
     else:
         tcfg = TrainConfig(**train_opts)
     corpus = load_corpus(corpus_path, encoding_errors=encoding_errors, cache_dir=cache_dir)
+    warnings.extend(corpus.warnings)
     lookup = None
     if saved is None:
         cfg = ModelConfig(vocab_size=corpus.vocab.size, **model_opts)
