@@ -79,17 +79,16 @@ def evaluate(
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
-    from charrnn.corpus import read_text
     from charrnn.errors import UsageError
-    from charrnn.evaluate import evaluate_text
+    from charrnn.evaluate_file import evaluate_file
     from charrnn.trained import load_trained, resolve_checkpoint
     from charrnn.vocab import describe
 
     if streams < 1:
         raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
     trained = load_trained(resolve_checkpoint(checkpoint))
-    text = read_text(file, encoding_errors.value)
-    result = evaluate_text(trained, text, strict=strict, streams=streams)
+    with _Progress() as progress:  # bounded memory on any file size; a bar on stderr (on a terminal)
+        result = evaluate_file(trained, file, strict, streams, encoding_errors.value, progress)
     if result.skipped:
         _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {describe(result.unknown)}")
     if as_json:
@@ -100,6 +99,32 @@ def evaluate(
                         ("perplexity", f"{result.perplexity:.3f}"), ("chars", f"{result.chars:,}"),
                         ("skipped", skipped)):
         print(f"{name:<11} {value}")
+
+
+class _Progress:
+    """tqdm bars on stderr for evaluate_file's progress(phase, done, total): reading, then scoring."""
+
+    def __init__(self):
+        self.bar, self.phase = None, None
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if phase != self.phase:
+            self.__exit__()
+            unit, scale = ("B", True) if phase == "read" else ("char", True)
+            self.bar = tqdm(total=total, unit=unit, unit_scale=scale, desc="reading" if phase == "read" else "scoring",
+                            file=sys.stderr, dynamic_ncols=True, disable=None, leave=False, mininterval=0.5)
+            self.phase = phase
+        self.bar.update(done - self.bar.n)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 @app.command()
