@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.cells import CELLS, buffer
 from charrnn.config import ModelConfig
 from charrnn.errors import VocabError
 
@@ -94,7 +94,8 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
         x = hs  # (T, B, H)
     T, B, H = x.shape
     top = x.reshape(T * B, H)
-    logits = top @ params["Wy"]
+    logits = buffer((T * B, cfg.vocab_size), params["Wy"].dtype)  # (TB, V): reused, not paged in anew
+    np.matmul(top, params["Wy"], out=logits)
     logits += params["by"]
     return logits, stateT, (layer_caches, masks, top)
 
@@ -103,7 +104,8 @@ def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache):
     """dlogits (T*B, V) -> (grads with the names of params, dstate0 list)."""
     cell = CELLS[cfg.cell]
     layer_caches, masks, top = cache
-    grads = {"Wy": top.T @ dlogits, "by": dlogits.sum(axis=0)}
+    grads = {"Wy": np.matmul(top.T, dlogits, out=buffer(params["Wy"].shape, dlogits.dtype)),
+             "by": dlogits.sum(axis=0)}
     T, B = layer_caches[0][1].shape[:2]
     dx = (dlogits @ params["Wy"].T).reshape(T, B, -1)  # into the top layer's output
     dstate0 = [None] * cfg.layers
@@ -117,14 +119,20 @@ def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache):
     return grads, dstate0
 
 
-def softmax_xent(logits: np.ndarray, targets: np.ndarray):
-    """Mean cross-entropy (nats) of rows of logits (N, V) against targets (N,), and dL/dlogits."""
+def softmax_xent(logits: np.ndarray, targets: np.ndarray, overwrite: bool = False):
+    """Mean cross-entropy (nats) of rows of logits (N, V) against targets (N,), and dL/dlogits.
+
+    overwrite: dL/dlogits is computed in the logits array itself (no (N, V) temporaries: at
+    V = 20,001 each one is 200 MB, written once per step).
+    """
     N = logits.shape[0]
     rows = np.arange(N)
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
+    z = logits if overwrite else logits.copy()
+    z -= z.max(axis=1, keepdims=True)
+    picked = z[rows, targets].astype(np.float64)  # (N,) z of the right characters, before exp
+    e = np.exp(z, out=z)
     s = e.sum(axis=1, keepdims=True)
-    loss = float(np.mean(np.log(s[:, 0], dtype=np.float64) - z[rows, targets]))
+    loss = float(np.mean(np.log(s[:, 0], dtype=np.float64) - picked))
     e /= s  # probabilities
     e[rows, targets] -= 1
     e /= N
@@ -138,7 +146,7 @@ def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state
     The final state is the value to carry into the next chunk; the gradient stops here.
     """
     logits, stateT, cache = forward(params, cfg, x, state, rng)
-    loss, dlogits = softmax_xent(logits, y.T.reshape(-1))
+    loss, dlogits = softmax_xent(logits, y.T.reshape(-1), overwrite=True)
     grads, _ = backward(params, cfg, dlogits, cache)
     return loss, grads, stateT
 
