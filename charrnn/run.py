@@ -18,7 +18,7 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.corpus import Corpus, Streams, load_corpus, split
 from charrnn.errors import CheckpointError, CorpusError, UsageError, VocabError
 from charrnn.optim import Optimizer, make_optimizer
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 from charrnn.vocab import Vocab
 
 # Training options that fix the data layout: a resumed run must keep them.

@@ -1,4 +1,4 @@
-"""Small checkpoints for tests, written in exactly the schema `charrnn train` writes (see trained.py)."""
+"""Small checkpoints for tests, written in exactly the schema `charrnn train` writes (see trained_model.py)."""
 
 from __future__ import annotations
 

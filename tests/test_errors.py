@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from charrnn import corpus as corpus_mod
 from charrnn.cli import app
 from charrnn.errors import CheckpointError
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 from factories import make_checkpoint
 
 TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 20

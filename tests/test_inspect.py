@@ -9,15 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn import model
-from charrnn.cellreport import analyse, html_series
+from charrnn.interpret.analysis import analyse, html_series
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.corpus import load_corpus
 from charrnn.errors import UsageError
-from charrnn.rank import correlate, saturation
-from charrnn.render import heat_plain, html_page
-from charrnn.trained import load_trained
-from charrnn.traces import CELL_KINDS, KINDS, parse_unit, run_traces
+from charrnn.interpret.rank import correlate, saturation
+from charrnn.interpret.render import heat_plain, html_page
+from charrnn.trained_model import load_trained
+from charrnn.interpret.traces import run_traces
+from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
 from factories import TEXT, make_checkpoint
 
 
@@ -166,7 +167,7 @@ def test_html_is_self_contained_escaped_and_lists_every_top_unit(tmp_path):
 
 
 def test_terminal_heat_map_shows_every_character_and_colours_by_sign():
-    from charrnn.render import heat_text
+    from charrnn.interpret.render import heat_text
 
     t = heat_text("a\tb\nc", np.array([1.0, 0.0, -1.0, 0.5, 0.0]), 1.0)
     assert t.plain == "a⇥   b↵\nc"
@@ -256,7 +257,7 @@ def test_cli_errors(trained_on_file, tmp_path):
 
 # ------------------------------------------------------------------------- QA fixes
 def test_excerpt_is_full_length_whenever_the_text_allows():
-    from charrnn.cli_inspect import _excerpt
+    from charrnn.cli.inspect_cells import _excerpt
 
     text = ("x" * 37 + "\n") * 8 + "tail"  # 308 characters, no line start near the end
     for n in (1, 60, 120, 200, 307, 308, 400):
@@ -274,7 +275,7 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
     assert out[1] == "##" + "#" + "##" + "##" + "##" + "#" + "#" + "#"  # 2 per wide, 0 per joiner/accent
     page = html_page(family, [{"label": "u", "values": np.zeros(5)}], [], "s")
     assert family in page.replace("</span><span>", "") and "U+200D" not in page
-    from charrnn.render import heat_text
+    from charrnn.interpret.render import heat_text
 
     assert heat_text(family, np.zeros(5), 1.0).plain == family
 
@@ -282,7 +283,7 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
 def test_read_known_text_reads_only_what_it_needs(tmp_path, monkeypatch):
     from charrnn import corpus as corpus_mod
     from charrnn.errors import CorpusError
-    from charrnn.traces import read_known_text
+    from charrnn.interpret.text import read_known_text
     from charrnn.vocab import Vocab
 
     monkeypatch.setattr(corpus_mod, "CHUNK_BYTES", 16)  # many chunks for a small file

@@ -11,7 +11,7 @@ from charrnn import model, sample
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 from charrnn.vocab import Vocab
 
 

@@ -99,7 +99,7 @@ def test_inspect_output_paths_are_checked_before_any_work(ck, text, tmp_path, mo
 
 
 def test_inspect_writes_its_files_atomically(tmp_path):
-    from charrnn.cellreport import write_atomic
+    from charrnn.interpret.dump import write_atomic
 
     target = tmp_path / "page.html"
     target.write_text("old", encoding="utf-8")
@@ -137,7 +137,7 @@ def test_a_closed_stdout_ends_quietly(ck, text, verb):
 
 
 def test_console_turns_a_closed_pipe_into_broken_pipe_error():
-    from charrnn.render import console
+    from charrnn.cli.console import console
 
     class Closed:
         def write(self, s):

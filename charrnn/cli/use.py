@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from charrnn.cli import EncodingErrors, app, handled
+from charrnn.cli.app import EncodingErrors, app, handled
 
 _CKPT_HELP = "Checkpoint (default: checkpoints/best.npz, else checkpoints/latest.npz; a directory means its best/latest)."
 
@@ -39,7 +39,7 @@ def sample(
     import numpy as np
 
     from charrnn.sample import check_options, clean_prime, generate, stream
-    from charrnn.trained import load_trained, resolve_checkpoint
+    from charrnn.trained_model import load_trained, resolve_checkpoint
 
     check_options(temp, top_k, top_p, length, num_samples, seed)
     trained = load_trained(resolve_checkpoint(checkpoint))
@@ -82,7 +82,7 @@ def evaluate(
     from charrnn.corpus import read_text
     from charrnn.errors import UsageError
     from charrnn.evaluate import evaluate_text
-    from charrnn.trained import load_trained, resolve_checkpoint
+    from charrnn.trained_model import load_trained, resolve_checkpoint
     from charrnn.vocab import describe
 
     if streams < 1:
@@ -109,11 +109,12 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.", show_default="off")] = False,
 ):
     """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
-    from charrnn.info import info_dict, render_table
-    from charrnn.trained import load_trained, resolve_checkpoint
+    from charrnn.cli.console import info_table
+    from charrnn.info import info_dict
+    from charrnn.trained_model import load_trained, resolve_checkpoint
 
     d = info_dict(load_trained(resolve_checkpoint(checkpoint)))
     if as_json:
         print(json.dumps(d))
     else:
-        render_table(d)
+        info_table(d)

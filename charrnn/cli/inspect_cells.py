@@ -13,7 +13,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from charrnn.cli import EncodingErrors, app, handled
+from charrnn.cli.app import EncodingErrors, app, handled
 
 MAX_TRACE_BYTES = 4 << 30  # activations held in memory (T x units float32)
 MIN_RELIABLE_CHARS = 200  # fewer characters than this: a warning that the correlations mean little
@@ -64,12 +64,14 @@ def inspect_cells(
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8 in --text: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
-    from charrnn import probes
-    from charrnn.cellreport import analyse, check_output, html_series, to_json, write_atomic, write_dump
+    from charrnn.interpret import probes
+    from charrnn.interpret.analysis import analyse, html_series, to_json
+    from charrnn.interpret.dump import check_output, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
-    from charrnn.render import html_page
-    from charrnn.trained import load_trained, resolve_checkpoint
-    from charrnn.traces import CELL_KINDS, known_text, parse_unit, read_known_text, training_text
+    from charrnn.interpret.render import html_page
+    from charrnn.trained_model import load_trained, resolve_checkpoint
+    from charrnn.interpret.text import known_text, read_known_text, training_text
+    from charrnn.interpret.units import CELL_KINDS, parse_unit
 
     _at_least(max_chars, "--max-chars", 1, "the number of characters of the text to analyse, e.g. --max-chars 20000")
     _at_least(top, "--top", 1, "the number of units shown per probe, e.g. --top 3")
@@ -127,7 +129,8 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.render import console, heat_plain, heat_text, scale_of
+    from charrnn.cli.console import console
+    from charrnn.interpret.render import heat_plain, heat_text, scale_of
 
     out = console(sys.stdout)  # every user string (probe names, text) goes in as Text: no markup
     table = Table(title="Top units per probe", title_justify="left",
