@@ -27,33 +27,18 @@ import numpy as np
 
 from charrnn import model
 from charrnn.errors import UsageError
+from charrnn.options import check
 from charrnn.vocab import describe
 
 _BLOCK = 256  # uniform numbers drawn per call of rng.random
-MAX_TEMPERATURE = 100.0  # above this sampling is all but uniform for usual logits; 1e308 overflowed the noise
 
 
 def check_options(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                   length: int = 0, num_samples: int = 1, seed: int | None = None) -> None:
-    """UsageError (exit 2) naming the option for any value outside its range."""
-    if not np.isfinite(temperature) or temperature < 0:
-        raise UsageError(f"--temp must be a number >= 0, got {temperature}",
-                         hint="use 0 for greedy (argmax), 1 for the model's own distribution, e.g. --temp 0.8")
-    if temperature > MAX_TEMPERATURE:
-        raise UsageError(f"--temp must be at most {MAX_TEMPERATURE:g}, got {temperature:g}",
-                         hint=f"at --temp {MAX_TEMPERATURE:g} every character is already almost equally likely; "
-                              "usual values are 0.5 to 1.5")
-    if seed is not None and seed < 0:
-        raise UsageError(f"invalid value for --seed: {seed} (a whole number >= 0)",
-                         hint="e.g. --seed 1; leave it out for a fresh seed")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be >= 1, got {top_k}", hint="leave it out to keep every character")
-    if top_p is not None and not (0 < top_p <= 1):
-        raise UsageError(f"--top-p must be in (0, 1], got {top_p}", hint="e.g. --top-p 0.9; 1 keeps every character")
-    if length < 0:
-        raise UsageError(f"--length must be >= 0, got {length}", hint="the number of characters to generate")
-    if num_samples < 1:
-        raise UsageError(f"--num-samples must be >= 1, got {num_samples}")
+    """UsageError (exit 2) naming the option for any value outside its range (`options.check`)."""
+    for key, value in (("temp", temperature), ("top_k", top_k), ("top_p", top_p), ("length", length),
+                       ("num_samples", num_samples), ("sample_seed", seed)):
+        check(key, value)
 
 
 def distribution(logits: np.ndarray, temperature: float, top_k: int | None = None,

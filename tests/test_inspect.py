@@ -315,6 +315,6 @@ def test_cli_short_text_warns_and_option_errors_read_like_the_others(trained_on_
     assert r.exit_code == 0 and "unreliable" in r.stderr and "--max-chars" in r.stderr
     for opt, value in (("--top", "0"), ("--max-chars", "0"), ("--excerpt", "-1")):
         r = run(ck, opt, value)
-        assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (a whole number >= " in r.stderr
+        assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (want a whole number >= " in r.stderr
     r = run(ck, "--unit", "9:h:0")
     assert r.exit_code == 2 and "hint: units of this model are LAYER:KIND:INDEX with LAYER 0..1" in r.stderr

@@ -19,6 +19,7 @@ from typing import Annotated
 
 from charrnn import __version__
 from charrnn.errors import CharRNNError
+from charrnn.options import check_all
 
 app = typer.Typer(
     name="charrnn",
@@ -70,11 +71,14 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> None:
 
 
 def handled(fn):
-    """Turn library errors into one-line messages and exit codes (never a traceback)."""
+    """Check the options' ranges (`options.check_all`; choices arrive as plain strings), then turn
+    library errors into one-line messages and exit codes (never a traceback)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            kwargs = {k: v.value if isinstance(v, Enum) else v for k, v in kwargs.items()}
+            check_all(kwargs)  # every option of the table in its range, before any work
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
@@ -104,12 +108,6 @@ def handled(fn):
                  "this is a bug in charrnn; run with --debug for the traceback and report it")
 
     return wrapper
-
-
-class EncodingErrors(str, Enum):
-    strict = "strict"
-    replace = "replace"
-    ignore = "ignore"
 
 
 def main() -> None:

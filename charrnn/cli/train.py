@@ -1,49 +1,16 @@
 """`charrnn train`: the options of a run, handed to `charrnn.train.train`."""
 
-from __future__ import annotations
-
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
 import typer
 
-from charrnn.cli.app import EncodingErrors, app, handled
+from charrnn.cli.app import app, handled
+from charrnn.cli.params import choice, file_arg, opt
 
-# ---------------------------------------------------------------------------------- train
-class DType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
-
-
-class CellName(str, Enum):
-    lstm = "lstm"
-    gru = "gru"
-    rnn = "rnn"
-
-
-class OptimizerName(str, Enum):
-    adam = "adam"
-    rmsprop = "rmsprop"
-    adagrad = "adagrad"
-    sgd = "sgd"
-
-
-class DecayUnit(str, Enum):
-    step = "step"
-    epoch = "epoch"
-
-
-# CLI option name -> (config, field). Only options the user typed are passed on, so that a resumed
-# run keeps its own settings for the rest.
-_MODEL_FIELDS = {"model": "cell", "hidden": "hidden", "layers": "layers", "dropout": "dropout", "dtype": "dtype",
-                 "forget_bias": "forget_bias"}
-_TRAIN_FIELDS = {"seq_len": "seq_len", "batch": "batch", "optimizer": "optimizer", "lr": "lr",
-                 "momentum": "momentum", "lr_decay": "lr_decay", "lr_decay_every": "lr_decay_every",
-                 "lr_decay_unit": "lr_decay_unit", "clip": "clip", "clip_value": "clip_value",
-                 "val_frac": "val_frac", "eval_every": "eval_every", "max_steps": "max_steps", "epochs": "epochs",
-                 "time": "time_limit", "patience": "patience", "seed": "seed", "sample_len": "sample_len"}
+STOP_KEYS = ("max_steps", "epochs", "time", "patience")  # given together: they replace the saved ones
 DEFAULT_EPOCHS = 10.0
 
 
@@ -69,41 +36,42 @@ def _resume_command(out_latest: Path) -> str:
 @handled
 def train(
     ctx: typer.Context,
-    corpus: Annotated[Path, typer.Argument(help="UTF-8 text file to train on.", show_default=False)],
-    model: Annotated[CellName, typer.Option(help="Recurrent cell.")] = CellName.lstm,
-    hidden: Annotated[int, typer.Option(help="Hidden units per layer.")] = 128,
-    layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
-    dropout: Annotated[float, typer.Option(help="Dropout on every layer's output while training, in [0, 1).")] = 0.0,
-    forget_bias: Annotated[float, typer.Option(help="LSTM: initial forget-gate bias (1 keeps memory early on).")] = 1.0,
-    seq_len: Annotated[int, typer.Option(help="Characters per chunk: the truncated-BPTT length.")] = 50,
-    batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = 50,
-    optimizer: Annotated[OptimizerName, typer.Option(help="Optimizer.")] = OptimizerName.adam,
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 2e-3,
-    momentum: Annotated[float, typer.Option(help="Momentum (sgd only).")] = 0.9,
-    lr_decay: Annotated[float, typer.Option(help="Multiply the learning rate by this every --lr-decay-every units.")] = 1.0,
-    lr_decay_every: Annotated[int, typer.Option(help="Decay period (0: never decay).")] = 0,
-    lr_decay_unit: Annotated[DecayUnit, typer.Option(help="Unit of --lr-decay-every.")] = DecayUnit.epoch,
-    clip: Annotated[float, typer.Option(help="Clip gradients to this global L2 norm (0: off).")] = 5.0,
-    clip_value: Annotated[float, typer.Option(help="Also clip each gradient element to [-v, v] (0: off).")] = 0.0,
-    val_frac: Annotated[float, typer.Option(help="Fraction of the text (its end) held out for validation.")] = 0.1,
-    eval_every: Annotated[int, typer.Option(help="Steps between validation passes and checkpoints.")] = 500,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in all (counting steps before a resume).", show_default="none")] = None,
-    epochs: Annotated[Optional[float], typer.Option(help=f"Stop after this many passes over the training text ({DEFAULT_EPOCHS:g} when no other stop rule is given).", show_default="none")] = None,
-    time: Annotated[Optional[str], typer.Option("--time", help="Stop after this much wall-clock time, e.g. 90s, 10m, 2h.", show_default="none")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="Stop after this many evaluations without a better val loss.", show_default="none")] = None,
-    out: Annotated[Path, typer.Option(help="Output directory for latest.npz, best.npz and metrics.jsonl (with --resume: the checkpoint's own).")] = Path("checkpoints"),
-    resume: Annotated[Optional[Path], typer.Option(help="Continue the run saved in this checkpoint exactly where it stopped.", show_default="none")] = None,
-    init_from: Annotated[Optional[Path], typer.Option(help="Start from this checkpoint's weights (fine-tuning on new text).", show_default="none")] = None,
-    overwrite: Annotated[bool, typer.Option(help="Replace a previous run in --out (by default it is refused).")] = False,
-    seed: Annotated[int, typer.Option(help="Random seed (initialisation, dropout).")] = 0,
-    dtype: Annotated[DType, typer.Option(help="Floating-point type: float32 (fast) or float64.")] = DType.float32,
-    encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
-    sample_len: Annotated[int, typer.Option(help="Characters of sample shown at each evaluation (0: none).")] = 200,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the final line.", show_default="off")] = False,
+    corpus: Path = file_arg("UTF-8 text file to train on.", "CORPUS"),
+    model: choice("model") = opt("model"),
+    hidden: int = opt("hidden"),
+    layers: int = opt("layers"),
+    dropout: float = opt("dropout"),
+    forget_bias: float = opt("forget_bias"),
+    dtype: choice("dtype") = opt("dtype"),
+    seq_len: int = opt("seq_len"),
+    batch: int = opt("batch"),
+    val_frac: float = opt("val_frac"),
+    encoding_errors: choice("encoding_errors") = opt("encoding_errors"),
+    optimizer: choice("optimizer") = opt("optimizer"),
+    lr: float = opt("lr"),
+    momentum: float = opt("momentum"),
+    lr_decay: float = opt("lr_decay"),
+    lr_decay_every: int = opt("lr_decay_every"),
+    lr_decay_unit: choice("lr_decay_unit") = opt("lr_decay_unit"),
+    clip: float = opt("clip"),
+    clip_value: float = opt("clip_value"),
+    seed: int = opt("seed"),
+    max_steps: Optional[int] = opt("max_steps"),
+    epochs: Optional[float] = opt("epochs"),
+    time: Optional[str] = opt("time"),
+    patience: Optional[int] = opt("patience"),
+    out: Path = opt("out"),
+    resume: Optional[Path] = opt("resume"),
+    init_from: Optional[Path] = opt("init_from"),
+    overwrite: bool = opt("overwrite"),
+    eval_every: int = opt("eval_every"),
+    sample_len: int = opt("sample_len"),
+    quiet: bool = opt("quiet"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
-    from charrnn.config import ModelConfig, TrainConfig, parse_duration
     from charrnn.cli.train_progress import ConsoleReporter
+    from charrnn.config import MODEL_KEYS, TRAIN_KEYS
+    from charrnn.options import OPTIONS, parse_duration
     from charrnn.train import train as run_training
 
     values = dict(ctx.params)
@@ -112,22 +80,22 @@ def train(
         if isinstance(v, Enum):
             values[k] = v.value
     typed = {k for k in values if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
-    model_all = {f: values[k] for k, f in _MODEL_FIELDS.items()}
-    train_all = {f: values[k] for k, f in _TRAIN_FIELDS.items()}
-    ModelConfig(**model_all)  # every value is checked before any work; errors name the option
-    TrainConfig(**train_all)
-    model_opts = {f: values[k] for k, f in _MODEL_FIELDS.items() if k in typed}
-    train_opts = {f: values[k] for k, f in _TRAIN_FIELDS.items() if k in typed}
-    stop_rules = {"max_steps": "max_steps", "epochs": "epochs", "time": "time_limit", "patience": "patience"}
-    if any(k in typed for k in stop_rules):  # new stop rules replace all the saved ones
-        train_opts.update({f: values[k] for k, f in stop_rules.items()})
+
+    def field(k):
+        return OPTIONS[k].field or k
+
+    # Only options the user typed are passed on, so that a resumed run keeps its own settings.
+    model_opts = {field(k): values[k] for k in MODEL_KEYS if k in typed}
+    train_opts = {field(k): values[k] for k in TRAIN_KEYS if k in typed}
+    if any(k in typed for k in STOP_KEYS):  # new stop rules replace all the saved ones
+        train_opts.update({field(k): values[k] for k in STOP_KEYS})
     elif resume is None:
         train_opts["epochs"] = DEFAULT_EPOCHS
     if resume is not None and "out" not in typed:
         out = resume.parent  # continue the run where it lives
     reporter = ConsoleReporter(quiet=quiet)
     result = run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
-                          encoding_errors=encoding_errors.value, overwrite=overwrite, reporter=reporter)
+                          encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
     print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)

@@ -4,18 +4,15 @@ stdout carries only the product: the sampled text, the evaluation figures, the i
 their JSON); warnings and notes go to stderr.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
-import typer
 
-from charrnn.cli.app import EncodingErrors, app, handled
+from charrnn.cli.app import app, handled
+from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
 
-_CKPT_HELP = "Checkpoint (default: checkpoints/best.npz, else checkpoints/latest.npz; a directory means its best/latest)."
 
 
 def _warn(message: str) -> None:
@@ -25,23 +22,22 @@ def _warn(message: str) -> None:
 @app.command()
 @handled
 def sample(
-    checkpoint: Annotated[Optional[Path], typer.Argument(help=_CKPT_HELP, show_default=False)] = None,
-    temp: Annotated[float, typer.Option("--temp", "--temperature", help="Temperature: 0 is greedy (argmax), < 1 more conservative, > 1 more random (at most 100).")] = 1.0,
-    length: Annotated[int, typer.Option(help="Characters to generate after the prime.")] = 1000,
-    prime: Annotated[str, typer.Option(help="Text fed through the model first to warm its state, then echoed (none: start as if after a newline, else after the most frequent character).", show_default="none")] = "",
-    seed: Annotated[Optional[int], typer.Option(help="Random seed: the same checkpoint, options and seed give the same text (none: a fresh one, shown on stderr).", show_default="none")] = None,
-    top_k: Annotated[Optional[int], typer.Option(help="Draw only among the K most likely characters (none: all).", show_default="none")] = None,
-    top_p: Annotated[Optional[float], typer.Option(help="Draw only among the most likely characters whose probabilities add up to P (nucleus sampling), 0 < P <= 1 (none: all).", show_default="none")] = None,
-    num_samples: Annotated[int, typer.Option(help="Independent samples (each from the prime); each one starts with a line '--- sample K/N ---'.")] = 1,
-    skip_unknown: Annotated[bool, typer.Option("--skip-unknown", help="Drop prime characters that are not in the vocabulary (with a warning) instead of failing.", show_default="off")] = False,
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    temp: float = opt("temp"),
+    length: int = opt("length"),
+    prime: str = opt("prime"),
+    seed: Optional[int] = opt("sample_seed"),
+    top_k: Optional[int] = opt("top_k"),
+    top_p: Optional[float] = opt("top_p"),
+    num_samples: int = opt("num_samples"),
+    skip_unknown: bool = opt("skip_unknown"),
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
 
-    from charrnn.sample import check_options, clean_prime, generate, stream
+    from charrnn.sample import clean_prime, generate, stream
     from charrnn.trained_model import load_trained, resolve_checkpoint
 
-    check_options(temp, top_k, top_p, length, num_samples, seed)
     trained = load_trained(resolve_checkpoint(checkpoint))
     prime = clean_prime(trained.vocab, prime, skip_unknown, _warn)
     if top_k is not None and top_k >= trained.vocab.size:
@@ -71,24 +67,21 @@ def sample(
 @app.command()
 @handled
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint to evaluate.", show_default=False)],
-    file: Annotated[Path, typer.Argument(help="UTF-8 text file to score.", show_default=False)],
-    strict: Annotated[bool, typer.Option("--strict", help="Fail if the text has characters outside the vocabulary (off: skip and report them).", show_default="off")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.", show_default="off")] = False,
-    streams: Annotated[int, typer.Option(help="Score the text as this many parallel parts: faster on long files, slightly less exact (1: the whole file as one stream).")] = 1,
-    encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
+    checkpoint: Path = checkpoint_arg(required=True),
+    file: Path = file_arg("UTF-8 text file to score.", "FILE"),
+    strict: bool = opt("strict"),
+    as_json: bool = opt("as_json"),
+    streams: int = opt("streams"),
+    encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     from charrnn.corpus import read_text
-    from charrnn.errors import UsageError
     from charrnn.evaluate import evaluate_text
     from charrnn.trained_model import load_trained, resolve_checkpoint
     from charrnn.vocab import describe
 
-    if streams < 1:
-        raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
     trained = load_trained(resolve_checkpoint(checkpoint))
-    text = read_text(file, encoding_errors.value)
+    text = read_text(file, encoding_errors)
     result = evaluate_text(trained, text, strict=strict, streams=streams)
     if result.skipped:
         _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {describe(result.unknown)}")
@@ -105,8 +98,8 @@ def evaluate(
 @app.command()
 @handled
 def info(
-    checkpoint: Annotated[Optional[Path], typer.Argument(help=_CKPT_HELP, show_default=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.", show_default="off")] = False,
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    as_json: bool = opt("as_json"),
 ):
     """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
     from charrnn.cli.console import info_table
