@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from charrnn import cells as _cells
 from charrnn.errors import UsageError
 
 # Help panels, in the order they appear in `--help`.
@@ -48,7 +49,7 @@ MAX_SEQ_LEN = 100_000
 MAX_EPOCHS = 1_000_000
 MAX_TEMPERATURE = 100.0  # above this sampling is all but uniform for usual logits; 1e308 overflowed the noise
 
-CELLS = ("lstm", "gru", "rnn")
+CELLS = tuple(_cells.CELLS)  # lstm, gru, rnn: the registry's order
 OPTIMIZERS = ("adam", "rmsprop", "adagrad", "sgd")
 DTYPES = ("float32", "float64")
 DECAY_UNITS = ("step", "epoch")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn import __version__, model
+from charrnn.cells import CELLS
 from charrnn.checkpoint import remove_partial, save_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.corpus import Corpus, Streams, load_corpus, split
@@ -72,8 +73,7 @@ class Run:
 def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int) -> int:
     """Bytes: parameters, gradients and Adam moments (4 copies) plus one chunk's forward cache."""
     item = np.dtype(cfg.dtype).itemsize
-    G = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell] * cfg.hidden
-    per_layer = batch * seq_len * (2 * G + 4 * cfg.hidden)  # gates, their gradients, h/c/tanh(c)
+    per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
     logits = 2 * batch * seq_len * cfg.vocab_size
     return item * (4 * model.n_params(cfg) + cfg.layers * per_layer + logits)
 
@@ -254,7 +254,7 @@ class RunDir:
         arrays = {f"param/{k}": v for k, v in run.params.items()}
         arrays.update({f"opt/{k}": v for k, v in run.optimizer.state_dict().items()})
         for k, layer in enumerate(run.state):
-            for name, a in zip("hc", layer):
+            for name, a in zip(CELLS[run.cfg.cell].state, layer):
                 arrays[f"state/l{k}.{name}"] = a
         meta = {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
                 "step": run.step, "epoch": run.epoch, "chunk": run.chunk, "val_loss": run.val_loss,

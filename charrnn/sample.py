@@ -4,8 +4,8 @@ Each step (as in nanoGPT's generate): run the one-step function, scale the logit
 1/temperature, keep the top-k / top-p (nucleus) candidates, softmax, draw one character with
 the injected `np.random.Generator`, feed it back. Temperature 0 is greedy argmax.
 
-The inner loop runs `model.Stepper` (fused, preallocated one-stream step: same numbers as
-`model.step`). Drawing, on the plain path (no top-k / top-p), uses the Gumbel-max trick:
+The inner loop runs `stepper.Stepper` (fused, preallocated one-stream step: same numbers as
+the chunk forward). Drawing, on the plain path (no top-k / top-p), uses the Gumbel-max trick:
 argmax(z + T * G), G a row of V standard Gumbel numbers, is an exact draw from softmax(z / T);
 the noise is drawn in blocks of 256 rows, so each character costs one add into a reused buffer
 and one argmax, no softmax, no allocation. With top-k / top-p, `distribution` builds the
@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from charrnn import model
+from charrnn.stepper import make_stepper
 from charrnn.errors import UsageError
 from charrnn.options import check
 from charrnn.vocab import describe
@@ -124,7 +124,7 @@ def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: i
     rng = rng if rng is not None else np.random.default_rng()
     prime = prime or start_char(vocab, counts)
     ids = vocab.encode(prime).tolist()
-    st = model.make_stepper(params, cfg)
+    st = make_stepper(params, cfg)
     for i in ids[:-1]:
         st.step(i)
     cur, chars, V = ids[-1], vocab.chars, vocab.size

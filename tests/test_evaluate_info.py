@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from factories import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn import evaluate, model

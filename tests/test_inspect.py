@@ -19,7 +19,7 @@ from charrnn.interpret.render import heat_plain, html_page
 from charrnn.trained_model import load_trained
 from charrnn.interpret.traces import run_traces
 from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
-from factories import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint
 
 
 # ------------------------------------------------------------------------------ traces

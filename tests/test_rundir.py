@@ -5,7 +5,7 @@ another run is never written into silently; stop rules typed on resume replace t
 import json
 
 from charrnn.trained_model import load_trained
-from test_errors import TRAIN, assert_clean_error, env, invoke  # noqa: F401  (env: fixture)
+from helpers import TRAIN, assert_clean_error, invoke
 
 OTHER = "The quick brown fox jumps over the lazy dog.\n" * 40
 

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from factories import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn.cli import app

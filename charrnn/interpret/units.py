@@ -13,10 +13,11 @@ import re
 
 import numpy as np
 
+from charrnn.cells import CELLS
 from charrnn.errors import UsageError
 
 KINDS = ("h", "c", "i", "f", "o", "r", "z")  # kind codes: KINDS.index(kind), fixed for every cell
-CELL_KINDS = {"rnn": ("h",), "lstm": ("h", "c", "i", "f", "o"), "gru": ("h", "r", "z")}
+CELL_KINDS = {name: cell.kinds for name, cell in CELLS.items()}  # (from the registry)
 GATE_KINDS = ("i", "f", "o", "r", "z")  # sigmoid gates, in (0, 1)
 
 
