@@ -20,7 +20,7 @@ from charrnn.corpus import Corpus, Streams, load_corpus, split
 from charrnn.errors import CheckpointError, CorpusError, UsageError, VocabError
 from charrnn.optim import Optimizer, make_optimizer
 from charrnn.trained_model import load_trained
-from charrnn.vocab import Vocab
+from charrnn.vocab import Vocab, describe
 
 # Training options that fix the data layout: a resumed run must keep them.
 LAYOUT_OPTIONS = {"batch": "--batch", "seq_len": "--seq-len", "val_frac": "--val-frac",
@@ -91,7 +91,7 @@ def _lookup(corpus_vocab: Vocab, model_vocab: Vocab, path) -> np.ndarray | None:
         return None
     missing = [c for c in corpus_vocab.chars if c not in model_vocab]
     if missing:
-        shown = ", ".join(repr(c) for c in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        shown = describe(missing)
         raise VocabError(f"the corpus has {len(missing)} character(s) the checkpoint {path} does not know: {shown}",
                          hint="fine-tune only on text whose characters the model was trained on, "
                               "or train a new model")

@@ -47,6 +47,8 @@ def describe(chars, limit: int = 10) -> str:
 
     def one(c: str) -> str:
         shown = display(c)
+        if shown.startswith("U+") and len(c) == 1:  # a control character: its code point, once
+            return shown
         q = '"' if shown == "'" else "'"
         return f"{q}{shown}{q} (U+{ord(c):04X})"
 

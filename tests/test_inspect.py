@@ -214,7 +214,7 @@ def test_cli_text_dump_json_and_html(trained_on_file, tmp_path):
     r = run(ck, "--text", text, "--probe", "in_string", "--probe", "regex:ret", "--probe", "upper_case", "--top", "2",
             "--dump", dump, "--html", page, "--json")
     assert r.exit_code == 0, r.output
-    assert "dropped 10 characters" in r.stderr
+    assert "dropped 10 character(s)" in r.stderr
     report = json.loads(r.stdout)
     assert {row["probe"] for row in report["top_units"]} == {"in_string", "regex:ret"}
     assert report["constant_probes"] == ["upper_case"]  # no capitals in the text: nothing to rank
@@ -293,7 +293,7 @@ def test_read_known_text_reads_only_what_it_needs(tmp_path, monkeypatch):
     warned = []
     got = read_known_text(f, vocab, 7, warn=warned.append)
     assert got == "abé\nabé"  # the BOM and '?' dropped; the bad byte never read
-    assert warned == ["dropped 2 characters not in the model's vocabulary (1 distinct: ?)"]
+    assert warned == ["dropped 2 character(s) not in the model's vocabulary (1 distinct: '?' (U+003F))"]
     assert read_known_text(f, vocab, 10_000, "replace") == "abé\n" * 40  # '?' and U+FFFD dropped
     with pytest.raises(CorpusError, match=f"offset {3 + 6 * 40}") as e:
         read_known_text(f, vocab, 10_000)

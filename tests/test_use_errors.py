@@ -122,7 +122,7 @@ def test_inspect_encoding_errors_option(ck, tmp_path):
     assert r.exit_code == 1 and "not valid UTF-8" in r.stderr and "--encoding-errors replace" in r.stderr
     r = cli("inspect-cells", ck, "--text", bad, "--json", "--encoding-errors", "replace")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["n_chars"] == 2 * len(TEXT) and "dropped 1 characters" in r.stderr  # U+FFFD
+    assert json.loads(r.stdout)["n_chars"] == 2 * len(TEXT) and "dropped 1 character(s)" in r.stderr  # U+FFFD
 
 
 # ------------------------------------------------------------------------ closed stdout

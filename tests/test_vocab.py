@@ -128,3 +128,8 @@ def test_describe_quotes_each_character_once():
 def test_display_makes_characters_printable():
     assert display("\n") == "\\n" and display(" ") == "␠" and display("\t") == "\\t"
     assert display("\x07") == "U+0007" and display("가") == "가"
+
+
+def test_describe_shows_each_character_once():
+    assert describe(["\xa0"]) == "U+00A0"  # not 'U+00A0' (U+00A0)
+    assert describe(["é", "\t"]) == "'é' (U+00E9), '\\t' (U+0009)"

@@ -69,10 +69,10 @@ def read_known_text(path, vocab, max_chars: int, encoding_errors: str = "strict"
 
 
 def _dropped_message(dropped: int, unknown) -> str:
-    from charrnn.vocab import display
+    from charrnn.vocab import describe
 
-    shown = " ".join(display(chr(int(c))) for c in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
-    return f"dropped {dropped:,} characters not in the model's vocabulary ({len(unknown)} distinct: {shown})"
+    return (f"dropped {dropped:,} character(s) not in the model's vocabulary "
+            f"({len(unknown)} distinct: {describe(chr(int(c)) for c in unknown)})")
 
 
 def known_text(text: str, vocab, warn=None) -> str:
