@@ -89,7 +89,7 @@ def _check_same(explicit: dict, saved: dict, names: dict, what: str, path) -> No
 def _lookup(corpus_vocab: Vocab, model_vocab: Vocab, path) -> np.ndarray | None:
     if corpus_vocab == model_vocab:
         return None
-    missing = [c for c in corpus_vocab.chars if c not in model_vocab]
+    missing = model_vocab.known("".join(corpus_vocab.chars)).unknown
     if missing:
         shown = describe(missing)
         raise VocabError(f"the corpus has {len(missing)} character(s) the checkpoint {path} does not know: {shown}",

@@ -93,18 +93,15 @@ def clean_prime(vocab, prime: str, skip_unknown: bool = False,
                 warn: Callable[[str], None] | None = None) -> str:
     """The prime with only known characters: unknown ones are an error (exit 2) listing them, or,
     with `skip_unknown`, removed with a warning."""
-    bad = vocab.unknown(prime)
-    if not bad:
+    k = vocab.known(prime)
+    if not k.dropped:
         return prime
-    shown = describe(bad)
     if not skip_unknown:
-        raise UsageError(f"--prime has {len(bad)} character(s) the model does not know: {shown}",
+        raise UsageError(f"--prime has {len(k.unknown)} character(s) the model does not know: {describe(k.unknown)}",
                          hint="change the prime, or pass --skip-unknown to drop those characters")
-    kept = "".join(c for c in prime if c in vocab)
     if warn is not None:
-        n = len(prime) - len(kept)
-        warn(f"skipped {n} prime character(s) not in the vocabulary: {shown}")
-    return kept
+        warn(k.message("skipped", "prime character(s)"))
+    return vocab.decode(k.ids)
 
 
 def _uniforms(rng: np.random.Generator) -> Iterator[float]:

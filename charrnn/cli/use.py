@@ -78,13 +78,13 @@ def evaluate(
     from charrnn.corpus import read_text
     from charrnn.evaluate import evaluate_text
     from charrnn.trained_model import load_trained, resolve_checkpoint
-    from charrnn.vocab import describe
+    from charrnn.vocab import unknown_message
 
     trained = load_trained(resolve_checkpoint(checkpoint))
     text = read_text(file, encoding_errors)
     result = evaluate_text(trained, text, strict=strict, streams=streams)
     if result.skipped:
-        _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {describe(result.unknown)}")
+        _warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
         print(json.dumps({"checkpoint": str(trained.path), "file": str(file), **result.to_dict()}))
         return

@@ -38,51 +38,33 @@ def read_known_text(path, vocab, max_chars: int, encoding_errors: str = "strict"
     (chunk by chunk: a huge file costs no more memory than a small one). The checks of
     `corpus.read_text` hold: missing, binary, invalid UTF-8 (with its byte offset), BOM dropped."""
     from charrnn.corpus import _decoded_chunks, _open
-    from charrnn.vocab import code_points
+    from charrnn.vocab import unknown_message
 
     if encoding_errors not in ("strict", "replace", "ignore"):
         raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
     path, _ = _open(path)
-    known = code_points("".join(vocab.chars))
-    parts, n, dropped, unknown = [np.zeros(0, dtype="<u4")], 0, 0, set()
+    parts, n, dropped, unknown = [np.zeros(0, dtype=vocab.dtype)], 0, 0, set()
     chunks = _decoded_chunks(path, encoding_errors)
     try:
         for points, _raw in chunks:
-            keep = np.isin(points, known)
-            need = max_chars - n
-            pos = np.flatnonzero(keep)
-            if len(pos) >= need:  # the last chunk needed: stop right after the max_chars-th known character
-                cut = int(pos[need - 1]) + 1 if need > 0 else 0
-                points, keep = points[:cut], keep[:cut]
-            parts.append(points[keep].astype("<u4"))
-            n += len(parts[-1])
-            if not keep.all():
-                dropped += int((~keep).sum())
-                unknown.update(int(c) for c in np.unique(points[~keep]))
+            k = vocab.known(points, limit=max_chars - n)  # the last chunk needed stops at max_chars
+            parts.append(k.ids)
+            n, dropped = n + len(k.ids), dropped + k.dropped
+            unknown.update(k.unknown)
             if n >= max_chars:
                 break
     finally:
         chunks.close()  # closes the file
     if dropped and warn is not None:
-        warn(_dropped_message(dropped, sorted(unknown)))
-    return np.concatenate(parts).tobytes().decode("utf-32-le", "surrogatepass")
-
-
-def _dropped_message(dropped: int, unknown) -> str:
-    from charrnn.vocab import describe
-
-    return (f"dropped {dropped:,} character(s) not in the model's vocabulary "
-            f"({len(unknown)} distinct: {describe(chr(int(c)) for c in unknown)})")
+        warn(unknown_message(dropped, sorted(unknown), "dropped"))
+    return vocab.decode(np.concatenate(parts))
 
 
 def known_text(text: str, vocab, warn=None) -> str:
     """`text` without the characters the model does not know (warn(message) says how many)."""
-    from charrnn.vocab import code_points
-
-    points = code_points(text)
-    keep = np.isin(points, code_points("".join(vocab.chars)))
-    if keep.all():
+    k = vocab.known(text)
+    if not k.dropped:
         return text
     if warn is not None:
-        warn(_dropped_message(int((~keep).sum()), np.unique(points[~keep])))
-    return points[keep].astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+        warn(k.message("dropped"))
+    return vocab.decode(k.ids)
