@@ -138,9 +138,9 @@ def test_describe_shows_each_character_once():
 def test_known_keeps_ids_counts_drops_and_names_each_unknown_once():
     v = Vocab("abc\n")
     k = v.known("a\xa0béb\xa0c")
-    assert v.decode(k.ids) == "abbc" and k.dropped == 3 and k.unknown == ["é", "\xa0"]
+    assert v.decode(k.ids) == "abbc" and k.dropped == 3 and k.unknown == ["\xa0", "é"]
     assert k.message("dropped") == ("dropped 3 character(s) not in the model's vocabulary "
-                                    "(2 distinct: 'é' (U+00E9), U+00A0)")
+                                    "(2 distinct: U+00A0, 'é' (U+00E9))")
     k = v.known("ab\xa0\xa0cab", limit=3)  # stops right after the 3rd known character
     assert v.decode(k.ids) == "abc" and k.dropped == 2
     assert v.known("abc").dropped == 0 and v.known("", limit=0).ids.size == 0
