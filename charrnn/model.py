@@ -45,6 +45,14 @@ def n_params(cfg: ModelConfig) -> int:
     return sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
+def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int) -> int:
+    """Bytes: parameters, gradients and Adam moments (4 copies) plus one chunk's forward cache."""
+    item = np.dtype(cfg.dtype).itemsize
+    per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
+    logits = 2 * batch * seq_len * cfg.vocab_size
+    return item * (4 * n_params(cfg) + cfg.layers * per_layer + logits)
+
+
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias cfg.forget_bias."""
     bound = 1.0 / math.sqrt(cfg.hidden)

@@ -25,7 +25,8 @@ from charrnn.config import TrainConfig
 from charrnn.errors import TrainingDiverged
 from charrnn.evaluate import stream_loss
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
-from charrnn.run import Run, RunDir, prepare_run
+from charrnn.run import Run, prepare_run
+from charrnn.rundir import RunDir
 
 
 class Reporter:

@@ -274,7 +274,7 @@ def test_output_directory_not_writable(env):
 
 
 def test_output_directory_not_writable_simulated(env, monkeypatch):
-    from charrnn import run as run_mod
+    from charrnn import rundir as run_mod
 
     def denied(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")

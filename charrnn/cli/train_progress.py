@@ -13,7 +13,8 @@ from rich.text import Text
 from tqdm import tqdm
 
 from charrnn import model
-from charrnn.run import Run, estimate_memory
+from charrnn.model import estimate_memory
+from charrnn.run import Run
 from charrnn.train import Reporter
 
 LN2 = math.log(2)
