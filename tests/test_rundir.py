@@ -55,7 +55,7 @@ def test_overwrite_leaves_no_stale_file_of_the_old_run(env):
 
 
 def test_overwrite_removes_the_old_files_before_training(env, monkeypatch):
-    from charrnn import train as train_mod
+    from charrnn import training as train_mod
 
     train(env / "ok.txt", "--out", "run", *TRAIN)
     seen = {}

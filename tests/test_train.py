@@ -14,7 +14,7 @@ import pytest
 
 from charrnn import model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from charrnn.train import train
+from charrnn.training import train
 from charrnn.trained_model import load_trained
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)

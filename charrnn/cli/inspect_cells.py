@@ -57,7 +57,7 @@ def inspect_cells(
     from charrnn.interpret.dump import check_output, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
     from charrnn.interpret.render import html_page
-    from charrnn.trained_model import load_trained, resolve_checkpoint
+    import charrnn
     from charrnn.interpret.text import known_text, read_known_text, training_text
     from charrnn.interpret.units import CELL_KINDS, parse_unit
 
@@ -67,8 +67,8 @@ def inspect_cells(
         check_output(dump, "--dump", "traces.npz")
     if html is not None:
         check_output(html, "--html", "cells.html")
-    path = resolve_checkpoint(checkpoint)
-    trained = load_trained(path)
+    m = charrnn.load(checkpoint)
+    path, trained = m.path, m.trained
     cfg = trained.cfg
     units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
     if text is not None:

@@ -1,7 +1,6 @@
 """`charrnn train`: the options of a run, handed to `charrnn.train.train`."""
 
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -9,10 +8,6 @@ import typer
 
 from charrnn.cli.app import app, handled
 from charrnn.cli.params import choice, file_arg, opt
-
-STOP_KEYS = ("max_steps", "epochs", "time", "patience")  # given together: they replace the saved ones
-DEFAULT_EPOCHS = 10.0
-
 
 def _resume_command(out_latest: Path) -> str:
     """The command line that continues this run: the same one, with --resume instead of a fresh start."""
@@ -69,33 +64,19 @@ def train(
     quiet: bool = opt("quiet"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
+    import charrnn
     from charrnn.cli.train_progress import ConsoleReporter
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
-    from charrnn.options import OPTIONS, parse_duration
-    from charrnn.train import train as run_training
 
-    values = dict(ctx.params)
-    values["time"] = parse_duration(time) if time is not None else None
-    for k, v in values.items():
-        if isinstance(v, Enum):
-            values[k] = v.value
-    typed = {k for k in values if getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
-
-    def field(k):
-        return OPTIONS[k].field or k
-
-    # Only options the user typed are passed on, so that a resumed run keeps its own settings.
-    model_opts = {field(k): values[k] for k in MODEL_KEYS if k in typed}
-    train_opts = {field(k): values[k] for k in TRAIN_KEYS if k in typed}
-    if any(k in typed for k in STOP_KEYS):  # new stop rules replace all the saved ones
-        train_opts.update({field(k): values[k] for k in STOP_KEYS})
-    elif resume is None:
-        train_opts["epochs"] = DEFAULT_EPOCHS
-    if resume is not None and "out" not in typed:
+    # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
+    typed = {k: v for k, v in ctx.params.items()
+             if k in MODEL_KEYS + TRAIN_KEYS and getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+    typed = {k: getattr(v, "value", v) for k, v in typed.items()}  # choices arrive as Enum members
+    if resume is not None and getattr(ctx.get_parameter_source("out"), "name", "") != "COMMANDLINE":
         out = resume.parent  # continue the run where it lives
     reporter = ConsoleReporter(quiet=quiet)
-    result = run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
-                          encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter)
+    result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
+                           overwrite=overwrite, reporter=reporter, **typed)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
     print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)

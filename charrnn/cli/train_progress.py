@@ -15,7 +15,7 @@ from tqdm import tqdm
 from charrnn import model
 from charrnn.model import estimate_memory
 from charrnn.run import Run
-from charrnn.train import Reporter
+from charrnn.training import Reporter
 
 LN2 = math.log(2)
 

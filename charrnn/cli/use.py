@@ -35,19 +35,18 @@ def sample(
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
 
-    from charrnn.sample import clean_prime, generate, stream
-    from charrnn.trained_model import load_trained, resolve_checkpoint
+    import charrnn
+    from charrnn.sample import clean_prime, stream
 
-    trained = load_trained(resolve_checkpoint(checkpoint))
-    prime = clean_prime(trained.vocab, prime, skip_unknown, _warn)
-    if top_k is not None and top_k >= trained.vocab.size:
-        _warn(f"--top-k {top_k} keeps all {trained.vocab.size} characters of the vocabulary")
+    m = charrnn.load(checkpoint)
+    prime = clean_prime(m.vocab, prime, skip_unknown, _warn)  # once, before any output
+    if top_k is not None and top_k >= m.vocab.size:
+        _warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
         if temp > 0:  # greedy (--temp 0) draws no random numbers: the same text every time
             print(f"seed {seed} (pass --seed {seed} to repeat this text)", file=sys.stderr)
-    rng = np.random.default_rng(seed)
-    counts = trained.meta.get("char_counts")
+    rng = np.random.default_rng(seed)  # one generator for all the samples
     out = sys.stdout
     last = ""  # the last character written: samples are separated on a line of their own
     for k in range(num_samples):
@@ -56,8 +55,7 @@ def sample(
         out.write(prime)
         out.flush()
         last = prime[-1:] or "\n"
-        text = generate(trained.params, trained.cfg, trained.vocab, length, temperature=temp,
-                        top_k=top_k, top_p=top_p, prime=prime, rng=rng, counts=counts)
+        text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
         last = stream(text, out.write, out.flush) or last
     if out.isatty() and last not in ("", "\n"):
         out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
@@ -75,18 +73,17 @@ def evaluate(
     encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
+    import charrnn
     from charrnn.corpus import read_text
-    from charrnn.evaluate import evaluate_text
-    from charrnn.trained_model import load_trained, resolve_checkpoint
     from charrnn.vocab import unknown_message
 
-    trained = load_trained(resolve_checkpoint(checkpoint))
+    m = charrnn.load(checkpoint)
     text = read_text(file, encoding_errors)
-    result = evaluate_text(trained, text, strict=strict, streams=streams)
+    result = m.evaluate(text, strict=strict, streams=streams)
     if result.skipped:
         _warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
-        print(json.dumps({"checkpoint": str(trained.path), "file": str(file), **result.to_dict()}))
+        print(json.dumps({"checkpoint": str(m.path), "file": str(file), **result.to_dict()}))
         return
     skipped = f"{result.skipped:,}" + (f" ({len(result.unknown)} distinct)" if result.skipped else "")
     for name, value in (("nats/char", f"{result.nats_per_char:.4f}"), ("bits/char", f"{result.bits_per_char:.4f}"),
@@ -102,11 +99,10 @@ def info(
     as_json: bool = opt("as_json"),
 ):
     """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
+    import charrnn
     from charrnn.cli.console import info_table
-    from charrnn.info import info_dict
-    from charrnn.trained_model import load_trained, resolve_checkpoint
 
-    d = info_dict(load_trained(resolve_checkpoint(checkpoint)))
+    d = charrnn.load(checkpoint).info()
     if as_json:
         print(json.dumps(d))
     else:
