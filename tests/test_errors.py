@@ -1,4 +1,4 @@
-"""Issue 8, bad input: every case is one clear `error:` line on stderr (plus a hint), the right exit
+"""Bad input: every case is one clear `error:` line on stderr (plus a hint), the right exit
 code (2 usage, 1 otherwise), nothing on stdout and never a traceback. Table-driven through CliRunner."""
 
 import errno

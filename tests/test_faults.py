@@ -1,4 +1,4 @@
-"""Issue 8, faults: SIGKILL at random moments while checkpointing every step never loses the newest
+"""Faults: SIGKILL at random moments while checkpointing every step never loses the newest
 complete checkpoint; it always loads and resumes. (Ctrl-C / SIGTERM, NaN and the lock against a
 second run are tested in test_train.py.)"""
 
