@@ -27,7 +27,8 @@ import numpy as np
 
 from charrnn import model
 from charrnn.corpus import Streams
-from charrnn.errors import CorpusError, UsageError, VocabError
+from charrnn.errors import CorpusError, VocabError
+from charrnn.options import check
 from charrnn.vocab import describe, display
 
 CHUNK = 1024  # time steps per forward pass
@@ -62,8 +63,7 @@ def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, 
 
 def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK) -> tuple[float, int]:
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
-    if streams < 1:
-        raise UsageError(f"--streams must be >= 1, got {streams}")
+    check("streams", streams)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0

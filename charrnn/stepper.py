@@ -35,8 +35,8 @@ class Stepper:
         dt = params["Wy"].dtype
         state = state if state is not None else init_state(cfg, 1)
         self.row = np.ones((1, L * H + 1), dtype=dt)  # [h of layer 0 | h of layer 1 | ... | 1]
-        self.cs = [np.array(s[1], dtype=dt) for s in state] if cfg.cell == "lstm" else []
-        self.layers, self.fns = [], []
+        self.c_states = [np.array(s[1], dtype=dt) for s in state] if cfg.cell == "lstm" else []
+        self.layers, self.layer_steps = [], []
         for k in range(L):
             self.row[:, k * H:(k + 1) * H] = state[k][0]
             q = halve_sigmoid_columns(layer_params(params, k), nsig)
@@ -56,14 +56,14 @@ class Stepper:
                 layer["W"], layer["z"] = np.concatenate((q["Wx"], q["Wh"])), self.row[:, (k - 1) * H:(k + 1) * H]
             self.layers.append(layer)
             make = {"rnn": _rnn_fn, "lstm": _lstm_fn, "gru": _gru_fn}[cfg.cell]
-            self.fns.append(make(k, layer, self.layers, self.cs))
+            self.layer_steps.append(make(k, layer, self.layers, self.c_states))
         self.top, self.Wy_by = self.row[:, (L - 1) * H:], np.concatenate((params["Wy"], params["by"][None, :]))
         self.logits_row = np.empty((1, cfg.vocab_size), dtype=dt)
         self.logits = self.logits_row[0]
 
     def step(self, ix: int) -> np.ndarray:
         """Read character id ix; return the logits (V,) for the next character (a reused buffer)."""
-        for fn in self.fns:
+        for fn in self.layer_steps:
             fn(ix)
         np.matmul(self.top, self.Wy_by, out=self.logits_row)
         return self.logits
@@ -72,7 +72,7 @@ class Stepper:
     def state(self) -> list[tuple]:
         H = self.layers[0]["h"].shape[1]
         hs = [self.row[:, k * H:(k + 1) * H].copy() for k in range(len(self.layers))]
-        return [(h, c.copy()) for h, c in zip(hs, self.cs)] if self.cell == "lstm" else [(h,) for h in hs]
+        return [(h, c.copy()) for h, c in zip(hs, self.c_states)] if self.cell == "lstm" else [(h,) for h in hs]
 
 
 # One closure per layer and cell type: the fused arrays bound once, so a step is NumPy calls only.
@@ -83,7 +83,7 @@ def _add_input(k, layer):
     return (lambda a, ix: np.add(a, b, out=a)) if b is not None else (lambda a, ix: None)
 
 
-def _rnn_fn(k, layer, layers, cs):
+def _rnn_fn(k, layer, layers, c_states):
     a, z, W, h, add, mm, tanh = layer["a"], layer["z"], layer["W"], layer["h"], _add_input(k, layer), np.matmul, np.tanh
 
     def run(ix):
@@ -93,8 +93,8 @@ def _rnn_fn(k, layer, layers, cs):
     return run
 
 
-def _lstm_fn(k, layer, layers, cs):
-    a, t, z, W, h, c, add = layer["a"], layer["t"], layer["z"], layer["W"], layer["h"], cs[k], _add_input(k, layer)
+def _lstm_fn(k, layer, layers, c_states):
+    a, t, z, W, h, c, add = layer["a"], layer["t"], layer["z"], layer["W"], layer["h"], c_states[k], _add_input(k, layer)
     H = h.shape[1]
     i, f, o, g, s = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:], a[:, :3 * H]
     mm, tanh, mul, add_ = np.matmul, np.tanh, np.multiply, np.add
@@ -113,7 +113,7 @@ def _lstm_fn(k, layer, layers, cs):
     return run
 
 
-def _gru_fn(k, layer, layers, cs):
+def _gru_fn(k, layer, layers, c_states):
     a, t, h, Whrz, Whg, xp = layer["a"], layer["t"], layer["h"], layer["Whrz"], layer["Whg"], layer["xp"]
     H = h.shape[1]
     r, zg, g, rz = a[:, :H], a[:, H:2 * H], a[:, 2 * H:], a[:, :2 * H]

@@ -62,6 +62,11 @@ def _root(
     _state["debug"] = debug
 
 
+def warn(message: str) -> None:
+    """A warning on stderr (the library reports its warnings through a callback: this one)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def fail(message: str, hint: str | None = None, code: int = 1) -> None:
     """Print a one-line error (and hint) on stderr and exit."""
     print(f"error: {message}", file=sys.stderr)

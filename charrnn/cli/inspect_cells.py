@@ -10,15 +10,11 @@ from pathlib import Path
 from typing import List, Optional
 
 
-from charrnn.cli.app import app, handled
+from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import checkpoint_arg, choice, opt
 
 MAX_TRACE_BYTES = 4 << 30  # activations held in memory (T x units float32)
 MIN_RELIABLE_CHARS = 200  # fewer characters than this: a warning that the correlations mean little
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
 
 def _excerpt(text: str, n: int) -> tuple[int, int]:
     """[start, stop) of the excerpt: n characters (all of them whenever the text has that many),
@@ -72,10 +68,10 @@ def inspect_cells(
     cfg = trained.cfg
     units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
     if text is not None:
-        body = read_known_text(text, trained.vocab, max_chars, encoding_errors, _warn)
+        body = read_known_text(text, trained.vocab, max_chars, encoding_errors, warn)
         source = str(text)
     else:
-        body = known_text(training_text(trained, max_chars), trained.vocab, _warn)
+        body = known_text(training_text(trained, max_chars), trained.vocab, warn)
         source = f"validation part of {trained.meta['corpus']['path']}"
     if not body:
         raise CorpusError(f"no text left to inspect in {source}",
@@ -86,7 +82,7 @@ def inspect_cells(
                          f"{len(body) * n_units * 4 / 1e9:.1f} GB", hint="lower --max-chars")
     if len(body) < MIN_RELIABLE_CHARS:
         how = "raise --max-chars" if max_chars < MIN_RELIABLE_CHARS else "use a longer text with --text FILE"
-        _warn(f"only {len(body):,} characters to analyse: correlations over fewer than {MIN_RELIABLE_CHARS} "
+        warn(f"only {len(body):,} characters to analyse: correlations over fewer than {MIN_RELIABLE_CHARS} "
               f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)

@@ -10,13 +10,9 @@ from pathlib import Path
 from typing import Optional
 
 
-from charrnn.cli.app import app, handled
+from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
 
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
 
 
 @app.command()
@@ -39,9 +35,9 @@ def sample(
     from charrnn.sample import clean_prime, stream
 
     m = charrnn.load(checkpoint)
-    prime = clean_prime(m.vocab, prime, skip_unknown, _warn)  # once, before any output
+    prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
-        _warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
+        warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % 2**32)
         if temp > 0:  # greedy (--temp 0) draws no random numbers: the same text every time
@@ -81,7 +77,7 @@ def evaluate(
     text = read_text(file, encoding_errors)
     result = m.evaluate(text, strict=strict, streams=streams)
     if result.skipped:
-        _warn(unknown_message(result.skipped, result.unknown, "skipped"))
+        warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
         print(json.dumps({"checkpoint": str(m.path), "file": str(file), **result.to_dict()}))
         return

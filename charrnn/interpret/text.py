@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.errors import CheckpointError, CorpusError, UsageError
+from charrnn.errors import CheckpointError, CorpusError
 
 def training_text(trained, max_chars: int) -> str:
     """The validation part of the corpus the model was trained on (its first max_chars characters).
@@ -37,16 +37,13 @@ def read_known_text(path, vocab, max_chars: int, encoding_errors: str = "strict"
     dropped, warn(message) says how many), reading only as much of the file as that takes
     (chunk by chunk: a huge file costs no more memory than a small one). The checks of
     `corpus.read_text` hold: missing, binary, invalid UTF-8 (with its byte offset), BOM dropped."""
-    from charrnn.corpus import _decoded_chunks, _open
+    from charrnn.corpus import code_point_chunks
     from charrnn.vocab import unknown_message
 
-    if encoding_errors not in ("strict", "replace", "ignore"):
-        raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
-    path, _ = _open(path)
     parts, n, dropped, unknown = [np.zeros(0, dtype=vocab.dtype)], 0, 0, set()
-    chunks = _decoded_chunks(path, encoding_errors)
+    chunks = code_point_chunks(path, encoding_errors)
     try:
-        for points, _raw in chunks:
+        for points in chunks:
             k = vocab.known(points, limit=max_chars - n)  # the last chunk needed stops at max_chars
             parts.append(k.ids)
             n, dropped = n + len(k.ids), dropped + k.dropped

@@ -18,7 +18,7 @@ from charrnn.errors import UsageError
 
 KINDS = ("h", "c", "i", "f", "o", "r", "z")  # kind codes: KINDS.index(kind), fixed for every cell
 CELL_KINDS = {name: cell.kinds for name, cell in CELLS.items()}  # (from the registry)
-GATE_KINDS = ("i", "f", "o", "r", "z")  # sigmoid gates, in (0, 1)
+GATE_KINDS = tuple(dict.fromkeys(g for cell in CELLS.values() for g in cell.gate_order[:-1]))  # sigmoid gates
 
 
 def unit_index(cell: str, layers: int, hidden: int) -> np.ndarray:
