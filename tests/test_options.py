@@ -1,5 +1,7 @@
 """The option table: one declaration per option, one range check, one error style."""
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -51,3 +53,9 @@ def test_help_is_grouped_into_panels_and_names_the_arguments():
     r = CliRunner().invoke(app, ["evaluate", "--help"], env=env)
     usage = next(line for line in r.stdout.splitlines() if "Usage:" in line)
     assert "CHECKPOINT" in usage and "FILE" in usage
+
+
+def test_every_option_is_in_the_readme():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [o.flag for o in OPTIONS.values() if o.flag not in readme]
+    assert not missing, missing
