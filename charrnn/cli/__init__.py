@@ -1,6 +1,7 @@
 """The `charrnn` command line: a thin Typer layer over the library.
 
-    app.py            the Typer app, the error path (`handled`, `fail`), `main`; imports no command
+    app.py            the Typer app, the error path (`handled`, `fail`, `warn`), `main`; imports no command
+    params.py         Typer options and arguments built from the option table (charrnn.options)
     train.py          charrnn train
     use.py            charrnn sample, evaluate, info
     inspect_cells.py  charrnn inspect-cells

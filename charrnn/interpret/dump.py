@@ -9,7 +9,7 @@ Dump layout (`write_dump`, one .npz, loads with np.load(path, allow_pickle=False
     kinds         (7,) str        kind names by code: h, c, i, f, o, r, z
                                   (h hidden state, c LSTM cell state, i f o LSTM gates, r z GRU gates)
     probes        (P,) str        probe names, in the order of the columns of r
-    probe/<name>  (T,) float64    each probe's signal (see charrnn.probes)
+    probe/<name>  (T,) float64    each probe's signal (see charrnn.interpret.probes)
     r             (U, P) float64  Pearson r of every unit with every probe
 """
 
