@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn import model
-from charrnn.interpret.analysis import analyse, html_series
+from charrnn.interpret.analysis import analyse
+from charrnn.interpret.files import html_series
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.corpus import load_corpus

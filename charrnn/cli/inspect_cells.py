@@ -49,8 +49,8 @@ def inspect_cells(
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
     from charrnn.interpret import probes
-    from charrnn.interpret.analysis import analyse, html_series, to_json
-    from charrnn.interpret.dump import check_output, write_atomic, write_dump
+    from charrnn.interpret.analysis import analyse, to_json
+    from charrnn.interpret.files import check_output, html_series, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
     from charrnn.interpret.render import html_page
     import charrnn

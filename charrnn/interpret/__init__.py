@@ -5,7 +5,7 @@
     text.py      the text to inspect: a file (read lazily) or the checkpoint's validation split
     probes.py    signals computed from the text (in a string, line position, bracket depth ...)
     rank.py      Pearson r of every unit with every probe; top units; gate saturation
-    analysis.py  all of it in one call (`analyse`), its JSON form and the HTML page's picker
-    dump.py      the files inspect-cells writes (--dump, --html), atomically
+    analysis.py  all of it in one call (`analyse`) and its JSON form
+    files.py     the files inspect-cells writes (--dump; the --html page's unit picker), atomically
     render.py    heat maps: rich Text for the terminal, a self-contained HTML page
 """

@@ -1,5 +1,5 @@
-"""inspect-cells as a library call: traces + probes + correlations (`analyse`), its JSON form,
-and the picker entries of the HTML page. The files it writes: dump.py."""
+"""inspect-cells as a library call: traces + probes + correlations (`analyse`) and its JSON form.
+The files it writes (--dump, --html): files.py."""
 
 from __future__ import annotations
 
@@ -53,20 +53,3 @@ def to_json(a: Analysis, checkpoint: str) -> dict:
         "constant_probes": a.constant,
         "saturation": [{k: v for k, v in row.items() if not k.endswith("_per_unit")} for row in a.saturation],
     }
-
-
-def html_series(a: Analysis, extra_units=()) -> list[dict]:
-    """Picker entries for the HTML page: the top units of every probe, extra units, the probes."""
-    series, seen = [], set()
-    for u in extra_units:  # first, so that the page opens on the unit the user chose
-        if u not in seen:
-            seen.add(u)
-            series.append({"label": a.traces.label(u), "group": "chosen", "values": a.traces.acts[:, u]})
-    for row in a.top:
-        if row["unit"] not in seen:
-            seen.add(row["unit"])
-            series.append({"label": row["label"], "group": "top units", "values": a.traces.acts[:, row["unit"]],
-                           "note": f"{row['probe']} r={row['r']:+.2f}"})
-    for name in a.names:
-        series.append({"label": f"probe {name}", "group": "probe signals", "values": a.signals[name]})
-    return series
