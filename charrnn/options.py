@@ -4,21 +4,24 @@ The table below is the one place each of these facts lives. It is read by
 - the CLI (`charrnn.cli.params.opt("hidden")` builds the Typer option: flags, default, help, panel),
 - `check(key, value)`, the one range check: every error reads
   `invalid value for --X: V (want ...)` plus a `hint:` line, exit code 2,
-- the config dataclasses (config.py), which check their fields with `check` through `field`.
+- the config dataclasses (config.py): their defaults are `default(key)`, their checks `check`.
 
 Adding an option (e.g. `--threads`):
-1. Add an `Option` to `OPTIONS` below: the key is the Python parameter name.
+1. Add an `Option` to `OPTIONS` below; its key is the Python parameter name, its flag
+   `--key` with '-' for '_' unless `flags` says otherwise:
 
-       Option("threads", 1, "BLAS threads per process.", panel=RUN, kind=int, low=1, high=256,
-              hint="e.g. --threads 2; the machine's cores are an upper bound")
+       Option("threads", 1, "BLAS threads per process.", OPTIMISATION, int, 1, 256,
+              hint="e.g. --threads 2; at most the machine's cores")
 
-   `want` (the text in the parentheses of the error) is derived from kind/low/high/choices unless
-   given. `field` names the config field when it differs from the key (`--time` -> time_limit).
-2. In the command: `threads: int = opt("threads")` (a choice option: `cell: choice("model") = opt("model")`).
-   `@handled` checks every option of the table before the command body runs.
-3. If it is a model or training setting, add the field to ModelConfig / TrainConfig (config.py)
-   with the same name (or `field`), and, for `train`, the key to `MODEL_KEYS` / `TRAIN_KEYS` there.
-4. Document it in the README (a test checks that every option has help).
+   `want` (the text in the parentheses of the error) is derived from kind/low/high/choices
+   unless given; `panel` is the help panel it is listed in.
+2. In the command (charrnn/cli/...): a parameter `threads: int = opt("threads")`; a choice is
+   `cell: choice("model") = opt("model")`. `@handled` checks every parameter that is in the
+   table (`check_all`) before the command body runs: no range check of your own.
+3. A model or training setting: add the field to ModelConfig / TrainConfig (config.py) with the
+   same name (or set `field=`) and `default("threads")` as its default; `charrnn train` and
+   `charrnn.train` then pass it on (config.MODEL_KEYS / TRAIN_KEYS are read off the fields).
+4. Name it in the README (tests/test_options.py checks that every flag of the table is there).
 """
 
 from __future__ import annotations
