@@ -24,11 +24,12 @@ import tempfile
 
 import numpy as np
 
-from charrnn.corpus import _decoded_chunks, _open, cache_dir_default
-from charrnn.corpus import Streams
-from charrnn.errors import CorpusError, UsageError, VocabError
+from charrnn import corpus
+from charrnn.corpus import Streams, cache_dir_default, code_point_chunks
+from charrnn.errors import CorpusError, VocabError
 from charrnn.evaluate import CHUNK, EvalResult, stream_loss
-from charrnn.vocab import code_points, describe
+from charrnn.options import check
+from charrnn.vocab import describe
 
 SPILL_BYTES = 16 << 20  # ids held in memory before they go to a temporary file
 READ_AHEAD = 4 << 20  # ids read ahead from the temporary file, for all streams together
@@ -106,16 +107,6 @@ def _temporary_file():
                       hint="set CHARRNN_CACHE_DIR (or TMPDIR) to a writable directory with free space")
 
 
-def _known(vocab, points: np.ndarray, known_points: np.ndarray, unknown: set) -> tuple[np.ndarray, int]:
-    """(ids of the characters of `points` that `vocab` holds, how many others were dropped)."""
-    try:
-        return vocab.encode_points(points), 0
-    except VocabError:
-        keep = np.isin(points, known_points)
-        unknown.update(chr(int(p)) for p in np.unique(points[~keep]))
-        return vocab.encode_points(points[keep]), int(points.size - keep.sum())
-
-
 def window(streams: int, cfg) -> int:
     """Time steps per scored chunk: about SCORE_BYTES for its B * W rows, at most evaluate.CHUNK."""
     G = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell] * cfg.hidden
@@ -130,20 +121,17 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
     progress (optional): called as progress(phase, done, total) with phase "read" (bytes of the
     file) or "score" (characters scored).
     """
-    if streams < 1:
-        raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
-    if encoding_errors not in ("strict", "replace", "ignore"):
-        raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
-    path, size = _open(path)
-    vocab = trained.vocab
-    known_points = code_points("".join(vocab.chars))
-    ids, unknown, skipped, done = _Ids(vocab.dtype), set(), 0, 0
+    check("streams", streams)
+    chunks = code_point_chunks(path, encoding_errors)  # (checks the path and the option)
+    ids, unknown, skipped, done = _Ids(trained.vocab.dtype), set(), 0, 0
     try:
-        for points, raw in _decoded_chunks(path, encoding_errors):
-            kept, dropped = _known(vocab, points, known_points, unknown)
-            ids.add(kept)
-            skipped, done = skipped + dropped, done + len(raw)
-            if progress is not None:
+        for points in chunks:
+            k = trained.vocab.known(points)
+            ids.add(k.ids)
+            skipped, unknown = skipped + k.dropped, unknown.union(k.unknown)
+            if progress is not None:  # every read but the last is CHUNK_BYTES long
+                size = os.path.getsize(path)
+                done = min(size, done + corpus.CHUNK_BYTES)
                 progress("read", done, size)
         unknown = sorted(unknown)
         if unknown and strict:
@@ -160,6 +148,7 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
         layout = _Reported(ids.array(), B, W, progress)
         total, count = stream_loss(trained.params, trained.cfg, layout)
     finally:
+        chunks.close()
         ids.close()
     nats = total / count
     return EvalResult(nats_per_char=nats, bits_per_char=nats / math.log(2), perplexity=math.exp(nats),

@@ -10,7 +10,7 @@ import pytest
 
 from charrnn import corpus as corpus_mod
 from charrnn.corpus import load_corpus
-from test_errors import TRAIN, invoke
+from helpers import TRAIN, invoke
 
 TEXT = "def f(x):\n    return x * 2  # double\n" * 20  # 760 characters, 24 distinct
 

@@ -5,13 +5,13 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from factories import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn import corpus, evaluate, evaluate_file as ef, model
 from charrnn.cli import app
 from charrnn.errors import CorpusError, VocabError
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 
 ODD = TEXT * 12 + "ünknown € chars\u00a0here\n" + TEXT * 9  # characters the model does not know
 
