@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from charrnn.cells import CELLS
 from charrnn.checkpoint import remove_partial, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.run import Run
+from charrnn.runlock import RunLock
 
 
 class RunDir:
@@ -27,9 +27,9 @@ class RunDir:
         self._truncate_metrics = not self.continues  # a new log (at the first record)
         self.latest, self.best = self.path / "latest.npz", self.path / "best.npz"
         self.metrics = self.path / "metrics.jsonl"
-        self.lock = self.path / ".lock"
+        self._lock = RunLock(self.path)
+        self.lock = self._lock.path
         self.overwrite = overwrite
-        self._locked = False
 
     def __enter__(self):
         if self.path.exists() and not self.path.is_dir():
@@ -56,40 +56,22 @@ class RunDir:
                 f.unlink(missing_ok=True)
         return self
 
-    def __exit__(self, *exc):
-        self.release()
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.release()
+        except OSError as e:
+            if exc is None:
+                raise CheckpointError(f"could not release the lock {self.lock}: {e.strerror or e}",
+                                      hint="check the directory; the checkpoints are complete") from None
+            # The first error wins: a clean-up that fails after it is a note, never a replacement.
+            exc.__notes__ = [*getattr(exc, "__notes__", []),  # (exc.add_note from Python 3.11)
+                             f"also: could not release the lock {self.lock}: {e.strerror or e}"]
 
     def _acquire(self) -> None:
-        me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._lock_is_live():
-                    raise UsageError(f"another `charrnn train` ({self.lock.read_text().strip()}) is writing to "
-                                     f"{self.path}/", hint="wait for it to finish, or use --out another directory")
-                self.lock.unlink(missing_ok=True)  # left behind by a run that was killed
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
-            self._locked = True
-            return
-        raise UsageError(f"could not lock {self.path}/", hint="remove the stale file " + str(self.lock))
-
-    def _lock_is_live(self) -> bool:
-        try:
-            pid, host = self.lock.read_text().split()
-            if host != socket.gethostname():
-                return True  # another machine: we cannot tell, so we do not take over
-            os.kill(int(pid), 0)
-            return True
-        except (ValueError, OSError):
-            return False
+        self._lock.acquire()  # UsageError naming the other writer (the kernel frees a dead one's lock)
 
     def release(self) -> None:
-        if self._locked:
-            self.lock.unlink(missing_ok=True)
-            self._locked = False
+        self._lock.release()
 
     def save(self, run: Run, best: bool) -> None:
         arrays = {f"param/{k}": v for k, v in run.params.items()}
