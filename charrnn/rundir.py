@@ -10,7 +10,7 @@ from pathlib import Path
 
 from charrnn import __version__
 from charrnn.cells import CELLS
-from charrnn.checkpoint import remove_partial, save_checkpoint
+from charrnn.checkpoint import atomic_write, load_checkpoint, remove_partial, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.run import Run
 from charrnn.runlock import RunLock
@@ -73,24 +73,63 @@ class RunDir:
     def release(self) -> None:
         self._lock.release()
 
-    def save(self, run: Run, best: bool) -> None:
+    def _arrays(self, run: Run) -> dict:
         arrays = {f"param/{k}": v for k, v in run.params.items()}
         arrays.update({f"opt/{k}": v for k, v in run.optimizer.state_dict().items()})
         for k, layer in enumerate(run.state):
             for name, a in zip(CELLS[run.cfg.cell].state, layer):
                 arrays[f"state/l{k}.{name}"] = a
-        meta = {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
+        return arrays
+
+    def _meta(self, run: Run) -> dict:
+        return {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
                 "step": run.step, "epoch": run.epoch, "chunk": run.chunk, "val_loss": run.val_loss,
                 "best_val_loss": run.best_val_loss, "bad_evals": run.bad_evals,
                 "rng": run.rng.bit_generator.state, "corpus": run.corpus_info, "char_counts": run.char_counts,
                 "history": run.history,
                 "charrnn_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        save_checkpoint(self.latest, arrays, meta)
-        if best:
+
+    def save(self, run: Run, best: bool) -> None:
+        arrays, meta = self._arrays(run), self._meta(run)
+        if best:  # best first: latest never records a best loss that best.npz was not given
             save_checkpoint(self.best, arrays, meta)
+        save_checkpoint(self.latest, arrays, meta)
         run.saved_step = run.step
 
     def log_metrics(self, record: dict) -> None:
+        """Append one record, on disk (fsync) before the checkpoint that follows it."""
         with open(self.metrics, "w" if self._truncate_metrics else "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         self._truncate_metrics = False
+
+    def repair(self, run: Run, evaluate) -> list[str]:
+        """On resume, make the directory agree with the checkpoint resumed from (returns warnings).
+
+        - metrics.jsonl of a continued run is rewritten from the checkpoint's history: a record
+          lost to a kill comes back, a record of steps the checkpoint never reached goes (they are
+          run again);
+        - the run's best loss becomes what best.npz really holds (a kill between the two saves
+          leaves best.npz one evaluation ahead of latest.npz); if best.npz is missing or
+          unreadable, the resumed state is evaluated (`evaluate(run)`) and written as best.npz.
+        """
+        warnings = []
+        if self.continues:
+            lines = "".join(json.dumps(r) + "\n" for r in run.history)
+            atomic_write(self.metrics, lambda f: f.write(lines.encode("utf-8")), durable=True)
+            self._truncate_metrics = False
+        if run.best_val_loss is None:
+            return warnings
+        try:
+            held = load_checkpoint(self.best)[1]["val_loss"] if self.best.exists() else None
+        except (CheckpointError, KeyError):
+            held = None
+        if isinstance(held, (int, float)):
+            run.best_val_loss = held
+            return warnings
+        run.val_loss = run.best_val_loss = evaluate(run)
+        save_checkpoint(self.best, self._arrays(run), self._meta(run))
+        warnings.append(f"{self.best} was missing or unreadable: wrote the resumed state (step {run.step}, "
+                        f"val {run.val_loss:.4f} nats/char) as the best so far")
+        return warnings

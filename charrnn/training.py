@@ -123,6 +123,8 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                                 encoding_errors, cache_dir)
     tcfg = run.tcfg
     with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
+        if resume is not None:
+            warnings = warnings + rundir.repair(run, evaluate)
         reporter.summary(run, warnings)
         opt = run.optimizer
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
@@ -200,8 +202,8 @@ def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporte
     record = dict(record, val_loss=val, val_bpc=val / math.log(2), best_val_loss=run.best_val_loss)
     run.history.append(record)
     run.val_loss = val
+    rundir.log_metrics(record)  # on disk before the checkpoint (a resume rewrites the log from its history)
     rundir.save(run, best=improved)
-    rundir.log_metrics(record)
     reporter.evaluated(run, record, log_sample(run, run.tcfg.sample_len))
 
 
