@@ -46,12 +46,24 @@ def n_params(cfg: ModelConfig) -> int:
     return sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
-def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int) -> int:
-    """Bytes: parameters, gradients and Adam moments (4 copies) plus one chunk's forward cache."""
+def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str = "adam") -> int:
+    """Bytes that training adds to a process already holding the parameters (and the corpus):
+
+        item * ((2 + 2 slots + scratch) P + 2 B T V + layers B T floats_per_step(H))
+
+    P parameters: the gradients twice (a step's are alive while the next step's are computed),
+    the optimizer's slots (Adam m and v: 2; SGD, RMSprop, Adagrad: 1) and the copies of them a
+    checkpoint writes, Adam's scratch array (1); one chunk's logits, worked on in place by the
+    loss, and those of the validation pass's shorter last chunk (B T V each: the largest arrays
+    at a large vocabulary); each layer's forward cache (cells.Cell.floats_per_step). Checked
+    against peak RSS at V = 65, 577 and 20,001 in docs/BENCHMARKS.md.
+    """
     item = np.dtype(cfg.dtype).itemsize
+    slots = {"adam": 2, "sgd": 1, "rmsprop": 1, "adagrad": 1}.get(optimizer, 2)
+    scratch = 1 if optimizer == "adam" else 0
     per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
     logits = 2 * batch * seq_len * cfg.vocab_size
-    return item * (4 * n_params(cfg) + cfg.layers * per_layer + logits)
+    return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer)
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -164,6 +176,8 @@ def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list
     """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
     logits, stateT, _ = forward(params, cfg, x, state)
     targets = y.T.reshape(-1)
-    z = logits - logits.max(axis=1, keepdims=True)
-    nll = np.log(np.exp(z).sum(axis=1), dtype=np.float64) - z[np.arange(len(targets)), targets]
+    z = logits  # ours: worked on in place (no (TB, V) temporaries)
+    z -= z.max(axis=1, keepdims=True)
+    picked = z[np.arange(len(targets)), targets]
+    nll = np.log(np.exp(z, out=z).sum(axis=1), dtype=np.float64) - picked
     return float(nll.sum()), len(targets), stateT
