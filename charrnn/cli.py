@@ -188,7 +188,7 @@ def train(
     clip: Annotated[float, typer.Option(help="Clip gradients to this global L2 norm (0: off).")] = 5.0,
     clip_value: Annotated[float, typer.Option(help="Also clip each gradient element to [-v, v] (0: off).")] = 0.0,
     val_frac: Annotated[float, typer.Option(help="Fraction of the text (its end) held out for validation.")] = 0.1,
-    eval_every: Annotated[int, typer.Option(help="Steps between validation passes and checkpoints.")] = 500,
+    eval_every: Annotated[Optional[int], typer.Option(help="Steps between validation passes and checkpoints (none: 500, but at least once per epoch and every 5% of a run planned in steps or epochs).", show_default="none")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in all (counting steps before a resume).", show_default="none")] = None,
     epochs: Annotated[Optional[float], typer.Option(help=f"Stop after this many passes over the training text ({DEFAULT_EPOCHS:g} when no other stop rule is given).", show_default="none")] = None,
     time: Annotated[Optional[str], typer.Option("--time", help="Stop after this much wall-clock time, e.g. 90s, 10m, 2h.", show_default="none")] = None,
@@ -240,7 +240,7 @@ def train(
 
 
 # The other verbs live in their own modules and register themselves on `app`.
-from charrnn import cli_use, cli_inspect  # noqa: E402,F401
+from charrnn import cli_use, cli_inspect, cli_compare  # noqa: E402,F401
 
 
 def main() -> None:

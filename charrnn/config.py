@@ -85,7 +85,7 @@ class TrainConfig:
     clip: float = 5.0  # clip gradients to this global L2 norm (0 = off)
     clip_value: float = 0.0  # also clip each gradient element to [-v, v] (0 = off)
     val_frac: float = 0.1  # last fraction of the text held out for validation
-    eval_every: int = 500  # steps between validation passes (and checkpoints)
+    eval_every: int | None = None  # steps between validation passes and checkpoints (None: sized to the run)
     max_steps: int | None = None  # total steps of the run, including those before a resume
     epochs: float | None = None  # stop after this many passes over the training split
     time_limit: float | None = None  # wall-clock seconds for this invocation
@@ -112,7 +112,7 @@ class TrainConfig:
         _check(real(self.clip_value) and 0 <= self.clip_value <= 1e6, "--clip-value", self.clip_value,
                "a number >= 0 (0 turns it off)")
         _check(real(self.val_frac) and 0 < self.val_frac < 1, "--val-frac", self.val_frac, "a fraction in (0, 1)")
-        _check(whole(self.eval_every, 1), "--eval-every", self.eval_every, "a whole number >= 1")
+        _check(self.eval_every is None or whole(self.eval_every, 1), "--eval-every", self.eval_every, "a whole number >= 1")
         _check(self.max_steps is None or whole(self.max_steps, 1), "--max-steps", self.max_steps, "a whole number >= 1")
         _check(self.epochs is None or (real(self.epochs) and 0 < self.epochs <= MAX_EPOCHS), "--epochs", self.epochs,
                f"a number > 0, at most {MAX_EPOCHS:,}")

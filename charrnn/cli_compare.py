@@ -1,0 +1,108 @@
+"""CLI verb compare: training runs side by side (table, learning curves, --html page, --json).
+
+stdout: the table and the two charts (or the JSON); stderr: notes such as the file written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from charrnn.cli import app, handled
+
+
+SHOWN_ALREADY = ("--model", "--layers", "--hidden")  # the cell and size columns show them
+
+
+def _dur(seconds) -> str:
+    from charrnn.textplot import clock
+
+    return "-" if seconds is None else clock(seconds)
+
+
+def _loss(v) -> str:
+    return "-" if v is None else f"{v:.4f} ({v / 0.6931471805599453:.3f})"
+
+
+def _value(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+@app.command()
+@handled
+def compare(
+    runs: Annotated[List[Path], typer.Argument(metavar="RUN_OR_CHECKPOINT...", help="Run directories (train --out) or checkpoint files.", show_default=False)],
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page: interactive curves and the samples logged along the way.", show_default="none")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (every run's summary, options, curve and samples) instead of the table.", show_default="off")] = False,
+    width: Annotated[int, typer.Option(help="Width of the terminal charts in characters.")] = 64,
+):
+    """Compare training runs: size, speed, best and last validation loss, the options that differ, learning curves.
+
+    Example: charrnn compare runs/rnn runs/lstm runs/gru --html compare.html
+    """
+    from charrnn.cellreport import check_output, write_atomic
+    from charrnn.compare import compare as load
+    from charrnn.errors import UsageError
+
+    if not 16 <= width <= 400:
+        raise UsageError(f"invalid value for --width: {width} (a whole number from 16 to 400)",
+                         hint="the charts' width in characters, e.g. --width 64")
+    if html is not None:
+        check_output(html, "--html", "compare.html")
+    c = load(runs)
+    if html is not None:
+        from charrnn.compare_page import compare_page
+
+        page = compare_page(c).encode("utf-8")
+        write_atomic(html, lambda f: f.write(page), "--html")
+        print(f"wrote {html}", file=sys.stderr)
+    if as_json:
+        print(json.dumps(c.to_dict()))
+        return
+    _print(c, width)
+
+
+def _print(c, width: int) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from charrnn.render import console
+    from charrnn.textplot import chart, clock
+
+    out = console(sys.stdout)
+    table = Table(title="Runs", title_justify="left", caption_justify="left",
+                  caption=Text("val loss: nats/char (bits/char); time: wall clock of training and its validation "
+                               "(m:s or h:m:s); chars/s: median training speed"))
+    cols = ["run", "cell", "size", "params", "steps", "epochs", "time", "chars/s", "best val", "last val"]
+    shown = [k for k in c.differing if k not in SHOWN_ALREADY]
+    cols += shown
+    for name in cols:
+        table.add_column(name, justify="left" if name in ("run", "cell", "corpus") else "right")
+    for r in c.runs:
+        row = [r.name, r.cell, f"{r.layers}x{r.hidden}", f"{r.parameters:,}", f"{r.steps:,}",
+               "-" if r.epochs is None else f"{r.epochs:.2f}", _dur(r.train_seconds),
+               "-" if r.chars_per_s is None else f"{r.chars_per_s:,.0f}", _loss(r.best_val), _loss(r.last_val)]
+        row += [_value(r.options.get(k)) for k in shown]
+        table.add_row(*(Text(v) for v in row))
+    # as wide as the table needs: a pipe gets every column whole rather than cut at 80 characters
+    from rich.measure import Measurement
+
+    out.width = max(out.width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    out.print(table)
+    if len(c.runs) > 1 and not c.differing:
+        out.print(Text("every option is the same in all runs"))
+    series = [(r.name, [p["step"] for p in r.curve], [p["val_loss"] for p in r.curve]) for r in c.runs]
+    lines = ["", "Validation loss against step"]
+    lines += chart(series, width=width, x_label="step", y_label="nats/char")
+    timed = [(r.name, [p["elapsed"] for p in r.curve], [p["val_loss"] for p in r.curve]) for r in c.runs]
+    lines += ["", "Validation loss against wall-clock time"]
+    lines += chart(timed, width=width, x_label="time (m:s)", y_label="nats/char", x_format=clock)
+    print("\n".join(lines), file=out.file, flush=True)
