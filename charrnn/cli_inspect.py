@@ -65,9 +65,9 @@ def inspect_cells(
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
     from charrnn import probes
-    from charrnn.cellreport import analyse, check_output, html_series, to_json, write_atomic, write_dump
+    from charrnn.cellpage import cells_page
+    from charrnn.cellreport import analyse, check_output, to_json, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
-    from charrnn.render import html_page
     from charrnn.trained import load_trained, resolve_checkpoint
     from charrnn.traces import CELL_KINDS, known_text, parse_unit, read_known_text, training_text
 
@@ -103,7 +103,10 @@ def inspect_cells(
               f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
-    a = analyse(trained, body, names, top)
+    from charrnn.cli_progress import progress_bar
+
+    with progress_bar("tracing", "char") as bar:
+        a = analyse(trained, body, names, top, progress=bar)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
 
     if dump is not None:
@@ -111,10 +114,8 @@ def inspect_cells(
         print(f"wrote {dump}", file=sys.stderr)
     if html is not None:
         summary = (f"{path}: {cfg.layers}-layer {cfg.cell}, {cfg.hidden} units per layer; "
-                   f"{len(body):,} characters of {source}. Hover a character for its value.")
-        if a.constant:
-            summary += " Constant in this text (not ranked): " + ", ".join(a.constant) + "."
-        page = html_page(body, html_series(a, extra), a.top, summary, title=str(path)).encode("utf-8")
+                   f"{len(body):,} characters of {source}.")
+        page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
     if as_json:
@@ -127,18 +128,22 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.render import console, heat_plain, heat_text, scale_of
+    from charrnn.cellreport import WEAK_R
+    from charrnn.render import console, heat_plain, heat_text
+    from charrnn.unitscale import FULL, describe, robust_scale
 
     out = console(sys.stdout)  # every user string (probe names, text) goes in as Text: no markup
-    table = Table(title="Top units per probe", title_justify="left",
-                  caption=f"Pearson r over {len(a.text):,} characters", caption_justify="left")
+    table = Table(title="Top units per probe", title_justify="left", caption_justify="left",
+                  caption=Text(f"Pearson r over {len(a.text):,} characters, strongest probe first; weak: best "
+                               f"|r| < {WEAK_R}; tanh(c) is what an LSTM's output gate reads"))
     for col, just in (("probe", "left"), ("unit", "left"), ("r", "right")):
         table.add_column(col, justify=just)
     last = max((row["rank"] for row in a.top), default=0)
     for row in a.top:
-        r = row["r"]
-        table.add_row(Text(row["probe"] if row["rank"] == 1 else ""), Text(row["label"]),
-                      Text(f"{r:+.3f}", style="red" if r > 0 else "blue" if r < 0 else ""),
+        r, weak = row["r"], a.weak(row["probe"])
+        name = (row["probe"] + (" (weak)" if weak else "")) if row["rank"] == 1 else ""
+        table.add_row(Text(name, style="dim" if weak else ""), Text(row["label"], style="dim" if weak else ""),
+                      Text(f"{r:+.3f}", style="dim" if weak else "red" if r > 0 else "blue" if r < 0 else ""),
                       end_section=row["rank"] == last)
     for name in a.constant:
         table.add_row(Text(name), "-", "constant in this text", end_section=True)
@@ -157,19 +162,21 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     shown = [(u, "chosen unit") for u in extra]  # `extra` has no repeats
     seen = set(extra)
     for row in a.top:
-        if row["rank"] == 1 and row["unit"] not in seen:
+        if row["rank"] == 1 and row["unit"] not in seen and not a.weak(row["probe"]):
             seen.add(row["unit"])
             shown.append((row["unit"], f"top unit for {row['probe']}, r = {row['r']:+.3f}"))
     colour = out.color_system is not None
-    legend = ("background: red positive, blue negative" if colour else
-              "marks under each character: # > 0.5, + > 0.15, - < -0.15, = < -0.5 of the scale")
-    out.print(Text(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; "
-                   "scaled by the unit's largest |activation| over the whole text)", style="bold"))
+    legend = ("background: white at the unit's median, red above, blue below" if colour else
+              "marks under each character, against the unit's median: # above by more than half the scale, "
+              "+ by more than 0.15 of it, - below by 0.15, = below by half")
+    out.print(Text(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; the scale is {FULL:g} robust "
+                   "standard deviations of the unit over the whole text; weak probes are not shown)", style="bold"))
     for u, why in shown:
-        values = a.traces.acts[:, u]
-        scale = scale_of(values)
-        out.print(Text(f"\n{a.traces.label(u)} ({why}; scale ±{scale:.3g})", style="bold"))
+        values = a.values(u)
+        centre, spread = robust_scale(values)
+        out.print(Text(f"\n{a.label(u)} ({why}; {describe(centre, spread)})", style="bold"))
+        part = values[start:stop] - centre
         if colour:
-            out.print(heat_text(a.text[start:stop], values[start:stop], scale))
+            out.print(heat_text(a.text[start:stop], part, FULL * spread))
         else:
-            print(heat_plain(a.text[start:stop], values[start:stop], scale), file=out.file, flush=True)
+            print(heat_plain(a.text[start:stop], part, FULL * spread), file=out.file, flush=True)

@@ -9,13 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn import model
-from charrnn.cellreport import analyse, html_series
+from charrnn.cellpage import cells_page
+from charrnn.cellreport import analyse
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.corpus import load_corpus
 from charrnn.errors import UsageError
 from charrnn.rank import correlate, saturation
-from charrnn.render import heat_plain, html_page
+from charrnn.render import heat_plain
 from charrnn.trained import load_trained
 from charrnn.traces import CELL_KINDS, KINDS, parse_unit, run_traces
 from factories import TEXT, make_checkpoint
@@ -114,55 +115,92 @@ def test_a_planted_quote_unit_is_ranked_first(tmp_path):
                          params=planted_quote_lstm(text), dtype="float64")
     a = analyse(load_trained(ck), text, ["in_double_quotes", "line_position"], top=3)
     best = [row for row in a.top if row["probe"] == "in_double_quotes"][0]
-    layer, _, index = a.traces.units[best["unit"]]
-    assert (layer, index) == (0, 0) and best["r"] > 0.9, best
+    layer, kind, index = a.unit(best["unit"])
+    assert (layer, index) == (0, 0) and kind in ("c", "tanh(c)", "h") and best["r"] > 0.9, best
+    assert a.top[0]["probe"] == "in_double_quotes"  # the strongest probe comes first
+
+
+def test_tanh_c_is_ranked_beside_c_and_counted_once_per_unit(tmp_path):
+    t = load_trained(make_checkpoint(tmp_path / "m.npz", text=TEXT, hidden=6, layers=2))
+    a = analyse(t, TEXT, ["in_string", "line_position"], top=4)
+    U = a.traces.acts.shape[1]
+    assert len(a.tanh_cols) == 2 * 6 and a.n_units == U + 12
+    u = U + 3  # tanh(c) of the fourth c column
+    layer, kind, index = a.unit(u)
+    assert kind == "tanh(c)" and a.label(u) == f"L{layer} tanh(c) {index}"
+    np.testing.assert_allclose(a.values(u), np.tanh(a.traces.acts[:, a.tanh_cols[3]]))
+    p = a.names.index("in_string")
+    assert a.r_of(u)[p] == pytest.approx(np.corrcoef(a.values(u), a.signals["in_string"])[0, 1], abs=1e-6)
+    for name in ("in_string", "line_position"):
+        rows = [r for r in a.top if r["probe"] == name]
+        bases = [(a.unit(r["unit"])[0], "c" if a.unit(r["unit"])[1] == "tanh(c)" else a.unit(r["unit"])[1],
+                  a.unit(r["unit"])[2]) for r in rows]
+        assert len(bases) == len(set(bases)) == 4  # c and tanh(c) of one unit: once
+        assert [abs(r["r"]) for r in rows] == sorted((abs(r["r"]) for r in rows), reverse=True)
+    firsts = [abs(r["r"]) for r in a.top if r["rank"] == 1]
+    assert firsts == sorted(firsts, reverse=True)  # strongest probe first
 
 
 # -------------------------------------------------------------------------------- HTML
-class _Collect(HTMLParser):
-    """Tags, option labels, and the text shown in <div id="text"> (one span per character)."""
+def _page_data(page: str):
+    import base64
+    import zlib
 
-    def __init__(self):
-        super().__init__()
-        self.tags, self.options, self.shown = [], [], []
-        self._in_option = self._in_text = False
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self._in_option = tag == "option"
-        if tag == "div":
-            self._in_text = ("id", "text") in attrs
-
-    def handle_endtag(self, tag):
-        if tag == "div":
-            self._in_text = False
-
-    def handle_data(self, data):
-        if self._in_option:
-            self.options.append(data)
-            self._in_option = False
-        if self._in_text:
-            self.shown.append(data)
+    data = json.loads(page.split('<script id="data" type="application/json">')[1].split("</script>")[0])
+    blob = page.split('<script id="blob" type="application/octet-stream">')[1].split("</script>")[0]
+    return data, zlib.decompress(base64.b64decode(blob))
 
 
-def test_html_is_self_contained_escaped_and_lists_every_top_unit(tmp_path):
+def _unit_values(data, raw: bytes, i: int) -> np.ndarray:
+    """What the page's script computes for unit i (the same arithmetic, in NumPy)."""
+    u, T = data["units"][i], data["T"]
+    if u["bits"] == 8:
+        return u["lo"] + np.frombuffer(raw, np.uint8, T, u["off"]) * (u["hi"] - u["lo"]) / 255
+    if u["bits"] == 4:
+        b = np.frombuffer(raw, np.uint8, (T + 1) // 2, u["off"])
+        q = np.stack([b >> 4, b & 15], axis=1).reshape(-1)[:T]
+        return u["lo"] + q * (u["hi"] - u["lo"]) / 15
+    return np.tanh(_unit_values(data, raw, u["of"]))
+
+
+def test_cells_page_is_self_contained_escaped_and_holds_every_state_unit(tmp_path):
     text = TEXT + 'if a < b and c > d: print("</script><b>&amp;")\n'
     t = load_trained(make_checkpoint(tmp_path / "m.npz", text=text))
     a = analyse(t, text, ["in_string", "bracket_depth", "regex:print"], top=2)
-    page = html_page(text, html_series(a), a.top, "summary <x>", title="m.npz")
+    page = cells_page(a, "summary <x>", title="m.npz", vocab=t.vocab.chars)
     assert "http://" not in page and "https://" not in page and "src=" not in page and "<link" not in page
-    assert "<span>&lt;</span>" in page and "<b>" not in page and "summary &lt;x&gt;" in page
-    assert page.count("</script>") == 2  # the data block and the code: the text cannot end one early
-    parser = _Collect()
-    parser.feed(page)
-    assert "select" in parser.tags and "script" in parser.tags and "b" not in parser.tags
-    assert "".join(parser.shown).replace("↵\n", "\n") == text  # every character, escaped and back
-    labels = {row["label"] for row in a.top}
-    assert labels and all(any(o.startswith(lab + " ") or o == lab for o in parser.options) for lab in labels)
-    data = page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
-    series = json.loads(data)["series"]
-    assert all(len(s["values"]) == len(text) for s in series)
-    assert page.count("<span") >= len(text)
+    assert "summary &lt;x&gt;" in page and "<b>&amp;" not in page
+    assert page.count("</script>") == 3  # data, blob and code: the text cannot end one early
+    data, raw = _page_data(page)
+    assert data["text"] == text and data["T"] == len(text)
+    H, L = t.cfg.hidden, t.cfg.layers
+    assert len(data["units"]) == L * H * 3  # h, c and tanh(c) of every unit of every layer
+    ranked = {row["label"] for row in a.top}
+    for i, u in enumerate(data["units"]):
+        want = a.values(next(k for k in range(a.n_units) if a.label(k) == u["label"]))
+        got = _unit_values(data, raw, i)
+        if u["label"] in ranked:
+            assert u["bits"] == 8
+        if u["bits"] == 8:
+            np.testing.assert_allclose(got, want, atol=(u["hi"] - u["lo"]) / 500 + 1e-7)
+        elif u["bits"] == 4:  # 16 levels over the colour window: exact to half a level inside it
+            inside = (want >= u["lo"]) & (want <= u["hi"])
+            np.testing.assert_allclose(got[inside], want[inside], atol=(u["hi"] - u["lo"]) / 30 + 1e-7)
+    for p in data["probes"]:
+        np.testing.assert_array_equal(np.frombuffer(raw, np.float32, len(text), p["off"]), a.signals[p["name"]])
+    k = data["preds"]["k"]
+    ids = np.frombuffer(raw, "<u2", len(text) * k, data["preds"]["ids"]).reshape(-1, k)
+    assert (ids[:, 0] == a.logits.argmax(axis=1)).all()
+    best = [row for row in a.top if row["rank"] == 1]
+    assert data["units"][data["first"]]["label"] == best[0]["label"]  # it opens on the strongest unit
+
+
+def test_cells_page_keeps_emoji_families_whole(tmp_path):
+    family = "👨\u200d👩\u200d👧"
+    text = ("ab " + family + " cd\n") * 30
+    t = load_trained(make_checkpoint(tmp_path / "m.npz", text=text, hidden=4, layers=1))
+    page = cells_page(analyse(t, text, ["word_start"], top=1), "s", vocab=t.vocab.chars)
+    assert _page_data(page)[0]["text"] == text
 
 
 def test_terminal_heat_map_shows_every_character_and_colours_by_sign():
@@ -226,10 +264,10 @@ def test_cli_text_dump_json_and_html(trained_on_file, tmp_path):
     assert list(d["probes"]) == ["in_string", "regex:ret", "upper_case"] and d["r"].shape == (80, 3)
     assert (d["r"][:, 2] == 0).all()
     assert d["probe/regex:ret"].sum() == 15
-    row = report["top_units"][0]
+    row = next(r for r in report["top_units"] if r["kind"] in ("h", "c"))  # (tanh(c) is not in the dump)
     u = int(np.flatnonzero((d["units"] == [row["layer"], KINDS.index(row["kind"]), row["index"]]).all(axis=1))[0])
     assert d["r"][u, list(d["probes"]).index(row["probe"])] == pytest.approx(row["r"], abs=1e-5)
-    assert "<select" in page.read_text(encoding="utf-8")
+    assert 'id="unit"' in page.read_text(encoding="utf-8")
 
 
 def test_cli_errors(trained_on_file, tmp_path):
@@ -272,8 +310,6 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
     out = heat_plain(text, np.ones(len(text)), 1.0).split("\n")
     assert out[0] == "가a" + family + "é\u0301b↵"  # the real characters, no '?'
     assert out[1] == "##" + "#" + "##" + "##" + "##" + "#" + "#" + "#"  # 2 per wide, 0 per joiner/accent
-    page = html_page(family, [{"label": "u", "values": np.zeros(5)}], [], "s")
-    assert family in page.replace("</span><span>", "") and "U+200D" not in page
     from charrnn.render import heat_text
 
     assert heat_text(family, np.zeros(5), 1.0).plain == family
