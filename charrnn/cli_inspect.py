@@ -80,8 +80,11 @@ def inspect_cells(
         check_output(dump, "--dump", "traces.npz")
     if html is not None:
         check_output(html, "--html", "cells.html")
+    from charrnn.cli_use import say_which
+
     path = resolve_checkpoint(checkpoint)
     trained = load_trained(path)
+    say_which(checkpoint, trained)
     cfg = trained.cfg
     units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
     if text is not None:

@@ -22,6 +22,15 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+def say_which(given, trained) -> None:
+    """One line on stderr naming the checkpoint that the default or a directory led to."""
+    if given is not None and not Path(given).is_dir():
+        return  # the user named the file
+    step = trained.meta.get("step")
+    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
+
+
 @app.command()
 @handled
 def sample(
@@ -43,6 +52,7 @@ def sample(
 
     check_options(temp, top_k, top_p, length, num_samples, seed)
     trained = load_trained(resolve_checkpoint(checkpoint))
+    say_which(checkpoint, trained)
     prime = clean_prime(trained.vocab, prime, skip_unknown, _warn)
     if top_k is not None and top_k >= trained.vocab.size:
         _warn(f"--top-k {top_k} keeps all {trained.vocab.size} characters of the vocabulary")
@@ -63,8 +73,8 @@ def sample(
         text = generate(trained.params, trained.cfg, trained.vocab, length, temperature=temp,
                         top_k=top_k, top_p=top_p, prime=prime, rng=rng, counts=counts)
         last = stream(text, out.write, out.flush) or last
-    if out.isatty() and last not in ("", "\n"):
-        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    if last not in ("", "\n"):
+        out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
 
 
@@ -89,7 +99,10 @@ def evaluate(
         raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
     trained = load_trained(resolve_checkpoint(checkpoint))
     text = read_text(file, encoding_errors.value)
-    result = evaluate_text(trained, text, strict=strict, streams=streams)
+    from charrnn.cli_progress import progress_bar
+
+    with progress_bar("scoring", "char") as update:
+        result = evaluate_text(trained, text, strict=strict, streams=streams, progress=update)
     if result.skipped:
         _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {describe(result.unknown)}")
     if as_json:
@@ -112,7 +125,9 @@ def info(
     from charrnn.info import info_dict, render_table
     from charrnn.trained import load_trained, resolve_checkpoint
 
-    d = info_dict(load_trained(resolve_checkpoint(checkpoint)))
+    trained = load_trained(resolve_checkpoint(checkpoint))
+    say_which(checkpoint, trained)
+    d = info_dict(trained)
     if as_json:
         print(json.dumps(d))
     else:
