@@ -44,11 +44,54 @@ def info_dict(trained) -> dict:
     }
     if isinstance(counts, list) and len(counts) == vocab.size:
         d["char_counts"] = [int(n) for n in counts]
+    train = meta.get("train")
+    d["train"] = train if isinstance(train, dict) else None  # the training options (TrainConfig)
+    history = [r for r in meta.get("history") or [] if isinstance(r, dict) and isinstance(r.get("step"), int)]
+    d["history"] = history  # one record per evaluation (step, epoch, losses, lr, speed, elapsed)
+    from charrnn.compare import _cumulative_elapsed
+
+    times = [t for t in _cumulative_elapsed(history) if t is not None]
+    d["training_seconds"] = times[-1] if times else None
     return d
+
+
+def _options(t: dict) -> str:
+    """The training options as the user would type them (the ones that shape a run)."""
+    keys = (("optimizer", "--optimizer"), ("lr", "--lr"), ("batch", "--batch"), ("seq_len", "--seq-len"),
+            ("clip", "--clip"), ("val_frac", "--val-frac"), ("eval_every", "--eval-every"), ("seed", "--seed"))
+    parts = [f"{flag} {t[k]:g}" if isinstance(t.get(k), float) else f"{flag} {t.get(k)}" for k, flag in keys
+             if k in t and t.get(k) is not None]
+    for k, flag in (("lr_decay", "--lr-decay"), ("clip_value", "--clip-value")):
+        if t.get(k) not in (None, 1.0, 0.0):
+            parts.append(f"{flag} {t[k]:g}")
+    return " ".join(parts) or "-"
+
+
+def _stops(t: dict) -> str:
+    parts = [f"{flag} {t[k]:g}{'s' if k == 'time_limit' else ''}" for k, flag in (
+        ("max_steps", "--max-steps"), ("epochs", "--epochs"), ("time_limit", "--time"), ("patience", "--patience"))
+        if isinstance(t.get(k), (int, float))]
+    return " ".join(parts) or "-"
+
+
+def _history(h: list) -> str:
+    vals = [r for r in h if isinstance(r.get("val_loss"), (int, float))]
+    if not vals:
+        return "-"
+    best = min(vals, key=lambda r: r["val_loss"])
+    return (f"{len(vals)} evaluation(s): val {vals[0]['val_loss']:.4f} at step {vals[0]['step']:,} -> "
+            f"{vals[-1]['val_loss']:.4f} at step {vals[-1]['step']:,} (best {best['val_loss']:.4f} at step "
+            f"{best['step']:,})")
 
 
 def _loss(v) -> str:
     return "-" if v is None else f"{v:.4f} nats/char ({v / 0.6931471805599453:.3f} bits/char)"
+
+
+def _clock(seconds: float) -> str:
+    from charrnn.textplot import clock
+
+    return clock(seconds)
 
 
 def _dash(v) -> str:
@@ -77,6 +120,11 @@ def render_table(d: dict, file=None) -> None:
         ("epoch", _dash(d["epoch"])),
         ("val loss", _loss(d["val_loss"])),
         ("best val loss", _loss(d["best_val_loss"])),
+        ("training", _options(d["train"] or {})),
+        ("stop rules", _stops(d["train"] or {})),
+        ("training time", "-" if d["training_seconds"] is None else _clock(d["training_seconds"])
+         + " (h:m:s / m:s, with validation)"),
+        ("history", _history(d["history"])),
         ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
         ("created", _dash(d["created"])),
         ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),

@@ -62,7 +62,8 @@ class ValidationPlan:
     sec_per_char: float | None = None  # measured cost of a pass, per character
 
     @classmethod
-    def for_split(cls, streams: Streams, part_chars: int = PART_CHARS) -> "ValidationPlan":
+    def for_split(cls, streams: Streams, part_chars: int | None = None) -> "ValidationPlan":
+        part_chars = PART_CHARS if part_chars is None else part_chars
         n = len(list_chunk_widths(streams))
         per_chunk = streams.batch * streams.seq_len
         return cls(streams, min(n, max(1, math.ceil(part_chars / per_chunk))))

@@ -108,3 +108,13 @@ def test_page_escapes_run_names_and_samples(runs, tmp_path):
     c.runs[0].samples = [{"step": 4, "text": "</script><i>"}]
     page = compare_page(c)
     assert "<b>x" not in page and "<i>" not in page and page.count("</script>") == 2
+
+
+def test_info_shows_the_training_options_and_history(runs):
+    cli = CliRunner()
+    r = cli.invoke(app, ["info", str(runs / "gru")])
+    assert r.exit_code == 0, r.output
+    assert "--lr 0.01" in r.stdout and "--max-steps 8" in r.stdout and "2 evaluation(s)" in r.stdout
+    assert "checkpoint: " in r.stderr and "best" in r.stderr  # a directory: it says which file it read
+    d = json.loads(cli.invoke(app, ["info", str(runs / "gru" / "latest.npz"), "--json"]).stdout)
+    assert d["train"]["lr"] == 0.01 and [h["step"] for h in d["history"]] == [4, 8] and d["training_seconds"] > 0
