@@ -127,3 +127,14 @@ def test_time_budget_keeps_room_for_the_final_validation(corpus, tmp_path, monke
     assert res.stopped_by == "time"
     lines = [json.loads(x) for x in (tmp_path / "o" / "metrics.jsonl").read_text().splitlines()]
     assert lines[-1]["elapsed"] < 1
+
+
+def test_evaluate_reports_progress_to_the_end(tmp_path):
+    from charrnn.evaluate import evaluate_text
+    from factories import TEXT as SHORT, make_checkpoint
+
+    t = load_trained(make_checkpoint(tmp_path / "m.npz", text=SHORT))
+    seen = []
+    res = evaluate_text(t, SHORT * 3, streams=2, progress=lambda d, n: seen.append((d, n)))
+    assert seen and seen[-1][0] == seen[-1][1] == res.chars
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
