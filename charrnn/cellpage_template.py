@@ -25,6 +25,7 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 #text{border:1px solid #ccc;padding:.8em;margin-top:.8em;font-size:13px}
 #text span.nl,.card span.nl{color:#999}
 #text span.hot{outline:2px solid #000}
+.blk{content-visibility:auto;contain-intrinsic-size:auto 730px}
 .legend{display:inline-block;width:120px;height:.8em;vertical-align:middle;border:1px solid #ccc;
  background:linear-gradient(to right,#00f,#fff,#f00);margin:0 .3em}
 </style></head><body>
@@ -142,7 +143,9 @@ function build(){
   card.onclick=function(){select(g.unit);curProbe=probes.findIndex(function(p){return p.name===g.probe;});paint();$('bar').scrollIntoView();};
   gal.appendChild(card);});
  if(!D.gallery.length)gal.textContent='No probe has a unit with |r| >= '+D.weak_r+' in this text.';
- spans=spansFor($('text'),0,T);
+ spans=[];var start=0,lines=0,box=$('text');  // blocks of 40 lines: the browser lays out only those in view
+ for(var k=0;k<=T;k++){if(k===T||(text[k]==='\n'&&++lines%40===0)){var blk=document.createElement('div');blk.className='blk';
+  box.appendChild(blk);spans=spans.concat(spansFor(blk,start,Math.min(T,k+1)));start=k+1;if(k>=T-1)break;}}
  $('text').addEventListener('mouseover',function(e){if(e.target._i!==undefined)info(e.target._i);});
  select(D.first);
 }
