@@ -8,6 +8,8 @@ data wraps to a new epoch the state is reset to zeros (chunk 0 does not continue
 Everything the loop needs to continue lives in the checkpoint (see trained.py): parameters,
 optimizer state, RNG state, (epoch, chunk) position, the carried state and the step count, so a
 run stopped and resumed produces bit-for-bit the parameters of a run that never stopped.
+
+Validation (when, on which part of the split, what it costs): see validation.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import numpy as np
 from charrnn import model
 from charrnn.config import TrainConfig
 from charrnn.errors import TrainingDiverged
-from charrnn.evaluate import stream_loss
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
 from charrnn.run import Run, RunDir, prepare_run
 from charrnn.validation import ValidationPlan, eval_period
@@ -85,12 +86,6 @@ class _Signals:
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
-
-
-def evaluate(run: Run) -> float:
-    """Mean nats/char over the whole validation split: its own streams, state carried across chunks."""
-    total, count = stream_loss(run.params, run.cfg, run.val_streams, run.remap)
-    return total / count
 
 
 def epochs_done(run: Run) -> float:
