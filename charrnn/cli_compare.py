@@ -39,7 +39,7 @@ def _value(v) -> str:
 @app.command()
 @handled
 def compare(
-    runs: Annotated[List[Path], typer.Argument(metavar="RUN_OR_CHECKPOINT...", help="Run directories (train --out) or checkpoint files.", show_default=False)],
+    runs: Annotated[List[Path], typer.Argument(metavar="RUN_OR_CHECKPOINT", help="Run directories (train --out) or checkpoint files.", show_default=False)],
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page: interactive curves and the samples logged along the way.", show_default="none")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (every run's summary, options, curve and samples) instead of the table.", show_default="off")] = False,
     width: Annotated[int, typer.Option(help="Width of the terminal charts in characters.")] = 64,

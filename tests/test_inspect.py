@@ -353,3 +353,20 @@ def test_cli_short_text_warns_and_option_errors_read_like_the_others(trained_on_
         assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (a whole number >= " in r.stderr
     r = run(ck, "--unit", "9:h:0")
     assert r.exit_code == 2 and "hint: units of this model are LAYER:KIND:INDEX with LAYER 0..1" in r.stderr
+
+
+def test_colours_are_centred_on_the_median_and_scaled_by_a_robust_spread():
+    from charrnn.unitscale import FULL, robust_scale
+
+    rng = np.random.default_rng(0)
+    switch = (np.arange(1000) % 50 < 20).astype(float)  # a unit that switches, on top of an offset of 3
+    v = 3.0 + 0.4 * switch + 0.02 * rng.normal(size=1000)
+    v[7] = 40.0  # one outlier does not flatten the picture
+    centre, spread = robust_scale(v)
+    t = np.clip((v - centre) / (FULL * spread), -1, 1)
+    assert 3.0 < centre < 3.4 and spread < 0.5
+    assert t[switch == 1].mean() > 0.5 and t[(switch == 0)].mean() < 0.2  # the switch shows
+    assert robust_scale(np.full(10, 2.5)) == (2.5, 1.0)  # constant: white everywhere
+    mostly = np.zeros(100)
+    mostly[:3] = 1.0  # IQR 0: the standard deviation takes over
+    assert robust_scale(mostly)[1] == pytest.approx(np.std(mostly))
