@@ -33,7 +33,7 @@ from charrnn.unitscale import FULL, robust_scale
 
 SPAN = 3.0  # 4-bit units: levels over centre +- SPAN robust SD
 GALLERY = 6  # cards in the gallery (the best unit of the strongest probes)
-EXCERPT = 360  # characters per gallery card
+EXCERPT = 280  # characters per gallery card (about 9 lines of a card)
 TOP_K = 3  # predictions shown per character
 
 
