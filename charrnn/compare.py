@@ -24,7 +24,7 @@ from pathlib import Path
 
 from charrnn import model
 from charrnn.errors import CheckpointError, UsageError
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 
 LN2 = math.log(2)
 # Option names as the user types them; fields not listed are shown as --field-name.
@@ -187,3 +187,9 @@ def compare(specs) -> Comparison:
         if seen[r.name] > 1:
             r.name = str(Path(r.checkpoint).parent)
     return Comparison(runs, differing_options(runs))
+
+
+def clock(seconds: float) -> str:
+    """90 -> '1:30', 4000 -> '1:06:40': wall-clock durations as the table and charts show them."""
+    s = int(round(max(0.0, seconds)))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

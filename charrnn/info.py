@@ -1,4 +1,5 @@
-"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form) and a rich table.
+"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form; the table is
+`charrnn.cli.console.info_table`).
 
 The dict carries real data: `vocab` is the list of the characters themselves (a newline is "\\n"
 in JSON, as JSON writes it), `char_counts` their counts in the training text (left out when the
@@ -7,10 +8,7 @@ checkpoint has none). Display forms (\\n, ␠, U+XXXX) are for the table only.
 
 from __future__ import annotations
 
-from charrnn import __version__, model
-from charrnn.checkpoint import FORMAT_VERSION
-from charrnn.render import console
-from charrnn.vocab import display
+from charrnn import model
 
 
 def _float(v):
@@ -53,83 +51,3 @@ def info_dict(trained) -> dict:
     times = [t for t in _cumulative_elapsed(history) if t is not None]
     d["training_seconds"] = times[-1] if times else None
     return d
-
-
-def _options(t: dict) -> str:
-    """The training options as the user would type them (the ones that shape a run)."""
-    keys = (("optimizer", "--optimizer"), ("lr", "--lr"), ("batch", "--batch"), ("seq_len", "--seq-len"),
-            ("clip", "--clip"), ("val_frac", "--val-frac"), ("eval_every", "--eval-every"), ("seed", "--seed"))
-    parts = [f"{flag} {t[k]:g}" if isinstance(t.get(k), float) else f"{flag} {t.get(k)}" for k, flag in keys
-             if k in t and t.get(k) is not None]
-    for k, flag in (("lr_decay", "--lr-decay"), ("clip_value", "--clip-value")):
-        if t.get(k) not in (None, 1.0, 0.0):
-            parts.append(f"{flag} {t[k]:g}")
-    return " ".join(parts) or "-"
-
-
-def _stops(t: dict) -> str:
-    parts = [f"{flag} {t[k]:g}{'s' if k == 'time_limit' else ''}" for k, flag in (
-        ("max_steps", "--max-steps"), ("epochs", "--epochs"), ("time_limit", "--time"), ("patience", "--patience"))
-        if isinstance(t.get(k), (int, float))]
-    return " ".join(parts) or "-"
-
-
-def _history(h: list) -> str:
-    vals = [r for r in h if isinstance(r.get("val_loss"), (int, float))]
-    if not vals:
-        return "-"
-    best = min(vals, key=lambda r: r["val_loss"])
-    return (f"{len(vals)} evaluation(s): val {vals[0]['val_loss']:.4f} at step {vals[0]['step']:,} -> "
-            f"{vals[-1]['val_loss']:.4f} at step {vals[-1]['step']:,} (best {best['val_loss']:.4f} at step "
-            f"{best['step']:,})")
-
-
-def _loss(v) -> str:
-    return "-" if v is None else f"{v:.4f} nats/char ({v / 0.6931471805599453:.3f} bits/char)"
-
-
-def _clock(seconds: float) -> str:
-    from charrnn.textplot import clock
-
-    return clock(seconds)
-
-
-def _dash(v) -> str:
-    return "-" if v is None or v == "" else str(v)
-
-
-def render_table(d: dict, file=None) -> None:
-    """Print `info_dict` output as a two-column rich table (to stdout unless `file` is given)."""
-    import sys
-
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console(file or sys.stdout)
-    table = Table(title=Text(f"charrnn checkpoint {d['checkpoint']}"), title_justify="left", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    rows = [
-        ("model", f"{d['cell'].upper()}, {d['layers']} layer(s) x {d['hidden']} hidden units"),
-        ("parameters", f"{d['parameters']:,}"),
-        ("dtype", d["dtype"]),
-        ("dropout", f"{d['dropout']:g}"),
-        ("vocabulary", f"{d['vocab_size']} characters"),
-        ("characters", " ".join(display(c) for c in d["vocab"])),
-        ("step", "-" if d["step"] is None else f"{d['step']:,}"),
-        ("epoch", _dash(d["epoch"])),
-        ("val loss", _loss(d["val_loss"])),
-        ("best val loss", _loss(d["best_val_loss"])),
-        ("training", _options(d["train"] or {})),
-        ("stop rules", _stops(d["train"] or {})),
-        ("training time", "-" if d["training_seconds"] is None else _clock(d["training_seconds"])
-         + " (h:m:s / m:s, with validation)"),
-        ("history", _history(d["history"])),
-        ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
-        ("created", _dash(d["created"])),
-        ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),
-        ("written by", f"charrnn {_dash(d['charrnn_version'])} (running {__version__})"),
-    ]
-    for k, v in rows:
-        table.add_row(k, Text(v))  # Text: no markup interpretation of vocabulary characters like '['
-    out.print(table)

@@ -5,13 +5,13 @@ the mouse. Screenshots go to each test's tmp dir."""
 import pytest
 
 from browser import open_page
-from charrnn.cellpage import cells_page
-from charrnn.cellreport import analyse
+from charrnn.interpret.page import cells_page
+from charrnn.interpret.analysis import analyse
 from charrnn.compare import compare
 from charrnn.compare_page import compare_page
-from charrnn.train import train
-from charrnn.trained import load_trained
-from factories import TEXT, make_checkpoint
+from charrnn.training import train
+from charrnn.trained_model import load_trained
+from helpers import TEXT, make_checkpoint
 
 
 def _backgrounds(page, n=200):

@@ -14,8 +14,8 @@ from charrnn import model
 from charrnn.config import TrainConfig
 from charrnn.corpus import Streams
 from charrnn.evaluate import stream_loss
-from charrnn.train import Reporter, train
-from charrnn.trained import load_trained
+from charrnn.training import Reporter, train
+from charrnn.trained_model import load_trained
 from charrnn.validation import ValidationPlan, eval_period
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
@@ -131,7 +131,7 @@ def test_time_budget_keeps_room_for_the_final_validation(corpus, tmp_path, monke
 
 def test_evaluate_reports_progress_to_the_end(tmp_path):
     from charrnn.evaluate import evaluate_text
-    from factories import TEXT as SHORT, make_checkpoint
+    from helpers import TEXT as SHORT, make_checkpoint
 
     t = load_trained(make_checkpoint(tmp_path / "m.npz", text=SHORT))
     seen = []

@@ -76,9 +76,3 @@ def chart(series, width: int = 64, height: int = 14, x_label: str = "", y_label:
     legend = "   ".join(f"{MARKS[k % len(MARKS)]} {name}" for k, (name, _) in enumerate(pts))
     out.append(f"{'':>{pad}}  {legend}")
     return out
-
-
-def clock(seconds: float) -> str:
-    """90 -> '1:30', 4000 -> '1:06:40' (axis labels of the wall-clock chart)."""
-    s = int(round(max(0.0, seconds)))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

@@ -1,4 +1,4 @@
-"""The inspect-cells page's HTML, CSS and script (filled in by cellpage.cells_page)."""
+"""The inspect-cells page's HTML, CSS and script (filled in by page.cells_page)."""
 
 PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

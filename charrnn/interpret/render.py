@@ -2,7 +2,7 @@
 
 Colour: each character's background is the value after reading it, over a scale: white at 0,
 red positive, blue negative (inspect-cells passes values centred on the unit's median and a
-robust scale, see unitscale.py; the HTML page is cellpage.py).
+robust scale, see scale.py; the HTML page is page.py).
 Without colour, each line of text gets a line of marks, one per terminal column the character
 takes: two under a wide (CJK, Hangul, most emoji) character, none under a zero-width one
 (combining marks, zero-width joiners in emoji sequences, which are shown as they are).
@@ -10,8 +10,6 @@ takes: two under a wide (CJK, Hangul, most emoji) character, none under a zero-w
 
 from __future__ import annotations
 
-import os
-import sys
 import unicodedata
 
 import numpy as np
@@ -23,31 +21,6 @@ _MARKS = ((-0.5, "="), (-0.15, "-"), (0.15, " "), (0.5, "+"))  # plain-text scal
 # Zero-width format characters shown as they are (they join emoji sequences such as 👨‍👩‍👧); other
 # format characters (bidi overrides, soft hyphen, BOM...) are shown by name, as U+XXXX.
 _JOINERS = frozenset("\u200b\u200c\u200d\u2060")
-_console_class = None
-
-
-def console(file=None):
-    """A rich Console for tables on stdout: no syntax highlighting, and a closed pipe
-    (`charrnn inspect-cells | head`) raises BrokenPipeError, which the CLI ends quietly with exit 0,
-    instead of rich's own exit 1. Rich reads a plain str as markup: pass user strings as Text."""
-    global _console_class
-    if _console_class is None:
-        from rich.console import Console
-
-        class _Console(Console):
-            def on_broken_pipe(self) -> None:
-                self.quiet = True
-                try:  # as rich does: later writes (and the flush at exit) go to /dev/null
-                    fd = self.file.fileno()
-                    devnull = os.open(os.devnull, os.O_WRONLY)
-                    os.dup2(devnull, fd)
-                    os.close(devnull)
-                except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing to redirect
-                    pass
-                raise BrokenPipeError("stdout was closed")
-
-        _console_class = _Console
-    return _console_class(file=file or sys.stdout, highlight=False)
 
 
 def width(ch: str) -> int:

@@ -29,7 +29,7 @@ import zlib
 
 import numpy as np
 
-from charrnn.unitscale import FULL, robust_scale
+from charrnn.interpret.scale import FULL, robust_scale
 
 SPAN = 3.0  # 4-bit units: levels over centre +- SPAN robust SD
 GALLERY = 6  # cards in the gallery (the best unit of the strongest probes)
@@ -68,13 +68,13 @@ def _gallery_window(signal: np.ndarray, n: int, text: str) -> tuple[int, int]:
 
 
 def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
-    """The page for a `cellreport.Analysis` (see the module docstring).
+    """The page for an `analysis.Analysis` (see the module docstring).
 
     chosen: unit numbers to put first (--unit); vocab: the model's characters (for predictions).
     """
     T = len(a.text)
     U = a.traces.acts.shape[1]
-    from charrnn.traces import KINDS
+    from charrnn.interpret.units import KINDS
 
     states = [u for u in range(U) if KINDS[a.traces.units[u, 1]] in ("h", "c")]
     tanh_units = list(range(U, a.n_units))
@@ -151,13 +151,13 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
     packed = base64.b64encode(zlib.compress(b"".join(blob), 6)).decode("ascii")
     parts = {"__TITLE__": html.escape(title), "__SUMMARY__": html.escape(summary),
              "__DATA__": _json_for_script(data), "__BLOB__": packed}
-    from charrnn.cellpage_template import PAGE
+    from charrnn.interpret.page_template import PAGE
 
     return re.sub(r"__(TITLE|SUMMARY|DATA|BLOB)__", lambda m: parts[m[0]], PAGE)
 
 
 def _weak_r() -> float:
-    from charrnn.cellreport import WEAK_R
+    from charrnn.interpret.analysis import WEAK_R
 
     return WEAK_R
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import List, Optional
 
 import typer
 
-from charrnn.cli import app, handled
+from charrnn.cli.app import app, handled
+from charrnn.cli.params import opt
 
 
 SHOWN_ALREADY = ("--model", "--layers", "--hidden")  # the cell and size columns show them
 
 
 def _dur(seconds) -> str:
-    from charrnn.textplot import clock
+    from charrnn.compare import clock
 
     return "-" if seconds is None else clock(seconds)
 
@@ -39,22 +40,21 @@ def _value(v) -> str:
 @app.command()
 @handled
 def compare(
-    runs: Annotated[List[Path], typer.Argument(metavar="RUN_OR_CHECKPOINT", help="Run directories (train --out) or checkpoint files.", show_default=False)],
-    html: Annotated[Optional[Path], typer.Option("--html", help="Also write one self-contained HTML page: interactive curves and the samples logged along the way.", show_default="none")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (every run's summary, options, curve and samples) instead of the table.", show_default="off")] = False,
-    width: Annotated[int, typer.Option(help="Width of the terminal charts in characters.")] = 64,
+    runs: List[Path] = typer.Argument(..., metavar="RUN_OR_CHECKPOINT", show_default=False,
+                                      help="Run directories (train --out) or checkpoint files."),
+    html: Optional[Path] = opt("html", help="Also write one self-contained HTML page: interactive curves and "
+                                            "the samples logged along the way."),
+    as_json: bool = opt("as_json", help="Print one JSON object (every run's summary, options, curve and "
+                                        "samples) instead of the table."),
+    width: int = opt("width"),
 ):
     """Compare training runs: size, speed, best and last validation loss, the options that differ, learning curves.
 
     Example: charrnn compare runs/rnn runs/lstm runs/gru --html compare.html
     """
-    from charrnn.cellreport import check_output, write_atomic
     from charrnn.compare import compare as load
-    from charrnn.errors import UsageError
+    from charrnn.interpret.files import check_output, write_atomic
 
-    if not 16 <= width <= 400:
-        raise UsageError(f"invalid value for --width: {width} (a whole number from 16 to 400)",
-                         hint="the charts' width in characters, e.g. --width 64")
     if html is not None:
         check_output(html, "--html", "compare.html")
     c = load(runs)
@@ -74,8 +74,9 @@ def _print(c, width: int) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.render import console
-    from charrnn.textplot import chart, clock
+    from charrnn.cli.console import console
+    from charrnn.cli.textplot import chart
+    from charrnn.compare import clock
 
     out = console(sys.stdout)
     table = Table(title="Runs", title_justify="left", caption_justify="left",
