@@ -50,7 +50,7 @@ def cells_shots(browser, html: Path, out: Path) -> None:
     page.screenshot(path=out / "inspect-cells.png")
     page.set_viewport_size({"width": WIDTH, "height": 640})
     page.locator("#text").scroll_into_view_if_needed()
-    page.evaluate("window.scrollTo(0, document.getElementById('text').offsetTop - 120)")
+    page.evaluate("window.scrollTo(0, document.getElementById('text').offsetTop + 200)")  # the toolbar stuck on top
     spans = page.locator("#text span")
     target = min(spans.count() - 1, 700)
     spans.nth(target).hover()

@@ -210,7 +210,7 @@ def test_terminal_heat_map_shows_every_character_and_colours_by_sign():
     t = heat_text("a\tb\nc", np.array([1.0, 0.0, -1.0, 0.5, 0.0]), 1.0)
     assert t.plain == "a⇥   b↵\nc"
     styles = [str(span.style) for span in t.spans]
-    assert "#000000 on #ff0000" in styles and "#000000 on #0000ff" in styles
+    assert "#000000 on #ff6464" in styles and "#000000 on #6464ff" in styles
 
 
 def test_plain_heat_map_puts_marks_under_the_characters():

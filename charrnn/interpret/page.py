@@ -16,7 +16,7 @@ DecompressionStream (no library, no network):
     probes       float32 per character
     predictions  top-3 next-character ids (uint16) and probabilities (uint8, /255)
 
-At 20,000 characters a 2 x 128 LSTM page is about 3 MB (the text's spans are made by the page).
+At 20,000 characters a 2 x 128 LSTM page is about 4.4 MB (the text's spans are made by the page).
 """
 
 from __future__ import annotations

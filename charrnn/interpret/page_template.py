@@ -20,14 +20,14 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 .card .mono{max-height:12.7em;overflow:hidden}
 #bar{position:sticky;top:0;background:#fff;border-bottom:1px solid #ccc;padding:.45em 1.5em;z-index:2;box-shadow:0 2px 4px rgba(0,0,0,.06)}
 #bar select,#bar button{font-size:.92em}
-#scale{font-size:.85em;color:#555;margin-left:.8em}
+#scale{font-size:.85em;color:#555;margin-top:.25em}
 #info{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;margin-top:.3em;min-height:1.3em;white-space:pre}
 #text{border:1px solid #ccc;padding:.8em;margin-top:.8em;font-size:13px}
 #text span.nl,.card span.nl{color:#999}
 #text span.hot{outline:2px solid #000}
 .blk{content-visibility:auto;contain-intrinsic-size:auto 730px}
 .legend{display:inline-block;width:120px;height:.8em;vertical-align:middle;border:1px solid #ccc;
- background:linear-gradient(to right,#00f,#fff,#f00);margin:0 .3em}
+ background:linear-gradient(to right,#6464ff,#fff,#ff6464);margin:0 .3em}
 </style></head><body>
 <main>
 <h1>charrnn inspect-cells</h1>
@@ -49,7 +49,7 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 <button id="prev" title="previous unit (k)">&#9664;</button><button id="next" title="next unit (j)">&#9654;</button>
 <label style="margin-left:.8em">probe <select id="probe"></select></label>
 <label style="margin-left:.8em"><input type="checkbox" id="byprobe"> colour by the probe</label>
-<span id="scale"></span>
+<div id="scale"></div>
 <div id="info">hover a character</div>
 </div>
 <main><div id="text" class="mono"></div></main>
@@ -61,7 +61,7 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 var D=JSON.parse(document.getElementById('data').textContent), T=D.T, text=D.text;
 var units=D.units, probes=D.probes, cache={}, pcache={}, bytes=null;
 var $=function(id){return document.getElementById(id);};
-function colour(t){t=Math.max(-1,Math.min(1,t));var f=Math.round(255*(1-Math.abs(t)));
+function colour(t){t=Math.max(-1,Math.min(1,t));var f=Math.round(255-155*Math.abs(t));  // darkest: black text stays readable
  return t>=0?'rgb(255,'+f+','+f+')':'rgb('+f+','+f+',255)';}
 function values(i){if(cache[i])return cache[i];var u=units[i],v=new Float32Array(T),k;
  if(u.bits===8){var b=bytes.subarray(u.off,u.off+T),s=(u.hi-u.lo)/255;for(k=0;k<T;k++)v[k]=u.lo+b[k]*s;}
@@ -75,7 +75,7 @@ function spansFor(el,a,b){var out=[],frag=document.createDocumentFragment();
  for(var k=a;k<b;k++){var s=document.createElement('span');s.textContent=shown(text[k]);if(text[k]==='\n')s.className='nl';
   s._i=k;out.push(s);frag.appendChild(s);}el.appendChild(frag);return out;}
 function fmt(v){var a=Math.abs(v);return a>=100?v.toFixed(0):a>=10?v.toFixed(1):v.toFixed(3);}
-function chr(c){return c==='\n'?'\\n':c==='\t'?'\\t':c===' '?'\u2420':c;}
+function chr(c){return c==='\n'?'\\n':c==='\t'?'\\t':c===' '?'\u2423':c;}
 function unitTitle(i){var u=units[i];return u.label;}
 var cur=D.first, curProbe=0, byProbe=false, spans=[];
 function bestProbe(i){var r=units[i].r,b=0;for(var j=1;j<r.length;j++)if(Math.abs(r[j])>Math.abs(r[b]))b=j;return b;}

@@ -32,9 +32,9 @@ def width(ch: str) -> int:
 
 
 def rgb(v: float, scale: float) -> tuple[int, int, int]:
-    """White at 0, red at +scale, blue at -scale."""
+    """White at 0, red (255, 100, 100) at +scale, blue (100, 100, 255) at -scale: black text stays readable."""
     t = max(-1.0, min(1.0, v / scale))
-    fade = int(round(255 * (1 - abs(t))))
+    fade = int(round(255 - 155 * abs(t)))
     return (255, fade, fade) if t >= 0 else (fade, fade, 255)
 
 
