@@ -42,6 +42,9 @@ def test_cells_page_in_a_browser(page, tmp_path):
     assert info.startswith("char 17 ") and " = " in info and "next:" in info
     page.locator("#text span").nth(40).hover()
     assert page.text_content("#info").startswith("char 40 ")
+    page.check("#stripon")  # the hovered line with the model's top-3 guesses under each character
+    page.locator("#text span").nth(41).hover()
+    assert page.locator("#strip div").count() == 4 and page.locator("#strip div.txt span").count() >= 1
     page.check("#byprobe")  # the probe itself as the heat map
     assert "probe" in page.text_content("#scale")
     page.locator("#ranking a.u").first.click()

@@ -26,6 +26,8 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 #text span.nl,.card span.nl{color:#999}
 #text span.hot{outline:2px solid #000}
 .blk{content-visibility:auto;contain-intrinsic-size:auto 730px}
+#strip{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;line-height:1.25;margin-top:.3em;display:none;overflow-x:auto;white-space:nowrap}
+#strip div{height:1.25em}#strip span{display:inline-block;width:1ch;text-align:center}#strip div.txt span{font-weight:600}
 .legend{display:inline-block;width:120px;height:.8em;vertical-align:middle;border:1px solid #ccc;
  background:linear-gradient(to right,#6464ff,#fff,#ff6464);margin:0 .3em}
 </style></head><body>
@@ -49,8 +51,10 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 <button id="prev" title="previous unit (k)">&#9664;</button><button id="next" title="next unit (j)">&#9654;</button>
 <label style="margin-left:.8em">probe <select id="probe"></select></label>
 <label style="margin-left:.8em"><input type="checkbox" id="byprobe"> colour by the probe</label>
+<label style="margin-left:.8em" id="striplabel"><input type="checkbox" id="stripon"> top-3 predictions strip</label>
 <div id="scale"></div>
 <div id="info">hover a character</div>
+<div id="strip"></div>
 </div>
 <main><div id="text" class="mono"></div></main>
 <script id="data" type="application/json">__DATA__</script>
@@ -90,7 +94,21 @@ function paint(){var t0=performance.now(),v,c,s,note;
  $('unit').value=String(cur);$('probe').value=String(curProbe);}
 function select(i,keepProbe){cur=i;if(!keepProbe)curProbe=bestProbe(i);byProbe=false;$('byprobe').checked=false;paint();}
 var hot=null;
-function info(k){if(hot)hot.classList.remove('hot');hot=spans[k];hot.classList.add('hot');
+function sc(c){return c==='\n'?'\u21b5':c===' '?'\u2423':c==='\t'?'\u21e5':c;}
+function strip(k){  // the hovered line, and under each character the model's top-3 guesses for it (green: right)
+ var box=$('strip');if(!$('stripon').checked||!D.preds){box.style.display='none';return;}box.style.display='block';
+ var a=text.lastIndexOf('\n',k-1)+1,b=text.indexOf('\n',k);if(b<0)b=T;b=Math.min(b+1,a+160);
+ var P=D.preds,rows=[document.createElement('div')];rows[0].className='txt';
+ for(var j=0;j<P.k;j++)rows.push(document.createElement('div'));
+ for(var i=a;i<b;i++){var c=document.createElement('span');c.textContent=sc(text[i]);if(i===k)c.style.outline='1px solid #000';
+  rows[0].appendChild(c);var q=i-1;  // under each character: what the model guessed for it, after the one before
+  var ids=q<0?null:new Uint16Array(bytes.buffer.slice(P.ids+2*P.k*q,P.ids+2*P.k*(q+1)));
+  for(j=0;j<P.k;j++){var e=document.createElement('span');rows[j+1].appendChild(e);if(!ids){e.textContent=' ';continue;}
+   var p=bytes[P.p+P.k*q+j]/255,ch=P.vocab[ids[j]],f=Math.round(255-155*p);
+   e.textContent=sc(ch);e.title=Math.round(100*p)+'%';
+   e.style.background=ch===text[i]?'rgb('+f+',255,'+f+')':'rgb(255,'+(Math.round(255-60*p))+','+f+')';}}
+ box.textContent='';rows.forEach(function(r){box.appendChild(r);});}
+function info(k){if(hot)hot.classList.remove('hot');hot=spans[k];hot.classList.add('hot');strip(k);
  var u=units[cur],v=values(cur)[k],p=probes[curProbe],pv=probeValues(curProbe)[k];
  var line=text.slice(0,k).split('\n').length, col=k-text.lastIndexOf('\n',k-1)-1;
  var s='char '+k.toLocaleString()+' '+JSON.stringify(text[k])+' (line '+line+', col '+col+')  \u00b7  '+u.label+' = '+
@@ -113,6 +131,8 @@ function build(){
  probes.forEach(function(p,j){var o=document.createElement('option');o.value=String(j);o.textContent=p.name+(p.constant?' (constant)':p.weak?' (weak)':'');$('probe').appendChild(o);});
  $('probe').onchange=function(){curProbe=+$('probe').value;paint();};
  $('byprobe').onchange=function(e){byProbe=e.target.checked;paint();};
+ if(!D.preds)$('striplabel').style.display='none';
+ $('stripon').onchange=function(){if(hot)strip(hot._i);};
  $('prev').onclick=function(){select((cur+units.length-1)%units.length);};
  $('next').onclick=function(){select((cur+1)%units.length);};
  document.addEventListener('keydown',function(e){if(e.target.tagName==='SELECT')return;
