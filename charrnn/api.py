@@ -90,6 +90,15 @@ def load(path: str | Path | None = None) -> Model:
     return Model(load_trained(resolve_checkpoint(path)))
 
 
+def compare(runs) -> "Comparison":
+    """Training runs side by side (run directories or checkpoint files): each run's summary, options,
+    learning curve and logged samples, and the options that differ (charrnn.comparison.Comparison;
+    `.to_dict()` is what `charrnn compare --json` prints)."""
+    from charrnn.comparison import compare as _compare
+
+    return _compare([Path(r) for r in runs])
+
+
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
           overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, **options):
     """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.training.Result).

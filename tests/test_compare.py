@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn.cli import app
-from charrnn.compare import _cumulative_elapsed, _read_metrics, compare, load_run
+from charrnn.comparison import _cumulative_elapsed, _read_metrics, compare, load_run
 from charrnn.compare_page import compare_page
 from charrnn.cli.textplot import chart
 from charrnn.training import train
@@ -118,3 +118,10 @@ def test_info_shows_the_training_options_and_history(runs):
     assert "checkpoint: " in r.stderr and "best" in r.stderr  # a directory: it says which file it read
     d = json.loads(cli.invoke(app, ["info", str(runs / "gru" / "latest.npz"), "--json"]).stdout)
     assert d["train"]["lr"] == 0.01 and [h["step"] for h in d["history"]] == [4, 8] and d["training_seconds"] > 0
+
+
+def test_the_api_compares_too(runs):
+    import charrnn
+
+    c = charrnn.compare([runs / "lstm", str(runs / "gru")])
+    assert [r.name for r in c.runs] == ["lstm", "gru"] and "--model" in c.to_dict()["differing_options"]

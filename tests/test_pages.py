@@ -7,7 +7,7 @@ import pytest
 from browser import open_page
 from charrnn.interpret.page import cells_page
 from charrnn.interpret.analysis import analyse
-from charrnn.compare import compare
+from charrnn.comparison import compare
 from charrnn.compare_page import compare_page
 from charrnn.training import train
 from charrnn.trained_model import load_trained

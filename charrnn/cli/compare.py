@@ -20,7 +20,7 @@ SHOWN_ALREADY = ("--model", "--layers", "--hidden")  # the cell and size columns
 
 
 def _dur(seconds) -> str:
-    from charrnn.compare import clock
+    from charrnn.comparison import clock
 
     return "-" if seconds is None else clock(seconds)
 
@@ -52,7 +52,7 @@ def compare(
 
     Example: charrnn compare runs/rnn runs/lstm runs/gru --html compare.html
     """
-    from charrnn.compare import compare as load
+    from charrnn.comparison import compare as load
     from charrnn.interpret.files import check_output, write_atomic
 
     if html is not None:
@@ -76,7 +76,7 @@ def _print(c, width: int) -> None:
 
     from charrnn.cli.console import console
     from charrnn.cli.textplot import chart
-    from charrnn.compare import clock
+    from charrnn.comparison import clock
 
     out = console(sys.stdout)
     table = Table(title="Runs", title_justify="left", caption_justify="left",

@@ -75,7 +75,7 @@ def _history(h: list) -> str:
 
 
 def _clock(seconds: float) -> str:
-    from charrnn.compare import clock
+    from charrnn.comparison import clock
 
     return clock(seconds)
 
