@@ -104,6 +104,12 @@ def log_sample(run: Run, length: int) -> str | None:
     return "".join(generate(run.params, run.cfg, run.vocab, length, temperature=0.8, rng=rng, counts=run.char_counts))
 
 
+def _last_step(run: Run, tcfg: TrainConfig) -> bool:
+    """True when --max-steps or --epochs ends the run after this step: its validation is the final one."""
+    return ((tcfg.max_steps is not None and run.step >= tcfg.max_steps)
+            or (tcfg.epochs is not None and epochs_done(run) >= tcfg.epochs - 1e-12))
+
+
 def _stop_reason(run: Run, tcfg: TrainConfig, started: float, reserve: float = 0.0) -> str | None:
     """The stop rule that fires now, if any; `reserve`: seconds the --time budget keeps for the final validation."""
     if tcfg.max_steps is not None and run.step >= tcfg.max_steps:
@@ -173,7 +179,7 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                               "chars_per_s": window_steps * tcfg.batch * tcfg.seq_len / max(elapsed, 1e-9),
                               "elapsed": time.monotonic() - started}
                     reporter.step(run, record)
-                    if run.step % run.eval_every == 0:
+                    if run.step % run.eval_every == 0 and not _last_step(run, tcfg):  # (the last: below)
                         record["train_loss"] = window_loss / window_steps
                         _evaluate_and_save(run, record, rundir, reporter, signals, whole=False)
                         last_eval_step = run.step

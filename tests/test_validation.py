@@ -90,7 +90,20 @@ def test_a_bounded_split_is_scored_whole_at_the_end(corpus, tmp_path, monkeypatc
     train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "eval_every": 5, "max_steps": 10, "sample_len": 0},
           {"hidden": 8, "layers": 1})
     lines = [json.loads(x) for x in (tmp_path / "o" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in lines] == [5, 10, 10]  # step 10's part, then the whole split
+    assert [r["step"] for r in lines] == [5, 10]  # the last step's pass gives the part and the whole split
+    assert "val_whole_loss" not in lines[0] and lines[1]["val_whole_chars"] > lines[1]["val_chars"] == 64
+    assert math.isfinite(lines[1]["val_whole_loss"]) and lines[1]["val_whole_loss"] != lines[1]["val_loss"]
+
+
+def test_a_run_stopped_right_after_an_evaluation_still_scores_the_whole_split(corpus, tmp_path, monkeypatch):
+    from charrnn import training, validation
+
+    monkeypatch.setattr(validation, "PART_CHARS", 40)
+    monkeypatch.setattr(training, "_last_step", lambda run, tcfg: False)  # as when --time or --patience ends it
+    train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "eval_every": 5, "max_steps": 10, "sample_len": 0},
+          {"hidden": 8, "layers": 1})
+    lines = [json.loads(x) for x in (tmp_path / "o" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [5, 10, 10]  # step 10's part, then a record adding the whole split
     assert "val_whole_loss" not in lines[1] and lines[2]["val_whole_chars"] > lines[2]["val_chars"] == 64
     assert lines[2]["val_loss"] == lines[1]["val_loss"] and math.isfinite(lines[2]["val_whole_loss"])
 

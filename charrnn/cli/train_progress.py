@@ -46,6 +46,7 @@ class ConsoleReporter(Reporter):
         self.val = None
         self.first_step = 0
         self.val_bar = None
+        self.last_step = None  # the step of the last evaluation line
 
     def summary(self, run: Run, warnings: list[str]) -> None:
         cfg, t = run.cfg, run.tcfg
@@ -156,10 +157,13 @@ class ConsoleReporter(Reporter):
         line = (f"step {record['step']:,}  epoch {record['epochs']:.2f}  "
                 + (f"train {tl:.4f}  " if tl is not None else "")
                 + f"val {record['val_loss']:.4f} nats/char ({record['val_bpc']:.3f} bits/char){star}")
+        if record.get("val_whole_loss") is not None and record["step"] == self.last_step:
+            line = ""  # this step's line is out already: only the whole split's figure is new
         if record.get("val_whole_loss") is not None:
             line += (f"\n  whole validation split ({record['val_whole_chars']:,} characters): "
                      f"{record['val_whole_loss']:.4f} nats/char ({record['val_whole_bpc']:.3f} bits/char)")
-        self.message(line)
+        self.last_step = record["step"]
+        self.message(line.lstrip("\n"))
         if sample and not self.quiet:
             self.message("  sample: " + printable(sample[:160]))
 
