@@ -194,6 +194,10 @@ def test_cells_page_is_self_contained_escaped_and_holds_every_state_unit(tmp_pat
     assert (ids[:, 0] == a.logits.argmax(axis=1)).all()
     best = [row for row in a.top if row["rank"] == 1]
     assert data["units"][data["first"]]["label"] == best[0]["label"]  # it opens on the strongest unit
+    gate = a.traces.column(1, "f", 3)  # a gate chosen with --unit is on the page too, and opens it
+    data, raw = _page_data(cells_page(a, "s", chosen=[gate], vocab=t.vocab.chars))
+    assert data["units"][data["first"]]["label"] == "L1 f 3" and len(data["units"]) == L * H * 3 + 1
+    np.testing.assert_allclose(_unit_values(data, raw, data["first"]), a.values(gate), atol=1 / 255)
 
 
 def test_cells_page_keeps_emoji_families_whole(tmp_path):

@@ -76,7 +76,8 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
     U = a.traces.acts.shape[1]
     from charrnn.interpret.units import KINDS
 
-    states = [u for u in range(U) if KINDS[a.traces.units[u, 1]] in ("h", "c")]
+    chosen = list(chosen)
+    states = [u for u in range(U) if KINDS[a.traces.units[u, 1]] in ("h", "c") or u in chosen]  # + chosen gates
     tanh_units = list(range(U, a.n_units))
     c_to_tanh = {int(c): U + i for i, c in enumerate(a.tanh_cols)}
     tanh_to_c = {v: k for k, v in c_to_tanh.items()}
@@ -148,7 +149,7 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
     data = {"T": T, "text": a.text, "units": units, "probes": probes, "preds": preds, "ranking": ranking,
             "gallery": gallery, "first": first[0], "constant": a.constant, "saturation": saturation,
             "full": FULL, "weak_r": _weak_r()}
-    packed = base64.b64encode(zlib.compress(b"".join(blob), 6)).decode("ascii")
+    packed = base64.b64encode(zlib.compress(b"".join(blob), 9)).decode("ascii")
     parts = {"__TITLE__": html.escape(title), "__SUMMARY__": html.escape(summary),
              "__DATA__": _json_for_script(data), "__BLOB__": packed}
     from charrnn.interpret.page_template import PAGE
