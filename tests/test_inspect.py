@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from charrnn import model
 from charrnn.interpret.analysis import analyse
-from charrnn.interpret.page import cells_page
+from charrnn.interpret.page import ALPHABET, cells_page, from_text, to_text
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.corpus import load_corpus
@@ -144,12 +144,11 @@ def test_tanh_c_is_ranked_beside_c_and_counted_once_per_unit(tmp_path):
 
 # -------------------------------------------------------------------------------- HTML
 def _page_data(page: str):
-    import base64
     import zlib
 
     data = json.loads(page.split('<script id="data" type="application/json">')[1].split("</script>")[0])
     blob = page.split('<script id="blob" type="application/octet-stream">')[1].split("</script>")[0]
-    return data, zlib.decompress(base64.b64decode(blob))
+    return data, zlib.decompress(from_text(blob))
 
 
 def _unit_values(data, raw: bytes, i: int) -> np.ndarray:
@@ -171,7 +170,7 @@ def test_cells_page_is_self_contained_escaped_and_holds_every_state_unit(tmp_pat
     page = cells_page(a, "summary <x>", title="m.npz", vocab=t.vocab.chars)
     assert "http://" not in page and "https://" not in page and "src=" not in page and "<link" not in page
     assert "summary &lt;x&gt;" in page and "<b>&amp;" not in page
-    assert page.count("</script>") == 3  # data, blob and code: the text cannot end one early
+    assert page.count("</script>") == 4  # data, blob, alphabet and code: the text cannot end one early
     data, raw = _page_data(page)
     assert data["text"] == text and data["T"] == len(text)
     H, L = t.cfg.hidden, t.cfg.layers
@@ -198,6 +197,16 @@ def test_cells_page_is_self_contained_escaped_and_holds_every_state_unit(tmp_pat
     data, raw = _page_data(cells_page(a, "s", chosen=[gate], vocab=t.vocab.chars))
     assert data["units"][data["first"]]["label"] == "L1 f 3" and len(data["units"]) == L * H * 3 + 1
     np.testing.assert_allclose(_unit_values(data, raw, data["first"]), a.values(gate), atol=1 / 255)
+
+
+def test_base85_round_trips_and_cannot_end_the_script_element():
+    assert len(ALPHABET) == len(set(ALPHABET)) == 85 and not set(ALPHABET) & set("<>&\"'\\/")
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 2, 3, 4, 5, 1001):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        text = to_text(data)
+        assert from_text(text) == data and len(text) == 1 + 5 * ((n + 3) // 4)
+    assert to_text(b"\0" * 4) == "0" + ALPHABET[0] * 5 and to_text(b"\xff" * 4)[1] == ALPHABET[82]  # 2**32 - 1
 
 
 def test_cells_page_keeps_emoji_families_whole(tmp_path):

@@ -59,6 +59,7 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 <main><div id="text" class="mono"></div></main>
 <script id="data" type="application/json">__DATA__</script>
 <script id="blob" type="application/octet-stream">__BLOB__</script>
+<script id="alphabet" type="text/plain">__ALPHABET__</script>
 <script>
 (function(){
 "use strict";
@@ -169,8 +170,13 @@ function build(){
  $('text').addEventListener('mouseover',function(e){if(e.target._i!==undefined)info(e.target._i);});
  select(D.first);
 }
-function unpack(){var raw=atob(document.getElementById('blob').textContent.trim()),n=raw.length,a=new Uint8Array(n);
- for(var k=0;k<n;k++)a[k]=raw.charCodeAt(k);
+function unpack(){  // base 85 (5 characters per 4 bytes, see page.to_text), then zlib
+ var txt=document.getElementById('blob').textContent.trim(),pad=+txt[0],AL=document.getElementById('alphabet').textContent;
+ var val=new Uint8Array(128),k,g;for(k=0;k<85;k++)val[AL.charCodeAt(k)]=k;
+ var n=(txt.length-1)/5,a=new Uint8Array(4*n);
+ for(g=0;g<n;g++){var w=0,o=1+5*g;for(k=0;k<5;k++)w=w*85+val[txt.charCodeAt(o+k)];
+  a[4*g]=Math.floor(w/16777216)&255;a[4*g+1]=(w>>>16)&255;a[4*g+2]=(w>>>8)&255;a[4*g+3]=w&255;}
+ a=a.subarray(0,a.length-pad);
  if(typeof DecompressionStream==='undefined'){$('info').textContent='this browser cannot unpack the data (it lacks DecompressionStream): use a current Firefox, Chrome or Safari';return;}
  var ds=new Response(new Blob([a]).stream().pipeThrough(new DecompressionStream('deflate')));
  ds.arrayBuffer().then(function(buf){bytes=new Uint8Array(buf);build();document.body.setAttribute('data-ready','1');})
