@@ -29,7 +29,7 @@ th{background:#f6f6f6}td.l,th.l{text-align:left}.diff{background:#fff7e0}
 #legend span{cursor:pointer;margin-right:1.2em;user-select:none}#legend span.off{opacity:.35}
 #tip{position:fixed;pointer-events:none;background:rgba(255,255,255,.96);border:1px solid #bbb;
  padding:4px 8px;font-size:12px;display:none;white-space:pre;font-family:ui-monospace,Menlo,Consolas,monospace}
-#samples{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:1em}
+#samples{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:1em}
 .card{border:1px solid #ddd;border-radius:4px;padding:.5em .8em}
 .card pre{white-space:pre-wrap;font-size:12px;background:#fafafa;padding:.5em;margin:.4em 0;max-height:18em;overflow:auto}
 .card input{width:100%}.muted{color:#777}
