@@ -2,7 +2,6 @@
 found, the HTML page is self-contained, the dump round-trips, and the CLI's errors."""
 
 import json
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
