@@ -2,7 +2,6 @@
 network, picking a unit recolours the text, hovering updates the info line, the charts answer
 the mouse. Screenshots go to each test's tmp dir."""
 
-
 from browser import open_page
 from charrnn.interpret.page import cells_page
 from charrnn.interpret.analysis import analyse
