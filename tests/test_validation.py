@@ -151,3 +151,18 @@ def test_evaluate_reports_progress_to_the_end(tmp_path):
     res = evaluate_text(t, SHORT * 3, streams=2, progress=lambda d, n: seen.append((d, n)))
     assert seen and seen[-1][0] == seen[-1][1] == res.chars
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_the_summary_says_how_validation_is_sized(corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from charrnn.cli import app
+
+    r = CliRunner().invoke(app, ["train", str(corpus), "--out", str(tmp_path / "o"), "--batch", "4", "--seq-len", "8",
+                                 "--hidden", "8", "--layers", "1", "--epochs", "1", "--time", "1m",
+                                 "--sample-len", "0"])
+    assert r.exit_code == 0, r.output
+    err = " ".join(r.stderr.split())
+    assert "(sized to the run) and at the end, on the whole split" in err
+    assert "1:00 (h:m:s / m:s) including the final validation" in err
+    assert "epoch 1.00" in err  # fractional epochs, the same in every line
