@@ -37,7 +37,7 @@ th{background:#f6f6f6}td.l,th.l{text-align:left}.diff{background:#fff7e0}
 <h1>charrnn compare</h1>
 <p class="muted">__SUMMARY__</p>
 <table id="runs"><thead><tr>__HEAD__</tr></thead><tbody>__ROWS__</tbody></table>
-<p class="muted">val loss in nats/char (bits/char in brackets); time: wall clock of training with its validation passes;
+<p class="muted">val loss in nats/char (bits/char in brackets); time: wall clock from the start to the last evaluation, validation included;
 chars/s: median training speed. Highlighted columns: the options that differ between the runs.</p>
 <h2>Learning curves</h2>
 <div class="controls"><span id="legend"></span>

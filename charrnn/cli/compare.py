@@ -80,8 +80,8 @@ def _print(c, width: int) -> None:
 
     out = console(sys.stdout)
     table = Table(title="Runs", title_justify="left", caption_justify="left",
-                  caption=Text("val loss: nats/char (bits/char); time: wall clock of training and its validation "
-                               "(m:s or h:m:s); chars/s: median training speed"))
+                  caption=Text("val loss: nats/char (bits/char); time: wall clock from the start to the last "
+                               "evaluation, validation included (m:s or h:m:s); chars/s: median training speed"))
     cols = ["run", "cell", "size", "params", "steps", "epochs", "time", "chars/s", "best val", "last val"]
     shown = [k for k in c.differing if k not in SHOWN_ALREADY]
     cols += shown
