@@ -121,7 +121,7 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
                        "weak": a.weak(name) if name not in a.constant else True,
                        "constant": name in a.constant})
     preds = None
-    if a.logits is not None and vocab is not None:
+    if a.logits is not None and vocab is not None and len(vocab) <= 65536:  # ids as uint16
         z = a.logits - a.logits.max(axis=1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(axis=1, keepdims=True)
