@@ -58,13 +58,14 @@ class Model:
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1):
-        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...)."""
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None):
+        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
+        progress(done, total), if given, is called as the characters are scored."""
         from charrnn.evaluate import evaluate_text
         from charrnn.options import check
 
         check("streams", streams)
-        return evaluate_text(self.trained, text, strict=strict, streams=streams)
+        return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress)
 
     def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
                       progress: Callable[[str, int, int], None] | None = None):
@@ -96,6 +97,15 @@ def load(path: str | Path | None = None) -> Model:
     from charrnn.trained_model import load_trained, resolve_checkpoint
 
     return Model(load_trained(resolve_checkpoint(path)))
+
+
+def compare(runs) -> "Comparison":
+    """Training runs side by side (run directories or checkpoint files): each run's summary, options,
+    learning curve and logged samples, and the options that differ (charrnn.comparison.Comparison;
+    `.to_dict()` is what `charrnn compare --json` prints)."""
+    from charrnn.comparison import compare as _compare
+
+    return _compare([Path(r) for r in runs])
 
 
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,

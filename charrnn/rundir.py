@@ -104,21 +104,39 @@ class RunDir:
             os.fsync(f.fileno())
         self._truncate_metrics = False
 
+    def _repair_metrics(self, run: Run) -> None:
+        try:
+            lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = []
+        for line in lines:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill
+            if isinstance(r, dict) and isinstance(r.get("step"), int) and r["step"] <= run.step:
+                kept.append(r)
+        logged = {r["step"] for r in kept}
+        kept += [r for r in run.history if r.get("step") not in logged and r.get("step", 0) <= run.step]
+        kept.sort(key=lambda r: r["step"])  # (stable: two records of one step keep their order)
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write(self.metrics, lambda f: f.write(text.encode("utf-8")), durable=True)
+        self._truncate_metrics = False
+
     def repair(self, run: Run, evaluate) -> list[str]:
         """On resume, make the directory agree with the checkpoint resumed from (returns warnings).
 
-        - metrics.jsonl of a continued run is rewritten from the checkpoint's history: a record
-          lost to a kill comes back, a record of steps the checkpoint never reached goes (they are
-          run again);
+        - metrics.jsonl of a continued run keeps its records up to the checkpoint's step (those of
+          later steps go: the steps run again), and gets back from the checkpoint's history any
+          record a kill lost;
         - the run's best loss becomes what best.npz really holds (a kill between the two saves
           leaves best.npz one evaluation ahead of latest.npz); if best.npz is missing or
           unreadable, the resumed state is evaluated (`evaluate(run)`) and written as best.npz.
         """
         warnings = []
         if self.continues:
-            lines = "".join(json.dumps(r) + "\n" for r in run.history)
-            atomic_write(self.metrics, lambda f: f.write(lines.encode("utf-8")), durable=True)
-            self._truncate_metrics = False
+            self._repair_metrics(run)
         if run.best_val_loss is None:
             return warnings
         try:

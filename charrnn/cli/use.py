@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-
 from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
 
+
+def say_which(given, trained) -> None:
+    """One line on stderr naming the checkpoint that the default or a directory led to."""
+    if given is not None and not Path(given).is_dir():
+        return  # the user named the file
+    step = trained.meta.get("step")
+    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
 @app.command()
@@ -35,6 +42,7 @@ def sample(
     from charrnn.sample import clean_prime, stream
 
     m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
         warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
@@ -53,8 +61,8 @@ def sample(
         last = prime[-1:] or "\n"
         text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
         last = stream(text, out.write, out.flush) or last
-    if out.isatty() and last not in ("", "\n"):
-        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    if last not in ("", "\n"):
+        out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
 
 
@@ -70,12 +78,14 @@ def evaluate(
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
+    from charrnn.cli.progress import progress_bar
     from charrnn.vocab import unknown_message
 
     m = charrnn.load(checkpoint)
-    with _Progress() as progress:  # bounded memory on any file size; a bar on stderr (on a terminal)
+    # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
+    with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
         result = m.evaluate_file(file, strict=strict, streams=streams, encoding_errors=encoding_errors,
-                                 progress=progress)
+                                 progress=lambda phase, done, total: (read if phase == "read" else score)(done, total))
     if result.skipped:
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
@@ -88,32 +98,6 @@ def evaluate(
         print(f"{name:<11} {value}")
 
 
-class _Progress:
-    """tqdm bars on stderr for evaluate_file's progress(phase, done, total): reading, then scoring."""
-
-    def __init__(self):
-        self.bar, self.phase = None, None
-
-    def __enter__(self):
-        return self
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if phase != self.phase:
-            self.__exit__()
-            unit, scale = ("B", True) if phase == "read" else ("char", True)
-            self.bar = tqdm(total=total, unit=unit, unit_scale=scale, desc="reading" if phase == "read" else "scoring",
-                            file=sys.stderr, dynamic_ncols=True, disable=None, leave=False, mininterval=0.5)
-            self.phase = phase
-        self.bar.update(done - self.bar.n)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
 @app.command()
 @handled
 def info(
@@ -124,7 +108,9 @@ def info(
     import charrnn
     from charrnn.cli.console import info_table
 
-    d = charrnn.load(checkpoint).info()
+    m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
+    d = m.info()
     if as_json:
         print(json.dumps(d))
     else:
