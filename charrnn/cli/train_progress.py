@@ -4,7 +4,6 @@ one line per evaluation (with a short sample unless --quiet)."""
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
@@ -17,23 +16,6 @@ from charrnn import model
 from charrnn.model import estimate_memory
 from charrnn.run import Run
 from charrnn.training import Reporter
-
-
-def resident_bytes() -> int:
-    """Bytes this process holds now (the interpreter, the corpus, the model): the base that
-    training's own arrays (model.estimate_memory) add to. Linux: /proc; elsewhere the peak so
-    far (resource), or 0 where neither can be read."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError, AttributeError):
-        pass
-    try:
-        import resource
-    except ImportError:  # Windows
-        return 0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
 
 
 LN2 = math.log(2)
@@ -80,7 +62,7 @@ class ConsoleReporter(Reporter):
                 ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} characters"),
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
-                ("est. memory", human_bytes(resident_bytes() + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
+                ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
                 ("batches", f"{t.batch} streams x {t.seq_len} characters; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
                 ("stop", self._stop_rule(run)),
