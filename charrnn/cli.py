@@ -240,7 +240,7 @@ def train(
 
 
 # The other verbs live in their own modules and register themselves on `app`.
-from charrnn import cli_use, cli_inspect  # noqa: E402,F401
+from charrnn import cli_use, cli_inspect, cli_memory  # noqa: E402,F401
 
 
 def main() -> None:
