@@ -243,21 +243,28 @@ def _print_report(results) -> None:
     from charrnn.render import console
 
     out = console(sys.stdout)
+    if not out.is_terminal:
+        out.width = max(out.width, 132)  # piped: no columns squeezed into 80
     many = len(results) > 1
     init = results[0].init is not None
     summary = Table(title="Memory", title_justify="left", caption="L(full) in nats/char; effective context: smallest k "
-                    "with L(k) - L(full) <= 0.01; gradient horizon per layer (L0 / L1 / ...): largest k with median "
-                    "g_k/g_0 >= 1e-3", caption_justify="left")
+                    "with L(k) - L(full) <= 0.01; horizon per layer (L0 / L1 / ...): largest k with median "
+                    "g_k/g_0 >= 1e-3 for h (c: the LSTM cell state)", caption_justify="left")
     skipped = any(m.extra["skipped"] for m in results)
-    for col in ["checkpoint", "cell", "size", "L(full)", "eff. context", "horizon"] + (
-            ["at init"] if init else []) + (["skipped"] if skipped else []):
+    lstm = any(m.grad_c is not None for m in results)
+    for col in ["checkpoint", "cell", "size", "L(full)", "eff. context", "horizon"] + (["c horizon"] if lstm else []) + (
+            ["at init"] if init else []) + (["c at init"] if init and lstm else []) + (["skipped"] if skipped else []):
         summary.add_column(col, justify="left" if col in ("checkpoint", "cell") else "right")
     for i, m in enumerate(results):
         eff = m.effective_context
         row = [Text(_name(m, i, many)), m.cell, f"{m.layers}x{m.hidden}", f"{m.loss_full:.4f}",
                str(eff) if eff is not None else f"> {int(m.contexts[-1])}", _horizons(m)]
+        if lstm:
+            row.append(_horizons(m, "c"))
         if init:
             row.append(_horizons(m.init))
+            if lstm:
+                row.append(_horizons(m.init, "c"))
         if skipped:
             row.append(f"{m.extra['skipped']:,}")
         summary.add_row(*row)
@@ -295,9 +302,13 @@ def _print_report(results) -> None:
             _print_saliency(out, m, _name(m, i, many))
 
 
-def _horizons(m) -> str:
+def _horizons(m, state: str = "h") -> str:
+    """'12 / 7': the horizon of each layer ('>=256' where the curve never fell below 1e-3)."""
+    hs = m.gradient_horizon if state == "h" else m.c_horizon
+    if hs is None:
+        return ""
     K = int(m.distances[-1])
-    return " / ".join(f"{'>=' if h >= K else ''}{h}" for h in m.gradient_horizon)
+    return " / ".join(f"{'>=' if h >= K else ''}{h}" for h in hs)
 
 
 def _print_saliency(out, m, name: str, shown: int = 160) -> None:

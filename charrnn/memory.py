@@ -278,6 +278,10 @@ class Memory:
     def gradient_horizon(self) -> np.ndarray:  # (L,)
         return horizon(self.grad_h_median)
 
+    @property
+    def c_horizon(self) -> np.ndarray | None:  # (L,) the same for the LSTM cell state
+        return None if self.grad_c is None else horizon(self.grad_c_median)
+
 
 def work(n: int, plan: Plan, init: bool = False) -> int:
     """The progress total of `measure`, in stream-steps (the units `progress` is called with)."""

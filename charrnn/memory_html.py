@@ -162,12 +162,11 @@ def memory_page(results, summary: str) -> str:
         eff = m.effective_context
         cells = [m.extra.get("checkpoint", ""), m.cell, f"{m.layers} x {m.hidden}", f"{m.loss_full:.4f}",
                  str(eff) if eff is not None else f"> {int(m.contexts[-1])}",
-                 ", ".join(f"L{j} {h}" for j, h in enumerate(m.gradient_horizon)),
-                 ", ".join(f"L{j} {h}" for j, h in enumerate(m.init.gradient_horizon)) if m.init is not None else "-",
+                 _horizons(m), _horizons(m.init) if m.init is not None else "-",
                  f"{m.extra.get('skipped', 0):,}"]
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table = ("<table><tr><th>checkpoint</th><th>cell</th><th>layers x hidden</th><th>L(full)</th>"
-             "<th>effective context</th><th>gradient horizon</th><th>horizon at init</th><th>skipped chars</th></tr>"
+             "<th>effective context</th><th>gradient horizon</th><th>at init</th><th>skipped chars</th></tr>"
              + "".join(rows) + "</table>")
 
     ks = sorted({int(k) for _, _, m, _ in models for k in m.contexts})
@@ -202,6 +201,13 @@ def memory_page(results, summary: str) -> str:
              "__DATA__": _json_for_script({"context": ctx_data, "reach": reach_data})}
     # One pass over the template only, so markers inside the text are never replaced.
     return re.sub(r"__(SUMMARY|TABLE|CONTEXT|REACH|HEAT|DATA)__", lambda m: parts[m[0]], _PAGE)
+
+
+def _horizons(m) -> str:
+    """'L0 12, L1 7' for h (and '; c: L0 40, L1 9' for an LSTM)."""
+    def one(hs):
+        return ", ".join(f"L{j} {h}" for j, h in enumerate(hs))
+    return one(m.gradient_horizon) + (f"; c: {one(m.c_horizon)}" if m.c_horizon is not None else "")
 
 
 def _tint(colour: str) -> str:
@@ -246,7 +252,7 @@ __CONTEXT__
 <p>Median over targets of g_k / g_0, the norm of the gradient of the target's loss with respect to
 each layer's state k characters back, relative to k = 0. Solid: hidden state h (darker: lower
 layer); dashed: LSTM cell state c; dotted: the freshly initialised model (--init). Grey dashes:
-1e-3, the gradient horizon's threshold.</p>
+1e-3, the gradient horizon's threshold. Ratios below 1e-12 are drawn on the bottom edge.</p>
 __REACH__
 <h2>Saliency of earlier characters</h2>
 <p>Each character before the target (outlined) shaded by ||dl/dx|| (the gradient of the target's
