@@ -59,7 +59,7 @@ def inspect_memory(
     from charrnn.cellreport import check_output, write_atomic
     from charrnn.corpus import read_text
     from charrnn.errors import CorpusError, UsageError
-    from charrnn.memory import DEFAULTS, make_plan, measure, work
+    from charrnn.memory import DEFAULTS, check_memory, make_plan, measure, work
     from charrnn.memory_html import memory_page
     from charrnn.trained import load_trained, resolve_checkpoint
     from charrnn.traces import training_text
@@ -124,6 +124,7 @@ def inspect_memory(
             else:
                 _warn(f"{path}: no saliency: the target character (or everything before it) is not in its vocabulary")
         plan = make_plan(len(ids), max_context, max_targets, max_distance, positions, t)
+        check_memory(trained.cfg, plan, len(ids))
         for option, asked, used in plan.clamped:
             _warn(f"{path}: the text has only {len(ids):,} characters it knows: {option} {asked} clamped to {used}")
         jobs.append((path, trained, ids, raw[known], plan, skipped))

@@ -103,6 +103,24 @@ def make_plan(n: int, max_context: int, max_targets: int, max_distance: int, pos
     return Plan(max_context, max_targets, max_distance, positions, at, tuple(clamped))
 
 
+MAX_BYTES = 4 << 30  # the largest working set of one measurement
+
+
+def check_memory(cfg, plan: Plan, n: int) -> None:
+    """UsageError naming the option to lower when a measurement would need more than MAX_BYTES:
+    gradient reach keeps every step of the window for the backward pass (about G + 5H floats per
+    step, stream and layer), context usage keeps max_targets streams of at least one step."""
+    per = (CELLS[cfg.cell].gates + 5) * cfg.hidden * np.dtype(cfg.dtype).itemsize  # bytes per step and stream
+    P = min(plan.positions, n - 1 - plan.max_distance)  # the targets the text has (evenly_spaced)
+    N = min(plan.max_targets, n - plan.max_context)
+    reach = cfg.layers * (plan.max_distance + 1) * P * per
+    context = cfg.layers * N * per * 2
+    for need, options in ((reach, "--max-distance or --positions"), (context, "--max-targets")):
+        if need > MAX_BYTES:
+            raise UsageError(f"this measurement needs about {need / 1e9:.1f} GB of memory "
+                             f"({cfg.layers} x {cfg.hidden} {cfg.cell})", hint=f"lower {options}")
+
+
 # ----------------------------------------------------------------------- running the layers
 def run_layers(params, cfg, x, state):
     """The stacked cells over a chunk: x (T, B) ids or (T, B, V) floats, state (one tuple per

@@ -314,6 +314,18 @@ def test_bad_input_is_one_line_naming_the_option(ck, text, args, needle, code):
     assert "Traceback" not in r.output and needle in r.stderr and "hint:" in r.stderr and r.stdout == ""
 
 
+def test_a_measurement_too_big_for_memory_is_refused_naming_the_option():
+    cfg = ModelConfig(cell="lstm", vocab_size=50, hidden=512, layers=3)
+    memory.check_memory(cfg, memory.make_plan(10 ** 7, 1024, 2000, 256, 64), 10 ** 7)  # the defaults fit
+    with pytest.raises(memory.UsageError, match="GB") as e:
+        memory.check_memory(cfg, memory.make_plan(10 ** 7, 1024, 2000, 10 ** 5, 64), 10 ** 7)
+    assert "--max-distance" in e.value.hint
+    with pytest.raises(memory.UsageError) as e:
+        memory.check_memory(cfg, memory.make_plan(10 ** 7, 1024, 10 ** 6, 256, 64), 10 ** 7)
+    assert "--max-targets" in e.value.hint
+    memory.check_memory(cfg, memory.make_plan(3000, 1024, 10 ** 6, 256, 64), 3000)  # the text has few targets
+
+
 def test_a_missing_checkpoint_and_a_bad_output_path(ck, text, tmp_path):
     r = cli("inspect-memory", tmp_path / "nope.npz", "--text", text)
     assert r.exit_code in (1, 2) and "error:" in r.stderr and "Traceback" not in r.output
