@@ -111,8 +111,8 @@ def _chart(cid: str, xs, series: list[dict], xlog: bool, ylog: bool, xlabel: str
     data = {"x": [round(p, 2) if p is not None else None for p in pxs], "k": [int(x) for x in xs],
             "series": [{"label": s["label"], "colour": s["colour"],
                         "values": [float(f"{v:.6g}") if np.isfinite(v) else None for v in s["values"]]} for s in series]}
-    return (f'<div class="legend">{legend}</div>{"".join(parts)}<div class="readout" id="{cid}-readout">'
-            'Hover over the chart for the values.</div>'), data
+    return (f'<div class="legend">{legend}</div><div class="plot">{"".join(parts)}<div class="readout" '
+            f'id="{cid}-readout">Hover over the chart for the values.</div></div>'), data
 
 
 def _round_ticks(lo: float, hi: float, most: int) -> list[float]:
@@ -229,13 +229,15 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>charrnn inspect-memory</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:980px}
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1180px}
+.plot{display:flex;align-items:flex-start;gap:1em}
 table{border-collapse:collapse;margin:.5em 0 1em}td,th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}
 .chart{display:block;font-size:11px}.frame{fill:#fff;stroke:#999}.grid{stroke:#eee}.tick{fill:#555}
 .axis{fill:#333;font-size:12px}.threshold{stroke:#888;stroke-dasharray:4 3}.guide{stroke:#444;stroke-width:1}
 .hover{fill:transparent;cursor:crosshair}.legend{margin:.3em 0}.key{margin-right:1.2em;white-space:nowrap}
 .key svg{vertical-align:middle;margin-right:.3em}
-.readout{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;min-height:3em;white-space:pre;color:#333}
+.readout{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-space:pre;color:#333;
+ width:22em;max-height:330px;overflow:auto}
 .heat{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;line-height:1.45;font-size:13px;
  border:1px solid #ccc;padding:.8em}
 .heat .nl{color:#999}.target{outline:2px solid #000;font-weight:bold}
@@ -264,7 +266,7 @@ __HEAT__
 <script>
 (function(){
 var data=JSON.parse(document.getElementById('data').textContent);
-function fmt(v){if(v===null)return '-';var a=Math.abs(v);return (a!==0&&(a<1e-3||a>=1e4))?v.toExponential(2):v.toPrecision(4);}
+function fmt(v){if(v===null)return '-';if(v===0)return '0';var a=Math.abs(v);return (a!==0&&(a<1e-3||a>=1e4))?v.toExponential(2):v.toPrecision(4);}
 Object.keys(data).forEach(function(id){
  var svg=document.getElementById(id),d=data[id],out=document.getElementById(id+'-readout');
  var guide=svg.querySelector('.guide'),hover=svg.querySelector('.hover');
