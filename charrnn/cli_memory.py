@@ -133,7 +133,7 @@ def inspect_memory(
     results = []
     with _progress(sum(work(len(ids), plan, init) for _, _, ids, _, plan, _ in jobs), quiet) as bar:
         for path, trained, ids, points, plan, skipped in jobs:
-            bar.set_description(path.name if len(jobs) == 1 else str(path))
+            bar.set_description(str(path))
             seed = trained.train_cfg.seed if init else None
             m = measure(trained.params, trained.cfg, ids, plan, points, seed, progress=bar.update)
             m.extra.update(skipped=skipped, checkpoint=str(path))
