@@ -8,16 +8,25 @@ import json
 
 import numpy as np
 import pytest
-from factories import TEXT, make_checkpoint
-from test_cells import B, H, make_layer, make_state, numeric_grad, rel_error
+from helpers import TEXT, make_checkpoint, numeric_grad, rel_error
 from typer.testing import CliRunner
 
-from charrnn import memory, model
+from charrnn import model
 from charrnn.cells import CELLS
 from charrnn.cli import app
 from charrnn.config import ModelConfig
+from charrnn.interpret import memory
 
-T, D = 6, 4
+B, T, D, H = 2, 6, 4, 5  # all different, so a transposed shape cannot pass unnoticed
+
+
+def make_layer(cell, rng, D=D):
+    G = CELLS[cell].gates * H
+    return {"Wx": rng.normal(0, 0.5, (D, G)), "Wh": rng.normal(0, 0.5, (H, G)), "b": rng.normal(0, 0.5, G)}
+
+
+def make_state(cell, rng):
+    return tuple(rng.normal(0, 0.5, (B, H)) for _ in range(CELLS[cell].n_state))
 
 
 def cli(*args, **kw):
@@ -282,7 +291,7 @@ def test_different_vocabularies_side_by_side(ck, tmp_path):
     r = cli("inspect-memory", ck, other, "--text", f, "--json", *SMALL)
     assert r.exit_code == 0, r.output
     known = sum(ch in "abcdef ()\n" for ch in TEXT * 4)
-    assert f"skipped {len(TEXT * 4) - known:,} characters" in r.stderr
+    assert f"skipped {len(TEXT * 4) - known:,} character(s)" in r.stderr
     cells = [m["cell"] for m in json.loads(r.stdout)["models"]]
     assert cells == ["lstm", "rnn"]
 
@@ -338,3 +347,16 @@ def test_help_shows_every_default():
     assert r.exit_code == 0
     options = [line for line in r.stdout.splitlines() if line.startswith("│ --") and "--help" not in line]
     assert options and all("[default:" in line for line in options), [o for o in options if "[default:" not in o]
+
+
+def test_the_python_api_measures_the_same(ck, text):
+    import charrnn
+
+    m = charrnn.load(ck).memory(text.read_text(encoding="utf-8"), max_context=16, max_targets=20, max_distance=12,
+                                positions=5, at=30)
+    r = cli("inspect-memory", ck, "--text", text, "--json", "--at", 30, *SMALL)
+    d = json.loads(r.stdout)["models"][0]
+    assert m.effective_context == d["effective_context"] and list(m.gradient_horizon) == d["gradient_horizon"]
+    assert m.saliency["target"] == 30 and len(m.saliency["values"]) == 13
+    with pytest.raises(memory.UsageError, match="--max-context"):
+        charrnn.load(ck).memory("abc", max_context=0)

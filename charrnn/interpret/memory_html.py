@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from charrnn.render import shown
+from charrnn.interpret.render import shown
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 W, H, LEFT, RIGHT, TOP, BOTTOM = 760, 330, 64, 16, 14, 44  # chart size and margins, px

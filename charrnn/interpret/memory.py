@@ -312,6 +312,48 @@ def work(n: int, plan: Plan, init: bool = False) -> int:
     return one * (2 if init else 1) + sal
 
 
+@dataclass
+class Job:
+    """One model's share of a text: the known characters (ids, code points), the plan, what was skipped."""
+
+    ids: np.ndarray
+    points: np.ndarray
+    plan: Plan
+    skipped: int
+    unknown: list
+
+
+def prepare(trained, text: str, max_context: int = 1024, max_targets: int = 2000, max_distance: int = 256,
+            positions: int = 64, at: int | None = None, warn=None) -> Job:
+    """What `measure` will do for `trained` (a charrnn.trained_model.Trained) on `text`: the
+    characters it knows (the others are skipped; warn(message) says how many), the options clamped
+    to them (warn says so) and checked against memory. `at`: the saliency target as an index into
+    `text`; warn says when this model cannot use it (its character, or all before it, unknown)."""
+    vocab = trained.vocab
+    known = vocab.known(text)
+    if known.dropped and warn is not None:
+        warn(f"{trained.path}: {known.message()}; it reads the other {len(known.ids):,}")
+    t = None
+    if at is not None:
+        if not 0 <= at < len(text):
+            raise UsageError(f"--at {at} is past the end of the text ({len(text):,} characters)",
+                             hint=f"pick a position below {len(text):,}, or use --at-match REGEX")
+        t = len(vocab.known(text[:at]).ids)
+        if vocab.known(text[at]).dropped or t == 0:
+            t = None
+            if warn is not None:
+                warn(f"{trained.path}: no saliency: the target character (or everything before it) "
+                     "is not in its vocabulary")
+    plan = make_plan(len(known.ids), max_context, max_targets, max_distance, positions, t)
+    for option, asked, used in plan.clamped:
+        if warn is not None:
+            warn(f"{trained.path}: the text has only {len(known.ids):,} characters it knows: "
+                 f"{option} {asked} clamped to {used}")
+    check_memory(trained.cfg, plan, len(known.ids))
+    points = np.array([ord(c) for c in vocab.chars], dtype=np.uint32)[np.asarray(known.ids, dtype=np.intp)]
+    return Job(np.asarray(known.ids, dtype=np.intp), points, plan, known.dropped, known.unknown)
+
+
 def measure(params, cfg, ids: np.ndarray, plan: Plan, points: np.ndarray | None = None,
             init_seed: int | None = None, progress=None) -> Memory:
     """All three measurements of the model (params, cfg) on ids (n,) of its known characters

@@ -5,46 +5,49 @@ stdout: the summary table, then the curves as numbers at k = 0, 1, 2, 4, ... wit
 (plain characters: legible when piped), or one JSON object with --json; stderr: the rest.
 """
 
-from __future__ import annotations
 
 import json
 import math
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import List, Optional
 
 import numpy as np
 import typer
 
-from charrnn.cli import EncodingErrors, app, handled
+from charrnn.cli.app import app, handled, warn
+from charrnn.cli.params import choice, opt
 
 SPARKS = "▁▂▃▄▅▆▇█"
 LOG_FLOOR = -8  # sparklines of gradient ratios span 1e-8 .. 1
 
 
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
 @app.command("inspect-memory")
 @handled
 def inspect_memory(
-    checkpoints: Annotated[Optional[List[Path]], typer.Argument(help="Checkpoints to compare (default: checkpoints/best.npz, else latest.npz).", show_default=False)] = None,
-    text: Annotated[Optional[Path], typer.Option("--text", help="Text to measure on (none: the validation part of the first checkpoint's training corpus).", show_default="none")] = None,
-    max_chars: Annotated[int, typer.Option(help="Use at most this many characters of the text (the carried pass reads them all).")] = 50000,
-    max_context: Annotated[int, typer.Option(help="Longest context k of the context-usage curve (k = 1, 2, 4, ... up to this).")] = 1024,
-    max_targets: Annotated[int, typer.Option(help="Targets scored for context usage, evenly spaced.")] = 2000,
-    max_distance: Annotated[int, typer.Option(help="Steps the gradient is followed back from each target.")] = 256,
-    positions: Annotated[int, typer.Option(help="Targets the gradient is followed back from, evenly spaced.")] = 64,
-    init: Annotated[bool, typer.Option("--init", help="Also measure each architecture freshly initialised (with the checkpoint's seed).", show_default="off")] = False,
-    at: Annotated[Optional[int], typer.Option("--at", metavar="N", help="Saliency of the characters before character N of the text (counting from 0).", show_default="the middle of the text")] = None,
-    at_match: Annotated[Optional[str], typer.Option("--at-match", metavar="REGEX", help="Saliency target: the last character of the first match of REGEX.", show_default="none")] = None,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page with the curves and the saliency heat map.", show_default="none")] = None,
-    dump: Annotated[Optional[Path], typer.Option("--dump", help="Write the raw measurements to this .npz.", show_default="none")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.", show_default="off")] = False,
-    encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8 in --text: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", show_default="off")] = False,
+    checkpoints: Optional[List[Path]] = typer.Argument(None, metavar="[CHECKPOINT]...", show_default=False,
+                                                       help="Checkpoints to compare side by side (files, or "
+                                                            "directories: their best.npz, else latest.npz); "
+                                                            "default: checkpoints/."),
+    text: Optional[Path] = opt("text", help="Text to measure on (none: the validation part of the first "
+                                            "checkpoint's training corpus)."),
+    max_chars: int = opt("max_chars"),
+    encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input",
+                                                     help="Invalid UTF-8 in --text: strict (error), "
+                                                          "replace (U+FFFD) or ignore."),
+    max_context: int = opt("max_context"),
+    max_targets: int = opt("max_targets"),
+    max_distance: int = opt("max_distance"),
+    positions: int = opt("positions"),
+    init: bool = opt("init"),
+    at: Optional[int] = opt("at"),
+    at_match: Optional[str] = opt("at_match"),
+    html: Optional[Path] = opt("html", help="Write a self-contained HTML page with the curves and the saliency "
+                                            "heat maps."),
+    dump: Optional[Path] = opt("dump", help="Write the raw measurements to this .npz."),
+    as_json: bool = opt("as_json"),
+    quiet: bool = opt("quiet", help="No progress bar."),
 ):
     """Measure how much context each model uses and how far back its gradient reaches.
 
@@ -56,31 +59,23 @@ def inspect_memory(
 
         charrnn inspect-memory run/best.npz --at-match 'return ' --dump memory.npz --json
     """
-    from charrnn.cellreport import check_output, write_atomic
     from charrnn.corpus import read_text
-    from charrnn.errors import CorpusError, UsageError
-    from charrnn.memory import DEFAULTS, check_memory, make_plan, measure, work
-    from charrnn.memory_html import memory_page
-    from charrnn.trained import load_trained, resolve_checkpoint
-    from charrnn.traces import training_text
-    from charrnn.vocab import code_points
+    from charrnn.errors import UsageError
+    from charrnn.interpret.files import check_output, write_atomic
+    from charrnn.interpret.memory import measure, prepare, work
+    from charrnn.interpret.memory_html import memory_page
+    from charrnn.interpret.text import training_text
+    from charrnn.trained_model import load_trained, resolve_checkpoint
 
-    for option, value in (("--max-chars", max_chars),) + tuple(
-            (o, v) for (o, _), v in zip(DEFAULTS, (max_context, max_targets, max_distance, positions))):
-        if value < 1:
-            example = dict(DEFAULTS).get(option, 50000)
-            raise UsageError(f"invalid value for {option}: {value} (a whole number >= 1)", hint=f"e.g. {option} {example}")
     if at is not None and at_match is not None:
         raise UsageError("--at and --at-match both name a saliency target", hint="give one of them")
-    if at is not None and at < 1:
-        raise UsageError(f"invalid value for --at: {at} (a target needs a character before it: N >= 1)",
-                         hint="e.g. --at 1000")
     pattern = None
     if at_match is not None:
         try:
             pattern = re.compile(at_match, re.MULTILINE)
         except re.error as e:
-            raise UsageError(f"invalid --at-match {at_match!r}: {e}", hint="a Python regular expression, e.g. --at-match 'return '") from None
+            raise UsageError(f"invalid --at-match {at_match!r}: {e}",
+                             hint="a Python regular expression, e.g. --at-match 'return '") from None
     if dump is not None:
         check_output(dump, "--dump", "memory.npz")
     if html is not None:
@@ -88,11 +83,10 @@ def inspect_memory(
     paths = [resolve_checkpoint(p) for p in (checkpoints or [None])]
     models = [load_trained(p) for p in paths]
     if text is not None:
-        body, source = read_text(text, encoding_errors.value)[:max_chars], str(text)
+        body, source = read_text(text, encoding_errors)[:max_chars], str(text)
     else:
         body = training_text(models[0], max_chars)
         source = f"validation part of {models[0].meta['corpus']['path']}"
-    raw = code_points(body)
     target = at
     if pattern is not None:
         m = pattern.search(body)
@@ -103,40 +97,19 @@ def inspect_memory(
         if target < 1:
             raise UsageError(f"--at-match {at_match!r} matches the first character: nothing comes before it",
                              hint="make the pattern match later in the text, or use --at N")
-    if target is None and len(raw) >= 2:
-        target = len(raw) // 2
-    if target is not None and target >= len(raw):
-        raise UsageError(f"--at {target} is past the end of the text ({len(raw):,} characters)",
-                         hint=f"pick a position below {len(raw):,}, or use --at-match REGEX")
+    if target is None and len(body) >= 2:
+        target = len(body) // 2
+    jobs = [prepare(trained, body, max_context, max_targets, max_distance, positions, target, warn)
+            for trained in models]
 
-    jobs = []
-    for path, trained in zip(paths, models):
-        known = np.isin(raw, code_points("".join(trained.vocab.chars)))
-        skipped = int((~known).sum())
-        if skipped:
-            _warn(f"{path}: skipped {skipped:,} characters not in its vocabulary "
-                  f"({len(np.unique(raw[~known]))} distinct); it reads the other {int(known.sum()):,}")
-        ids = trained.vocab.encode_points(raw[known])
-        t = None
-        if target is not None:
-            if known[target] and known[:target].any():
-                t = int(known[:target].sum())
-            else:
-                _warn(f"{path}: no saliency: the target character (or everything before it) is not in its vocabulary")
-        plan = make_plan(len(ids), max_context, max_targets, max_distance, positions, t)
-        check_memory(trained.cfg, plan, len(ids))
-        for option, asked, used in plan.clamped:
-            _warn(f"{path}: the text has only {len(ids):,} characters it knows: {option} {asked} clamped to {used}")
-        jobs.append((path, trained, ids, raw[known], plan, skipped))
-
-    print(f"measuring {len(jobs)} model(s) on {len(raw):,} characters ({source})", file=sys.stderr)
+    print(f"measuring {len(jobs)} model(s) on {len(body):,} characters ({source})", file=sys.stderr)
     results = []
-    with _progress(sum(work(len(ids), plan, init) for _, _, ids, _, plan, _ in jobs), quiet) as bar:
-        for path, trained, ids, points, plan, skipped in jobs:
+    with _progress(sum(work(len(j.ids), j.plan, init) for j in jobs), quiet) as bar:
+        for path, trained, job in zip(paths, models, jobs):
             bar.set_description(str(path))
             seed = trained.train_cfg.seed if init else None
-            m = measure(trained.params, trained.cfg, ids, plan, points, seed, progress=bar.update)
-            m.extra.update(skipped=skipped, checkpoint=str(path))
+            m = measure(trained.params, trained.cfg, job.ids, job.plan, job.points, seed, progress=bar.update)
+            m.extra.update(skipped=job.skipped, checkpoint=str(path))
             results.append(m)
 
     if dump is not None:
@@ -144,7 +117,7 @@ def inspect_memory(
         write_atomic(dump, lambda f: np.savez(f, **arrays), "--dump")
         print(f"wrote {dump}", file=sys.stderr)
     if html is not None:
-        summary = (f"{len(raw):,} characters of {source}. Context usage: L(k) over {len(results[0].context_targets):,} "
+        summary = (f"{len(body):,} characters of {source}. Context usage: L(k) over {len(results[0].context_targets):,} "
                    f"targets; gradient reach: median over {len(results[0].positions)} targets.")
         page = memory_page(results, summary).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
@@ -241,7 +214,7 @@ def _print_report(results) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.render import console
+    from charrnn.cli.console import console
 
     out = console(sys.stdout)
     if not out.is_terminal:
@@ -315,7 +288,7 @@ def _horizons(m, state: str = "h") -> str:
 def _print_saliency(out, m, name: str, shown: int = 160) -> None:
     from rich.text import Text
 
-    from charrnn.render import heat_plain, heat_text
+    from charrnn.interpret.render import heat_plain, heat_text
 
     t, values = m.saliency["target"], m.saliency["values"]  # values[k]: x_{t-1-k}
     n = min(shown, len(values))
