@@ -259,7 +259,7 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            MEASURE, bool, flags=("--init",), show_default="off"),
     Option("at", None, "Saliency of the characters before character N of the text (counting from 0).", MEASURE,
            int, 1, flags=("--at",), metavar="N", show_default="the middle of the text",
-           want="a whole number >= 1 (a target needs a character before it)", hint="e.g. --at 1000"),
+           want="a whole number >= 1: a target needs a character before it", hint="e.g. --at 1000"),
     Option("at_match", None, "Saliency target: the last character of the first match of REGEX.", MEASURE,
            flags=("--at-match",), metavar="REGEX", show_default="none"),
 ]}

@@ -26,7 +26,7 @@ LOG_FLOOR = -8  # sparklines of gradient ratios span 1e-8 .. 1
 @app.command("inspect-memory")
 @handled
 def inspect_memory(
-    checkpoints: Optional[List[Path]] = typer.Argument(None, metavar="[CHECKPOINT]...", show_default=False,
+    checkpoints: Optional[List[Path]] = typer.Argument(None, metavar="CHECKPOINT", show_default=False,
                                                        help="Checkpoints to compare side by side (files, or "
                                                             "directories: their best.npz, else latest.npz); "
                                                             "default: checkpoints/."),
