@@ -149,7 +149,7 @@ def _heat(m, name: str, decades: float = 4.0) -> str:
         spans.append(f'<span style="{style}" data-v="{values[k]:.3e}" data-k="{k}"{" class=nl" if ch == chr(10) else ""}>'
                      f'{body}</span>')
     target = chr(int(m.text[t]))
-    spans.append(f'<span class="target" title="target x_t">{"↵" if target == chr(10) else html.escape(shown(target))}</span>')
+    spans.append(f'<span class="target" title="the target x_t = {html.escape(repr(target), quote=True)}">{"↵" if target == chr(10) else html.escape(shown(target))}</span>')
     return (f'<h3>{html.escape(name)}: target character {t:,}</h3>'
             f'<div class="heat">{"".join(spans)}</div>')
 
@@ -205,8 +205,10 @@ def memory_page(results, summary: str) -> str:
 
 def _horizons(m) -> str:
     """'L0 12, L1 7' for h (and '; c: L0 40, L1 9' for an LSTM)."""
+    K = int(m.distances[-1])
+
     def one(hs):
-        return ", ".join(f"L{j} {h}" for j, h in enumerate(hs))
+        return ", ".join(f"L{j} {'>=' if h >= K else ''}{h}" for j, h in enumerate(hs))
     return one(m.gradient_horizon) + (f"; c: {one(m.c_horizon)}" if m.c_horizon is not None else "")
 
 
