@@ -29,6 +29,7 @@ from charrnn import model
 from charrnn.corpus import Streams
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.vocab import code_points, describe, display
+from charrnn.workspace import Workspace
 
 CHUNK = 1024  # time steps per forward pass
 
@@ -73,15 +74,17 @@ def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK
     return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk))
 
 
-def stream_loss(params, cfg, streams: Streams, remap=None) -> tuple[float, int]:
+def stream_loss(params, cfg, streams: Streams, remap=None, ws: Workspace | None = None) -> tuple[float, int]:
     """(total nats, characters scored) over every chunk of `streams` once, the state carried from
-    chunk to chunk; remap (optional) maps the corpus's ids to the model's."""
+    chunk to chunk; remap (optional) maps the corpus's ids to the model's. The scratch arrays live
+    in `ws` (a training run passes its own), else in a workspace of this call, freed on return."""
+    ws = ws if ws is not None else Workspace()
     state = model.init_state(cfg, streams.batch)
     total, count = 0.0, 0
     for x, y in streams.eval_chunks():
         if remap is not None:
             x, y = remap(x), remap(y)
-        s, c, state = model.loss_sum(params, cfg, x, y, state)
+        s, c, state = model.loss_sum(params, cfg, x, y, state, ws)
         total, count = total + s, count + c
     return total, count
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from charrnn.cells import CELLS
 from charrnn.config import ModelConfig
+from charrnn.workspace import Workspace
 
 
 def layer_params(params: dict, k: int) -> dict:
@@ -67,17 +68,20 @@ def init_state(cfg: ModelConfig, batch: int) -> list[tuple]:
 
 
 # ------------------------------------------------------------------------ forward / backward
-def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None):
+def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None,
+            ws: Workspace | None = None):
     """ids (B, T) -> logits (T*B, V), time-major rows (row t*B + b), the final state, and a cache.
 
     Dropout (inverted) is applied to each layer's output when cfg.dropout > 0 and an `rng` is
-    given (training); evaluation and sampling pass no rng.
+    given (training); evaluation and sampling pass no rng. With a workspace `ws` (charrnn.workspace)
+    the layers' big arrays are its buffers: the cache is then valid until the next chunk run with
+    the same workspace. Without one they are fresh (what a caller that keeps caches wants).
     """
     cell = CELLS[cfg.cell]
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
     layer_caches, masks, stateT = [], [], []
     for k in range(cfg.layers):
-        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k])
+        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k], None if ws is None else ws.scope(f"l{k}."))
         layer_caches.append(lc)
         stateT.append(sT)
         mask = None
@@ -127,20 +131,21 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray):
 
 
 def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list,
-                   rng: np.random.Generator | None = None):
+                   rng: np.random.Generator | None = None, ws: Workspace | None = None):
     """One chunk of truncated BPTT: x, y (B, T) ids -> (mean loss in nats, grads, final state).
 
-    The final state is the value to carry into the next chunk; the gradient stops here.
+    The final state is the value to carry into the next chunk; the gradient stops here. A run of
+    many chunks passes one workspace `ws` for the scratch arrays (see `forward`).
     """
-    logits, stateT, cache = forward(params, cfg, x, state, rng)
+    logits, stateT, cache = forward(params, cfg, x, state, rng, ws)
     loss, dlogits = softmax_xent(logits, y.T.reshape(-1))
     grads, _ = backward(params, cfg, dlogits, cache)
     return loss, grads, stateT
 
 
-def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list):
+def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list, ws: Workspace | None = None):
     """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
-    logits, stateT, _ = forward(params, cfg, x, state)
+    logits, stateT, _ = forward(params, cfg, x, state, ws=ws)
     targets = y.T.reshape(-1)
     z = logits - logits.max(axis=1, keepdims=True)
     nll = np.log(np.exp(z).sum(axis=1), dtype=np.float64) - z[np.arange(len(targets)), targets]

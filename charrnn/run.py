@@ -20,6 +20,7 @@ from charrnn.errors import CheckpointError, CorpusError, UsageError, VocabError
 from charrnn.optim import Optimizer, make_optimizer
 from charrnn.trained import load_trained
 from charrnn.vocab import Vocab
+from charrnn.workspace import Workspace
 
 # Training options that fix the data layout: a resumed run must keep them.
 LAYOUT_OPTIONS = {"batch": "--batch", "seq_len": "--seq-len", "val_frac": "--val-frac",
@@ -50,6 +51,8 @@ class Run:
     bad_evals: int = 0
     saved_step: int | None = None
     history: list = field(default_factory=list)
+    # Scratch arrays of the training and validation chunks (sized once, freed with the run).
+    workspace: Workspace = field(default_factory=Workspace, repr=False)
 
     def remap(self, ids: np.ndarray) -> np.ndarray:
         return ids if self.lookup is None else self.lookup[ids]

@@ -82,7 +82,7 @@ class _Signals:
 
 def evaluate(run: Run) -> float:
     """Mean nats/char over the whole validation split: its own streams, state carried across chunks."""
-    total, count = stream_loss(run.params, run.cfg, run.val_streams, run.remap)
+    total, count = stream_loss(run.params, run.cfg, run.val_streams, run.remap, run.workspace)
     return total / count
 
 
@@ -141,7 +141,7 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                         run.state = model.init_state(run.cfg, tcfg.batch)
                     x, y = run.streams.chunk(run.chunk)
                     loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x), run.remap(y),
-                                                                  run.state, dropout_rng)
+                                                                  run.state, dropout_rng, ws=run.workspace)
                     norm = clip_by_global_norm(grads, tcfg.clip)
                     if not (math.isfinite(loss) and math.isfinite(norm)):
                         raise _diverged(run, loss, norm, tcfg, rundir)
