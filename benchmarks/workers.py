@@ -71,8 +71,10 @@ def rss_mb() -> float:
 def charrnn_trainer(job, V):
     from charrnn import model, optim
     from charrnn.config import ModelConfig
+    from charrnn.workspace import Workspace
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
                       forget_bias=job.get("forget_bias", 1.0))
+    ws = Workspace()  # the scratch arrays of the chunks, as `charrnn train` keeps them
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     opt = optim.make_optimizer("adam")
     box = {"state": model.init_state(cfg, job["batch"])}
@@ -80,7 +82,7 @@ def charrnn_trainer(job, V):
     def train_step(x, y, reset):
         if reset:
             box["state"] = model.init_state(cfg, job["batch"])
-        loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"])
+        loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"], ws=ws)
         optim.clip_by_global_norm(grads, 5.0)
         opt.step(params, grads, job["lr"])
         return loss
@@ -88,7 +90,7 @@ def charrnn_trainer(job, V):
     def val_loss(X, Y, L):
         state, tot, cnt = model.init_state(cfg, X.shape[0]), 0.0, 0
         for p0 in range(0, L, job["seq"]):
-            s, n, state = model.loss_sum(params, cfg, X[:, p0:p0 + job["seq"]], Y[:, p0:p0 + job["seq"]], state)
+            s, n, state = model.loss_sum(params, cfg, X[:, p0:p0 + job["seq"]], Y[:, p0:p0 + job["seq"]], state, ws)
             tot, cnt = tot + s, cnt + n
         return tot / cnt
 
