@@ -137,6 +137,13 @@ class EncodingErrors(str, Enum):
     ignore = "ignore"
 
 
+# --threads of train, sample, evaluate and inspect-cells (charrnn.threads says how auto decides).
+THREADS_HELP = ("Threads for the matrix products: auto (time the work at 1 thread and at all cores, use the "
+                "faster, measure again as the load changes; sample: 1 thread, which keeps a seed's text "
+                "the same) or a number (1 suits a machine busy with other jobs).")
+Threads = Annotated[str, typer.Option("--threads", metavar="N|auto", help=THREADS_HELP)]
+
+
 # CLI option name -> (config, field). Only options the user typed are passed on, so that a resumed
 # run keeps its own settings for the rest.
 _MODEL_FIELDS = {"model": "cell", "hidden": "hidden", "layers": "layers", "dropout": "dropout", "dtype": "dtype",
@@ -202,12 +209,15 @@ def train(
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
     sample_len: Annotated[int, typer.Option(help="Characters of sample shown at each evaluation (0: none).")] = 200,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the final line.", show_default="off")] = False,
+    threads: Threads = "auto",
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     from charrnn.config import ModelConfig, TrainConfig, parse_duration
     from charrnn.report import ConsoleReporter
+    from charrnn.threads import parse_threads
     from charrnn.train import train as run_training
 
+    threads = parse_threads(threads)
     values = dict(ctx.params)
     values["time"] = parse_duration(time) if time is not None else None
     for k, v in values.items():
@@ -229,7 +239,8 @@ def train(
         out = resume.parent  # continue the run where it lives
     reporter = ConsoleReporter(quiet=quiet)
     result = run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
-                          encoding_errors=encoding_errors.value, overwrite=overwrite, reporter=reporter)
+                          encoding_errors=encoding_errors.value, overwrite=overwrite, reporter=reporter,
+                          threads=threads)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
     print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)

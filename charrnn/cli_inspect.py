@@ -13,7 +13,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from charrnn.cli import EncodingErrors, app, handled
+from charrnn.cli import EncodingErrors, Threads, app, handled
 
 MAX_TRACE_BYTES = 4 << 30  # activations held in memory (T x units float32)
 MIN_RELIABLE_CHARS = 200  # fewer characters than this: a warning that the correlations mean little
@@ -62,15 +62,18 @@ def inspect_cells(
     dump: Annotated[Optional[Path], typer.Option("--dump", help="Write the raw traces, text, unit index and probes to this .npz.", show_default="none")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the ranking and saturation as JSON instead of tables.", show_default="off")] = False,
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8 in --text: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
+    threads: Threads = "auto",
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
     from charrnn import probes
     from charrnn.cellreport import analyse, check_output, html_series, to_json, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
     from charrnn.render import html_page
+    from charrnn.threads import blas_threads, parse_threads
     from charrnn.trained import load_trained, resolve_checkpoint
     from charrnn.traces import CELL_KINDS, known_text, parse_unit, read_known_text, training_text
 
+    threads = parse_threads(threads)
     _at_least(max_chars, "--max-chars", 1, "the number of characters of the text to analyse, e.g. --max-chars 20000")
     _at_least(top, "--top", 1, "the number of units shown per probe, e.g. --top 3")
     _at_least(excerpt, "--excerpt", 0, "characters per heat map; 0 shows none")
@@ -103,7 +106,10 @@ def inspect_cells(
               f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
-    a = analyse(trained, body, names, top)
+    with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk (a tick after each)
+        if tuner is not None:
+            tuner.tick()
+        a = analyse(trained, body, names, top, progress=tuner.tick if tuner is not None else None)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
 
     if dump is not None:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from charrnn.cli import EncodingErrors, app, handled
+from charrnn.cli import EncodingErrors, Threads, app, handled
 
 _CKPT_HELP = "Checkpoint (default: checkpoints/best.npz, else checkpoints/latest.npz; a directory means its best/latest)."
 
@@ -34,14 +34,22 @@ def sample(
     top_p: Annotated[Optional[float], typer.Option(help="Draw only among the most likely characters whose probabilities add up to P (nucleus sampling), 0 < P <= 1 (none: all).", show_default="none")] = None,
     num_samples: Annotated[int, typer.Option(help="Independent samples (each from the prime); each one starts with a line '--- sample K/N ---'.")] = 1,
     skip_unknown: Annotated[bool, typer.Option("--skip-unknown", help="Drop prime characters that are not in the vocabulary (with a warning) instead of failing.", show_default="off")] = False,
+    threads: Threads = "auto",
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
 
     from charrnn.sample import check_options, clean_prime, generate, stream
+    from charrnn.threads import AUTO, blas_threads, parse_threads
     from charrnn.trained import load_trained, resolve_checkpoint
 
     check_options(temp, top_k, top_p, length, num_samples, seed)
+    threads = parse_threads(threads)
+    # auto: 1 thread. At batch 1 every product is one row times a matrix, which threads barely
+    # speed up on a quiet machine and slow down many times over on a busy one; and OpenBLAS can
+    # round such a product differently at another thread count, so a timing-based choice could
+    # change the text of a seed.
+    threads = 1 if threads == AUTO else threads
     trained = load_trained(resolve_checkpoint(checkpoint))
     prime = clean_prime(trained.vocab, prime, skip_unknown, _warn)
     if top_k is not None and top_k >= trained.vocab.size:
@@ -54,6 +62,16 @@ def sample(
     counts = trained.meta.get("char_counts")
     out = sys.stdout
     last = ""  # the last character written: samples are separated on a line of their own
+    with blas_threads(threads):
+        last = _write_samples(trained, prime, length, temp, top_k, top_p, num_samples, rng, counts, out,
+                              generate, stream)
+    if out.isatty() and last not in ("", "\n"):
+        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    out.flush()
+
+
+def _write_samples(trained, prime, length, temp, top_k, top_p, num_samples, rng, counts, out, generate, stream):
+    last = ""
     for k in range(num_samples):
         if num_samples > 1:
             out.write(("" if last in ("", "\n") else "\n") + f"--- sample {k + 1}/{num_samples} ---\n")
@@ -63,9 +81,7 @@ def sample(
         text = generate(trained.params, trained.cfg, trained.vocab, length, temperature=temp,
                         top_k=top_k, top_p=top_p, prime=prime, rng=rng, counts=counts)
         last = stream(text, out.write, out.flush) or last
-    if out.isatty() and last not in ("", "\n"):
-        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
-    out.flush()
+    return last
 
 
 @app.command()
@@ -77,19 +93,23 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.", show_default="off")] = False,
     streams: Annotated[int, typer.Option(help="Score the text as this many parallel parts: faster on long files, slightly less exact (1: the whole file as one stream).")] = 1,
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
+    threads: Threads = "auto",
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     from charrnn.corpus import read_text
     from charrnn.errors import UsageError
     from charrnn.evaluate import evaluate_text
+    from charrnn.threads import blas_threads, parse_threads
     from charrnn.trained import load_trained, resolve_checkpoint
     from charrnn.vocab import describe
 
     if streams < 1:
         raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
+    threads = parse_threads(threads)
     trained = load_trained(resolve_checkpoint(checkpoint))
     text = read_text(file, encoding_errors.value)
-    result = evaluate_text(trained, text, strict=strict, streams=streams)
+    with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
+        result = evaluate_text(trained, text, strict=strict, streams=streams, tuner=tuner)
     if result.skipped:
         _warn(f"skipped {result.skipped:,} character(s) not in the vocabulary: {describe(result.unknown)}")
     if as_json:

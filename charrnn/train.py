@@ -26,6 +26,7 @@ from charrnn.errors import TrainingDiverged
 from charrnn.evaluate import stream_loss
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
 from charrnn.run import Run, RunDir, prepare_run
+from charrnn.threads import blas_threads, maybe_unit
 
 
 class Reporter:
@@ -110,11 +111,13 @@ def _stop_reason(run: Run, tcfg: TrainConfig, started: float) -> str | None:
 
 def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict | None = None, resume=None,
           init_from=None, encoding_errors: str = "strict", overwrite: bool = False,
-          reporter: Reporter | None = None, cache_dir=None) -> Result:
+          reporter: Reporter | None = None, cache_dir=None, threads=None) -> Result:
     """Train on `corpus_path` until a stop rule fires; checkpoints and metrics go to `out_dir`.
 
     `train_opts` / `model_opts`: the TrainConfig / ModelConfig fields the user chose; the others
-    come from the checkpoint when resuming, else from the defaults.
+    come from the checkpoint when resuming, else from the defaults. `threads`: the BLAS threads,
+    None (as they are), a count, or 'auto' (chosen by timing the steps: charrnn.threads; the
+    numbers then repeat only up to rounding).
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -131,7 +134,8 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
         reporter.start(run)
         try:
             # Overflow is caught below as a non-finite loss or norm, with a message: no NumPy warnings.
-            with _Signals() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with _Signals() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                    blas_threads(threads) as tuner:
                 while True:
                     stopped_by = _stop_reason(run, tcfg, started)
                     if stopped_by:
@@ -140,9 +144,11 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                         run.epoch, run.chunk = run.epoch + 1, 0
                         run.state = model.init_state(run.cfg, tcfg.batch)
                     x, y = run.streams.chunk(run.chunk)
-                    loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x), run.remap(y),
-                                                                  run.state, dropout_rng, ws=run.workspace)
-                    norm = clip_by_global_norm(grads, tcfg.clip)
+                    with maybe_unit(tuner):  # (auto threads: each step is one timed unit)
+                        loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x),
+                                                                      run.remap(y), run.state, dropout_rng,
+                                                                      ws=run.workspace)
+                        norm = clip_by_global_norm(grads, tcfg.clip)
                     if not (math.isfinite(loss) and math.isfinite(norm)):
                         raise _diverged(run, loss, norm, tcfg, rundir)
                     clip_by_value(grads, tcfg.clip_value)
@@ -156,6 +162,8 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                               "grad_norm": norm,
                               "chars_per_s": window_steps * tcfg.batch * tcfg.seq_len / max(elapsed, 1e-9),
                               "elapsed": time.monotonic() - started}
+                    if tuner is not None:
+                        record["threads"] = tuner.current
                     reporter.step(run, record)
                     if run.step % tcfg.eval_every == 0:
                         record["train_loss"] = window_loss / window_steps

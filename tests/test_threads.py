@@ -1,0 +1,147 @@
+"""--threads: parsing, the auto tuner's decisions (with an injected clock: no timing), the BLAS
+count set and restored, and the CLI option."""
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from charrnn.cli import app
+from charrnn.errors import UsageError
+from charrnn.threads import AUTO, Blas, ThreadTuner, blas_threads, parse_threads
+
+
+def test_parse_threads():
+    assert parse_threads("auto") == AUTO and parse_threads(" AUTO ") == AUTO
+    assert parse_threads("3") == 3 and parse_threads(1) == 1
+    for bad in ("0", "-1", "two", "1.5", "", "100000"):
+        with pytest.raises(UsageError, match="--threads"):
+            parse_threads(bad)
+
+
+class Machine:
+    """A fake clock: each unit of work takes `cost[n]` seconds at n threads (changeable: the load)."""
+
+    def __init__(self, cost):
+        self.cost, self.now, self.threads, self.sets = dict(cost), 0.0, None, []
+
+    def clock(self):
+        return self.now
+
+    def set_threads(self, n):
+        self.threads = n
+        self.sets.append(n)
+
+    def run(self, tuner, units):
+        used = []
+        for _ in range(units):
+            with tuner.unit() as n:
+                assert n == self.threads
+                self.now += self.cost[n]
+                used.append(n)
+        return used
+
+
+def test_auto_picks_the_faster_count_quiet_and_busy():
+    quiet = Machine({1: 0.050, 2: 0.035})  # 2 threads 1.4x faster
+    t = ThreadTuner(2, quiet.set_threads, quiet.clock, probe=3, reprobe=30.0)
+    used = quiet.run(t, 50)
+    assert used[0] == 2 and used[1:7] == [1, 2, 1, 2, 1, 2]  # warm-up, then alternating probes
+    assert t.chosen == 2 and used[7:] == [2] * 43
+    assert t.log[0][1] == 2 and t.log[0][2] == {1: 0.050, 2: 0.035}
+
+    busy = Machine({1: 0.050, 2: 0.150})  # a CPU hog on one core: the second thread waits
+    t = ThreadTuner(2, busy.set_threads, busy.clock, probe=3)
+    used = busy.run(t, 50)
+    assert t.chosen == 1 and used[7:] == [1] * 43
+
+
+def test_auto_reprobes_on_schedule_and_follows_the_load():
+    m = Machine({1: 0.050, 2: 0.035})
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=1.0)
+    m.run(t, 50)  # about 1.9 s: one scheduled probe 1 s after the first decision
+    assert [d[1] for d in t.log] == [2, 2]
+    m.cost = {1: 0.050, 2: 0.200}  # the load goes up: units at 2 threads now 5.7x slower than chosen
+    used = m.run(t, 10)
+    assert t.chosen == 1 and t.log[-1][1] == 1
+    assert used[3:9].count(1) == 3  # a probe started at once (after `probe` slow units), not after 1 s
+    m.cost = {1: 0.050, 2: 0.030}  # the load goes away: found at the next scheduled probe
+    m.run(t, 60)
+    assert t.chosen == 2
+    assert len(t.log) <= 8  # a handful of probes, not one per unit
+
+
+def test_auto_does_not_flap_on_noise_and_ties_go_to_more_threads():
+    rng = np.random.default_rng(0)
+    m = Machine({1: 0.05, 2: 0.05})
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=1e9)
+    m.run(t, 7)
+    assert t.chosen == 2  # equal medians: more threads
+    for _ in range(200):  # +-20 % noise never reaches the 1.5x re-probe trigger
+        m.cost = {1: 0.05, 2: 0.05 * (1 + rng.uniform(-0.2, 0.2))}
+        m.run(t, 1)
+    assert len(t.log) == 1
+
+
+def test_one_core_means_no_probing():
+    m = Machine({1: 0.05})
+    t = ThreadTuner(1, m.set_threads, m.clock)
+    assert m.run(t, 5) == [1] * 5 and t.log == [] and "1 thread" in t.describe()
+
+
+def test_tick_and_iterate_time_units_like_unit():
+    m = Machine({1: 0.05, 2: 0.15})
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3)
+    for _ in range(12):  # a loop with a progress callback: tick after each chunk
+        t.tick()
+        m.now += m.cost[m.threads]
+    assert t.chosen == 1
+    m2 = Machine({1: 0.15, 2: 0.05})
+    t2 = ThreadTuner(2, m2.set_threads, m2.clock, probe=2)
+
+    def chars():
+        for i in range(100):
+            m2.now += m2.cost[m2.threads] / 10  # 10 characters per unit
+            yield i
+    assert list(t2.iterate(chars(), 10)) == list(range(100))
+    assert t2.chosen == 2
+
+
+class FakeBlas:
+    def __init__(self, n):
+        self.n = self.max_threads = n
+
+    def get(self):
+        return self.n
+
+    def set(self, n):
+        self.n = n
+
+
+def test_blas_threads_sets_and_restores():
+    b = FakeBlas(4)
+    with blas_threads(1, b) as tuner:
+        assert tuner is None and b.n == 1
+    assert b.n == 4
+    with blas_threads("auto", b) as tuner:
+        assert isinstance(tuner, ThreadTuner) and tuner.counts == [1, 4]
+        with tuner.unit():
+            pass
+    assert b.n == 4
+    with blas_threads(None, b) as tuner:
+        assert tuner is None and b.n == 4
+
+
+def test_real_blas_count_is_set_through_threadpoolctl():
+    blas = Blas()
+    before = blas.get()
+    with blas_threads(1):
+        assert Blas().get() == 1
+    assert Blas().get() == before
+
+
+def test_cli_rejects_a_bad_thread_count(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("hello world " * 50)
+    r = CliRunner().invoke(app, ["train", str(corpus), "--threads", "0", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "--threads" in r.output and "hint:" in r.output
+    assert not (tmp_path / "o").exists()
