@@ -3,6 +3,7 @@
     python benchmarks/bench.py --corpus data/python-stdlib.txt            # make bench
     /work/torchvenv/bin/python benchmarks/bench.py --quick                # a 2-minute look
     python benchmarks/bench.py --val-race --corpus ../shared/data/tinyshakespeare.txt
+    python benchmarks/bench.py --threads-race      # 1 thread, N threads, auto; quiet and with a CPU hog
 
 Every measurement runs in a fresh child process (benchmarks/workers.py) so that the peak RSS is
 that configuration's own; charrnn and PyTorch alternate, `--rounds` times, and the table shows
@@ -56,6 +57,10 @@ def parse_args(argv=None):
     ap.add_argument("--val-race", action="store_true",
                     help="instead: both train a 2x128 LSTM for --race-seconds on tiny-shakespeare, then compare val loss")
     ap.add_argument("--race-seconds", type=float, default=300.0)
+    ap.add_argument("--threads-race", action="store_true",
+                    help="instead: charrnn training (LSTM, first --hidden) at 1 thread, all cores and --threads auto, "
+                         "on the machine as it is and with a CPU hog on one core; --threads-seconds each, --rounds rounds")
+    ap.add_argument("--threads-seconds", type=float, default=40.0)
     a = ap.parse_args(argv)
     if a.quick:
         a.cells, a.hidden, a.rounds = "lstm,gru", "128", 1
@@ -175,6 +180,59 @@ def race(a) -> str:
     return "\n".join(lines)
 
 
+class Hog:
+    """A busy loop in a child process, pinned to the last core where the OS allows: one core's load."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            os.sched_setaffinity(self.p.pid, {max(os.sched_getaffinity(0))})
+        except (AttributeError, OSError):
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+
+
+def threads_race(a) -> str:
+    """Training chars/s at 1 thread, all cores, and auto; quiet and with a hog; alternating, medians."""
+    n = os.cpu_count() or 1
+    settings = [1, n, "auto"] if n > 1 else [1, "auto"]
+    cell = a.cells[0] if a.cells else "lstm"
+    job = {"impl": "charrnn", "kind": "train", "cell": cell, "hidden": a.hidden[0], "layers": a.layers,
+           "batch": a.batch, "seq": a.seq, "lr": 2e-3, "seed": 0, "corpus": a.corpus, "warmup": a.warmup,
+           "steps": 5, "min_seconds": a.threads_seconds}
+    rows = []
+    for load in ("quiet", "hog"):
+        got, notes = {s: [] for s in settings}, {}
+        for r in range(a.rounds):
+            order = settings if r % 2 == 0 else settings[::-1]
+            for setting in order:
+                if load == "hog":
+                    with Hog():
+                        res = child(dict(job, threads=setting))
+                else:
+                    res = child(dict(job, threads=setting))
+                got[setting].append(res["chars_per_s"])
+                if setting == "auto":
+                    notes.setdefault("auto", []).append("/".join(map(str, res.get("auto_decisions", []))))
+                print(f"  threads {load} round {r + 1} {str(setting):5s} {res['chars_per_s']:10.0f} chars/s"
+                      + (f"  ({res.get('auto')})" if setting == "auto" else ""), file=sys.stderr)
+        med = {s: statistics.median(v) for s, v in got.items()}
+        best = max(med[s] for s in settings if s != "auto")
+        rows.append(f"| {load} | " + " | ".join(f"{med[s]:,.0f}" for s in settings)
+                    + f" | **{med['auto'] / best:.2f}x** | {'; '.join(notes.get('auto', []))} |")
+    head = ("| machine | " + " | ".join(f"{s} thread{'s' if s not in (1, 'auto') else ''}" if s != "auto"
+                                         else "auto" for s in settings)
+            + " | auto / best fixed | auto's choices (per probe, per round) |")
+    return (f"Threads race: {a.layers}x{a.hidden[0]} {cell} training, batch {a.batch}, seq {a.seq}, chars/s, "
+            f"median of {a.rounds} alternating round(s) of {a.threads_seconds:g} s each; `hog` = one busy "
+            f"process pinned to one core. auto runs as `charrnn train --threads auto` does (its probes "
+            f"inside the timed window).\n\n" + "\n".join([head, "|" + "---|" * (len(settings) + 3)] + rows))
+
+
 def main(argv=None) -> int:
     a = parse_args(argv)
     m = machine(a)
@@ -184,6 +242,8 @@ def main(argv=None) -> int:
     print(f"machine: {desc}", file=sys.stderr)
     if a.val_race:
         text = race(a)
+    elif a.threads_race:
+        text = threads_race(a)
     else:
         print(f"corpus: {a.corpus or 'synthetic'}; {a.layers} layers, batch {a.batch}, seq {a.seq}; "
               f"chars/s, median of {a.rounds} alternating round(s)", file=sys.stderr)
@@ -191,7 +251,7 @@ def main(argv=None) -> int:
         text = table(rows, use_torch=bool(a.torch))
     print(text)
     if a.out:
-        write_out(a.out, "race" if a.val_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
+        write_out(a.out, "race" if a.val_race else "threads" if a.threads_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
                          f"Machine: {desc}\n\n{text}\n")
     return 0
 

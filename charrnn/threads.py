@@ -6,12 +6,15 @@ thread, but when other jobs hold the cores its threads wait for each other, and 
 the load changes while a run goes on.
 
 `auto` decides by measurement (`ThreadTuner`): the work comes in equal units (a training step, an
-evaluation chunk, a block of sampled characters); the tuner times units at 1 thread and at the
-BLAS's full count N, alternating (1, N, 1, N, ...: PROBE units each after one warm-up unit), and
-runs on with the faster by the median. It measures again every REPROBE seconds, and at once when
-the chosen setting's recent units take more than SLOWER times the time it was chosen with (the
-load went up). A probe costs a few units at the slower setting: with REPROBE = 30 s and 40 ms
-steps, well under 1 % of the run.
+evaluation chunk, a block of sampled characters); after one warm-up unit at 1 thread the tuner
+times units at N threads (the BLAS's full count) and at 1, alternating (N, 1, N, 1, ...: PROBE
+each), and runs on with the faster by the median. A setting SLOWER times slower than the other
+leaves the probe after one unit: on a busy machine N threads can be 6x slower, and each such unit
+is expensive. It probes again REPROBE seconds after a decision (twice as long each time the
+decision repeats, up to REPROBE_MAX), at once when the chosen setting's recent units take SLOWER
+times the time it was chosen with (the load went up), and never so often that probes take more
+than BUDGET of the time. A rule on the load average was the alternative: it cannot tell whether
+the other jobs leave the cores idle in between, and timing the work itself can.
 
 The thread count is set through threadpoolctl (the BLAS's own call), never through environment
 variables (which the BLAS reads once, when NumPy is imported). The products give the same numbers
@@ -31,9 +34,12 @@ from charrnn.errors import UsageError
 
 AUTO = "auto"
 MAX_THREADS = 1024
-PROBE = 3  # timed units per setting in a probe (after one warm-up unit)
-REPROBE = 30.0  # seconds between probes
-SLOWER = 1.5  # re-probe at once when recent units at the chosen setting take this much longer
+PROBE = 3  # timed units per setting in a probe (the first probe after one warm-up unit)
+REPROBE = 30.0  # seconds from a decision to the next probe; doubled while decisions repeat ...
+REPROBE_MAX = 240.0  # ... up to this
+SLOWER = 1.5  # a setting this much slower is out of a probe after one unit; the chosen one slowing
+              # down this much (the load went up) starts a probe at once
+BUDGET = 0.03  # probes take at most this fraction of the time (a probe's extra cost / BUDGET apart)
 
 
 def parse_threads(value) -> int | str:
@@ -79,40 +85,34 @@ class ThreadTuner:
     """
 
     def __init__(self, n_max: int, set_threads: Callable[[int], None], clock: Callable[[], float] = time.perf_counter,
-                 probe: int = PROBE, reprobe: float = REPROBE, slower: float = SLOWER):
+                 probe: int = PROBE, reprobe: float = REPROBE, slower: float = SLOWER, budget: float = BUDGET,
+                 reprobe_max: float = REPROBE_MAX):
         self.counts = sorted({1, max(1, n_max)})
         self.set_threads, self.clock = set_threads, clock
-        self.probe, self.reprobe, self.slower = probe, reprobe, slower
-        self.chosen = self.counts[-1]
+        self.probe, self.reprobe, self.slower, self.budget = probe, reprobe, slower, budget
+        self.reprobe_max = max(reprobe, reprobe_max)
+        self.chosen = 1  # until measured: the setting that is never far off
         self.log: list[tuple[float, int, dict]] = []
         self._plan: list[int | None] = []  # counts of the coming probe units (None: warm-up, not timed)
         self._times: dict[int, list[float]] = {}
         self._recent: list[float] = []
         self._reference = None  # median seconds per unit of the chosen count when it was chosen
-        self._next_probe = None
+        self._interval = reprobe  # seconds to the next scheduled probe: doubles while nothing changes
+        self._next_probe = self._earliest = 0.0
         self.current = None
         self._t0 = None  # start of the current unit (tick)
         if len(self.counts) > 1:
-            self._start_probe(warmup=True)
+            self._plan = [None] + self._probe_plan()
 
-    def _start_probe(self, warmup: bool = False) -> None:
-        other = [c for c in self.counts if c != self.chosen]
-        order = other + [self.chosen]  # the challengers first, alternating
-        self._plan = ([None] if warmup else []) + order * self.probe
+    def _probe_plan(self) -> list[int]:
         self._times = {c: [] for c in self.counts}
+        other = [c for c in self.counts if c != self.chosen]
+        return (other + [self.chosen]) * self.probe  # the challengers first, alternating
 
     def _set(self, n: int) -> None:
         if n != self.current:
             self.set_threads(n)
             self.current = n
-
-    def _decide(self, now: float) -> None:
-        medians = {c: statistics.median(t) for c, t in self._times.items() if t}
-        self.chosen = min(medians, key=lambda c: (medians[c], -c))  # the faster; a tie goes to more threads
-        self._reference = medians[self.chosen]
-        self._recent = []
-        self._next_probe = now + self.reprobe
-        self.log.append((now, self.chosen, medians))
 
     @contextmanager
     def unit(self):
@@ -141,6 +141,7 @@ class ThreadTuner:
             planned = self._plan.pop(0)
             if planned is not None:
                 self._times[planned].append(seconds)
+                self._drop_hopeless()
             if not self._plan:
                 self._decide(now)
             return
@@ -149,8 +150,37 @@ class ThreadTuner:
         self._recent = (self._recent + [seconds])[-self.probe:]
         load_changed = (len(self._recent) == self.probe
                         and statistics.median(self._recent) > self.slower * self._reference)
-        if load_changed or now >= self._next_probe:
-            self._start_probe()
+        if (load_changed and now >= self._earliest) or now >= self._next_probe:
+            if load_changed:
+                self._interval = self.reprobe
+            self._plan = self._probe_plan()
+
+    def _drop_hopeless(self) -> None:
+        """A count whose fastest unit is SLOWER times another count's fastest is not probed further
+        (one unit tells a 6x slower setting apart; no need to pay for more)."""
+        best = {c: min(t) for c, t in self._times.items() if t}
+        if len(best) < 2:
+            return
+        fastest = min(best.values())
+        hopeless = {c for c, b in best.items() if b > self.slower * fastest}
+        if hopeless:
+            self._plan = [c for c in self._plan if c not in hopeless]
+            if len(set(self._plan)) <= 1:  # what is left would only time the winner again
+                self._plan = []
+
+    def _decide(self, now: float) -> None:
+        medians = {c: statistics.median(t) for c, t in self._times.items() if t}
+        chosen = min(medians, key=lambda c: (medians[c], -c))  # the faster; a tie goes to more threads
+        # The probe's cost: its units at the counts not chosen, beyond what the chosen one takes.
+        cost = sum(t - medians[chosen] for c, ts in self._times.items() if c != chosen for t in ts)
+        if self.log and chosen == self.chosen:  # nothing changed: look less often
+            self._interval = min(2 * self._interval, self.reprobe_max)
+        else:
+            self._interval = self.reprobe
+        self.chosen, self._reference, self._recent = chosen, medians[chosen], []
+        self._earliest = now + max(0.0, cost) / self.budget  # probes take at most `budget` of the time
+        self._next_probe = max(now + self._interval, self._earliest)
+        self.log.append((now, chosen, medians))
 
     def iterate(self, items: Iterable, every: int) -> Iterator:
         """Yield the items of `items`, each block of `every` items one unit (for generators)."""

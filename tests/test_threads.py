@@ -43,31 +43,49 @@ class Machine:
 
 def test_auto_picks_the_faster_count_quiet_and_busy():
     quiet = Machine({1: 0.050, 2: 0.035})  # 2 threads 1.4x faster
-    t = ThreadTuner(2, quiet.set_threads, quiet.clock, probe=3, reprobe=30.0)
+    t = ThreadTuner(2, quiet.set_threads, quiet.clock, probe=3)
     used = quiet.run(t, 50)
-    assert used[0] == 2 and used[1:7] == [1, 2, 1, 2, 1, 2]  # warm-up, then alternating probes
+    assert used[0] == 1 and used[1:7] == [2, 1, 2, 1, 2, 1]  # warm-up at 1, then alternating probes
     assert t.chosen == 2 and used[7:] == [2] * 43
     assert t.log[0][1] == 2 and t.log[0][2] == {1: 0.050, 2: 0.035}
 
-    busy = Machine({1: 0.050, 2: 0.150})  # a CPU hog on one core: the second thread waits
+    busy = Machine({1: 0.050, 2: 0.300})  # a CPU hog on one core: the second thread waits
     t = ThreadTuner(2, busy.set_threads, busy.clock, probe=3)
     used = busy.run(t, 50)
-    assert t.chosen == 1 and used[7:] == [1] * 43
+    assert t.chosen == 1 and used[:3] == [1, 2, 1] and used[3:] == [1] * 47  # one slow unit is enough
 
 
 def test_auto_reprobes_on_schedule_and_follows_the_load():
     m = Machine({1: 0.050, 2: 0.035})
-    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=1.0)
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=1.0, budget=1.0)
     m.run(t, 50)  # about 1.9 s: one scheduled probe 1 s after the first decision
     assert [d[1] for d in t.log] == [2, 2]
     m.cost = {1: 0.050, 2: 0.200}  # the load goes up: units at 2 threads now 5.7x slower than chosen
     used = m.run(t, 10)
+    first = used.index(1)  # a probe at once (after 2-3 slow units), not after 1 s
+    assert first <= 3 and used[first:first + 2] == [1, 2] and used[first + 2:] == [1] * (8 - first)
     assert t.chosen == 1 and t.log[-1][1] == 1
-    assert used[3:9].count(1) == 3  # a probe started at once (after `probe` slow units), not after 1 s
     m.cost = {1: 0.050, 2: 0.030}  # the load goes away: found at the next scheduled probe
     m.run(t, 60)
     assert t.chosen == 2
-    assert len(t.log) <= 8  # a handful of probes, not one per unit
+    assert len(t.log) <= 6  # a handful of probes, not one per unit
+
+
+def test_probes_back_off_while_nothing_changes():
+    m = Machine({1: 0.050, 2: 0.035})
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=1.0, reprobe_max=8.0, budget=1.0)
+    m.run(t, 1500)  # about 53 s
+    gaps = np.diff([d[0] for d in t.log])
+    assert list(np.round(gaps[:4])) == [1, 2, 4, 8] and np.all(np.round(gaps[3:]) == 8)
+
+
+def test_probes_stay_within_their_time_budget_on_a_busy_machine():
+    """N threads 6x slower: each probe pays one slow unit, so probes are spaced to cost <= 3 %."""
+    m = Machine({1: 0.050, 2: 0.300})
+    t = ThreadTuner(2, m.set_threads, m.clock, reprobe=1.0, reprobe_max=1.0, budget=0.03)
+    used = m.run(t, 20000)  # about 1,000 s
+    lost = used.count(2) * (0.300 - 0.050)  # against 1 thread throughout
+    assert lost / m.now < 0.03 and used.count(2) >= 5  # it still looks now and then
 
 
 def test_auto_does_not_flap_on_noise_and_ties_go_to_more_threads():
