@@ -207,6 +207,7 @@ def threads_race(a) -> str:
     rows = []
     for load in ("quiet", "hog"):
         got, notes = {s: [] for s in settings}, {}
+        loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         for r in range(a.rounds):
             order = settings if r % 2 == 0 else settings[::-1]
             for setting in order:
@@ -222,7 +223,7 @@ def threads_race(a) -> str:
                       + (f"  ({res.get('auto')})" if setting == "auto" else ""), file=sys.stderr)
         med = {s: statistics.median(v) for s, v in got.items()}
         best = max(med[s] for s in settings if s != "auto")
-        rows.append(f"| {load} | " + " | ".join(f"{med[s]:,.0f}" for s in settings)
+        rows.append(f"| {load} (load {loadavg:.1f}) | " + " | ".join(f"{med[s]:,.0f}" for s in settings)
                     + f" | **{med['auto'] / best:.2f}x** | {'; '.join(notes.get('auto', []))} |")
     head = ("| machine | " + " | ".join(f"{s} thread{'s' if s not in (1, 'auto') else ''}" if s != "auto"
                                          else "auto" for s in settings)

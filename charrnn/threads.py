@@ -14,7 +14,8 @@ is expensive. It probes again REPROBE seconds after a decision (twice as long ea
 decision repeats, up to REPROBE_MAX), at once when the chosen setting's recent units take SLOWER
 times the time it was chosen with (the load went up), and never so often that probes take more
 than BUDGET of the time. A rule on the load average was the alternative: it cannot tell whether
-the other jobs leave the cores idle in between, and timing the work itself can.
+the other jobs leave the cores idle in between, and timing the work itself can; the load average
+only delays the first probe on a machine that is already full (`busy`).
 
 The thread count is set through threadpoolctl (the BLAS's own call), never through environment
 variables (which the BLAS reads once, when NumPy is imported). The products give the same numbers
@@ -86,7 +87,7 @@ class ThreadTuner:
 
     def __init__(self, n_max: int, set_threads: Callable[[int], None], clock: Callable[[], float] = time.perf_counter,
                  probe: int = PROBE, reprobe: float = REPROBE, slower: float = SLOWER, budget: float = BUDGET,
-                 reprobe_max: float = REPROBE_MAX):
+                 reprobe_max: float = REPROBE_MAX, first_probe_after: float = 0.0):
         self.counts = sorted({1, max(1, n_max)})
         self.set_threads, self.clock = set_threads, clock
         self.probe, self.reprobe, self.slower, self.budget = probe, reprobe, slower, budget
@@ -101,8 +102,10 @@ class ThreadTuner:
         self._next_probe = self._earliest = 0.0
         self.current = None
         self._t0 = None  # start of the current unit (tick)
-        if len(self.counts) > 1:
+        if len(self.counts) > 1 and first_probe_after <= 0:
             self._plan = [None] + self._probe_plan()
+        elif len(self.counts) > 1:  # busy machine: 1 thread, the first probe later (see `busy`)
+            self._next_probe = self.clock() + first_probe_after
 
     def _probe_plan(self) -> list[int]:
         self._times = {c: [] for c in self.counts}
@@ -148,7 +151,7 @@ class ThreadTuner:
         if len(self.counts) == 1:
             return
         self._recent = (self._recent + [seconds])[-self.probe:]
-        load_changed = (len(self._recent) == self.probe
+        load_changed = (self._reference is not None and len(self._recent) == self.probe
                         and statistics.median(self._recent) > self.slower * self._reference)
         if (load_changed and now >= self._earliest) or now >= self._next_probe:
             if load_changed:
@@ -202,6 +205,17 @@ class ThreadTuner:
         return f"{chosen} thread{'s' * (chosen > 1)} (per unit {times}; {len(self.log)} decision(s))"
 
 
+def busy(cores: int | None = None) -> bool:
+    """True when the load average already fills the cores: then `auto` starts at 1 thread and
+    probes N threads only after REPROBE seconds (one unit at N threads cost 6-25x a unit at 1 on
+    a 2-core machine at load 7-9: a probe right at the start would cost a short run dearly)."""
+    import os
+    try:
+        return os.getloadavg()[0] > (cores or os.cpu_count() or 1) - 0.5
+    except (AttributeError, OSError):  # no load average (Windows): probe at once
+        return False
+
+
 @contextmanager
 def blas_threads(threads, blas: Blas | None = None):
     """Within the block the BLAS uses `threads`: None (as it is), a count, or 'auto' (yields the
@@ -214,7 +228,7 @@ def blas_threads(threads, blas: Blas | None = None):
     before = blas.get()
     try:
         if threads == AUTO:
-            yield ThreadTuner(blas.max_threads, blas.set)
+            yield ThreadTuner(blas.max_threads, blas.set, first_probe_after=REPROBE if busy() else 0.0)
         else:
             blas.set(threads)
             yield None

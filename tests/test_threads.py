@@ -100,6 +100,13 @@ def test_auto_does_not_flap_on_noise_and_ties_go_to_more_threads():
     assert len(t.log) == 1
 
 
+def test_a_busy_start_runs_one_thread_and_probes_later():
+    m = Machine({1: 0.050, 2: 0.035})
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=1.0, first_probe_after=1.0)
+    used = m.run(t, 40)
+    assert used[:20] == [1] * 20 and t.chosen == 2 and len(t.log) == 1  # probed after 1 s, then 2
+
+
 def test_one_core_means_no_probing():
     m = Machine({1: 0.05})
     t = ThreadTuner(1, m.set_threads, m.clock)
