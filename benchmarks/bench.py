@@ -50,6 +50,8 @@ def parse_args(argv=None):
                     help="each measurement repeats its block of steps / characters until this long")
     ap.add_argument("--rounds", type=int, default=3, help="alternating charrnn/PyTorch rounds; the median is shown")
     ap.add_argument("--quick", action="store_true", help="LSTM and GRU at 128 only, 1 round")
+    ap.add_argument("--only", choices=("train", "sample"), default=None,
+                    help="measure only training or only sampling (the other columns show '-')")
     ap.add_argument("--no-torch", action="store_true", help="charrnn alone even if PyTorch is importable")
     ap.add_argument("--torch-python", default=os.environ.get("CHARRNN_TORCH_PYTHON"),
                     help="interpreter for the PyTorch jobs (default: this one; env CHARRNN_TORCH_PYTHON)")
@@ -113,6 +115,10 @@ def fmt_ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
+def num(x) -> str:
+    return f"{x:,.0f}" if x is not None else "-"
+
+
 def bench(a) -> list[dict]:
     impls = ["charrnn", "torch"] if a.torch else ["charrnn"]
     if not a.torch:
@@ -127,18 +133,18 @@ def bench(a) -> list[dict]:
             got = {(i, k): [] for i in impls for k in ("train", "sample")}
             rss = {i: [] for i in impls}
             for r in range(a.rounds):
-                for kind in ("train", "sample"):
+                for kind in ([a.only] if a.only else ["train", "sample"]):
                     for impl in (impls if r % 2 == 0 else impls[::-1]):  # alternate who goes first
                         res = child(dict(base, impl=impl, kind=kind), a.torch if impl == "torch" else None)
                         got[impl, kind].append(res["chars_per_s"])
-                        if kind == "train":
+                        if kind == "train" or a.only == "sample":  # (peak RSS: of training)
                             rss[impl].append(res["rss_mb"])
                         print(f"  {cell} {H} round {r + 1} {impl:7s} {kind:6s} {res['chars_per_s']:10.0f} chars/s "
                               f"rss {res['rss_mb']:.0f} MB", file=sys.stderr)
             row = {"cell": cell, "hidden": H}
             for impl in impls:
-                row[f"{impl}_train"] = statistics.median(got[impl, "train"])
-                row[f"{impl}_sample"] = statistics.median(got[impl, "sample"])
+                row[f"{impl}_train"] = statistics.median(got[impl, "train"]) if got[impl, "train"] else None
+                row[f"{impl}_sample"] = statistics.median(got[impl, "sample"]) if got[impl, "sample"] else None
                 row[f"{impl}_rss"] = max(rss[impl])
             rows.append(row)
     return rows
@@ -151,14 +157,14 @@ def table(rows, use_torch: bool) -> str:
         lines = [head, "|" + "---|" * 11]
         for r in rows:
             lines.append(
-                f"| {r['cell']} | {r['hidden']} | {r['charrnn_train']:,.0f} | {r['torch_train']:,.0f} "
-                f"| **{fmt_ratio(r['charrnn_train'], r['torch_train'])}** | {r['charrnn_sample']:,.0f} "
-                f"| {r['torch_sample']:,.0f} | **{fmt_ratio(r['charrnn_sample'], r['torch_sample'])}** "
+                f"| {r['cell']} | {r['hidden']} | {num(r['charrnn_train'])} | {num(r['torch_train'])} "
+                f"| **{fmt_ratio(r['charrnn_train'], r['torch_train'])}** | {num(r['charrnn_sample'])} "
+                f"| {num(r['torch_sample'])} | **{fmt_ratio(r['charrnn_sample'], r['torch_sample'])}** "
                 f"| {r['charrnn_rss']:.0f} MB | {r['torch_rss']:.0f} MB | {fmt_ratio(r['charrnn_rss'], r['torch_rss'])} |")
     else:
         lines = ["| cell | H | train charrnn | sample charrnn | peak RSS charrnn |", "|---|---|---|---|---|"]
         for r in rows:
-            lines.append(f"| {r['cell']} | {r['hidden']} | {r['charrnn_train']:,.0f} | {r['charrnn_sample']:,.0f} "
+            lines.append(f"| {r['cell']} | {r['hidden']} | {num(r['charrnn_train'])} | {num(r['charrnn_sample'])} "
                          f"| {r['charrnn_rss']:.0f} MB |")
     return "\n".join(lines)
 

@@ -125,6 +125,7 @@ def charrnn_sampler(job, V):
     from charrnn.vocab import Vocab
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"])
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
+    _threads(job.get("threads", 1))  # `charrnn sample` runs at 1 thread unless --threads says otherwise
     vocab = Vocab([chr(0x4E00 + i) for i in range(V)])  # any V characters: ids are what matter
     chars = sample.generate(params, cfg, vocab, length=1 << 62, rng=np.random.default_rng(job["seed"]))
 

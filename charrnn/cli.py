@@ -131,6 +131,11 @@ class DecayUnit(str, Enum):
     epoch = "epoch"
 
 
+class BiasInit(str, Enum):
+    zero = "zero"
+    uniform = "uniform"
+
+
 class EncodingErrors(str, Enum):
     strict = "strict"
     replace = "replace"
@@ -147,7 +152,7 @@ Threads = Annotated[str, typer.Option("--threads", metavar="N|auto", help=THREAD
 # CLI option name -> (config, field). Only options the user typed are passed on, so that a resumed
 # run keeps its own settings for the rest.
 _MODEL_FIELDS = {"model": "cell", "hidden": "hidden", "layers": "layers", "dropout": "dropout", "dtype": "dtype",
-                 "forget_bias": "forget_bias"}
+                 "forget_bias": "forget_bias", "bias_init": "bias_init", "init_scale": "init_scale"}
 _TRAIN_FIELDS = {"seq_len": "seq_len", "batch": "batch", "optimizer": "optimizer", "lr": "lr",
                  "momentum": "momentum", "lr_decay": "lr_decay", "lr_decay_every": "lr_decay_every",
                  "lr_decay_unit": "lr_decay_unit", "clip": "clip", "clip_value": "clip_value",
@@ -184,6 +189,8 @@ def train(
     layers: Annotated[int, typer.Option(help="Stacked recurrent layers.")] = 2,
     dropout: Annotated[float, typer.Option(help="Dropout on every layer's output while training, in [0, 1).")] = 0.0,
     forget_bias: Annotated[float, typer.Option(help="LSTM: initial forget-gate bias (1 keeps memory early on).")] = 1.0,
+    bias_init: Annotated[BiasInit, typer.Option(help="Initial biases: zero, or uniform as PyTorch's (small random values).")] = BiasInit.zero,
+    init_scale: Annotated[float, typer.Option(help="Initial weights ~ U(-s/sqrt(H), s/sqrt(H)) with s this scale (1: as PyTorch).")] = 1.0,
     seq_len: Annotated[int, typer.Option(help="Characters per chunk: the truncated-BPTT length.")] = 50,
     batch: Annotated[int, typer.Option(help="Parallel streams per batch.")] = 50,
     optimizer: Annotated[OptimizerName, typer.Option(help="Optimizer.")] = OptimizerName.adam,

@@ -16,6 +16,7 @@ CELLS = ("lstm", "gru", "rnn")
 OPTIMIZERS = ("adam", "rmsprop", "adagrad", "sgd")
 DTYPES = ("float32", "float64")
 DECAY_UNITS = ("step", "epoch")
+BIAS_INITS = ("zero", "uniform")
 
 # Upper bounds that catch typos (hidden 1000000) before they eat the machine's memory.
 MAX_HIDDEN = 8192
@@ -48,6 +49,8 @@ class ModelConfig:
     dropout: float = 0.0  # inverted dropout between layers (and before the output), training only
     dtype: str = "float32"  # float32 (fast) or float64 (gradient checks)
     forget_bias: float = 1.0  # LSTM: initial bias of the forget gate (read at initialisation only)
+    bias_init: str = "zero"  # zero | uniform (PyTorch's: U(-k, k) + U(-k, k), k = 1/sqrt(H)) (initialisation only)
+    init_scale: float = 1.0  # weights ~ U(-s/sqrt(H), s/sqrt(H)) with s = init_scale (initialisation only)
 
     def __post_init__(self):
         _check(self.cell in CELLS, "--model", self.cell, "choose one of " + ", ".join(CELLS))
@@ -61,6 +64,9 @@ class ModelConfig:
         _check(self.dtype in DTYPES, "--dtype", self.dtype, "choose float32 or float64")
         _check(isinstance(self.forget_bias, (int, float)) and -10.0 <= self.forget_bias <= 10.0, "--forget-bias",
                self.forget_bias, "a number from -10 to 10")
+        _check(self.bias_init in BIAS_INITS, "--bias-init", self.bias_init, "choose zero or uniform")
+        _check(isinstance(self.init_scale, (int, float)) and not isinstance(self.init_scale, bool)
+               and 0 < self.init_scale <= 10, "--init-scale", self.init_scale, "a number > 0, at most 10")
 
     def to_dict(self) -> dict:
         return asdict(self)

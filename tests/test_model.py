@@ -7,6 +7,7 @@ import pytest
 
 from charrnn import model
 from charrnn.config import ModelConfig
+from charrnn.errors import UsageError
 from test_cells import numeric_grad, rel_error
 
 B, T = 2, 3
@@ -153,3 +154,32 @@ def test_stepper_float32_and_default_state():
         got = st.step(ix)
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want[0], atol=1e-5)
+
+
+def test_init_defaults_are_unchanged_and_options_shape_the_draws():
+    """Default: U(-1/sqrt(H), 1/sqrt(H)) weights drawn in parameter order, zero biases, forget bias 1
+    (the same numbers as before --bias-init / --init-scale existed); the options change only that."""
+    cfg = ModelConfig(cell="lstm", vocab_size=5, hidden=16, layers=2)
+    got = model.init_params(cfg, np.random.default_rng(3))
+    rng, k = np.random.default_rng(3), 0.25
+    for name, shape in model.param_shapes(cfg).items():
+        if name.endswith(".b") or name == "by":
+            want = np.zeros(shape, np.float32)
+            if name.endswith(".b"):
+                want[16:32] = 1.0
+        else:
+            want = rng.uniform(-k, k, size=shape).astype(np.float32)
+        np.testing.assert_array_equal(got[name], want)
+    wide = model.init_params(ModelConfig(cell="gru", vocab_size=5, hidden=16, init_scale=2.0), np.random.default_rng(0))
+    assert 0.4 < np.abs(wide["l0.Wh"]).max() <= 0.5
+    uni = model.init_params(ModelConfig(cell="lstm", vocab_size=5, hidden=16, bias_init="uniform", forget_bias=0.0),
+                            np.random.default_rng(0))
+    b = uni["l1.b"]
+    assert np.abs(b).max() <= 0.5 and b.std() > 0.05 and np.abs(uni["by"]).max() <= 0.25
+    fb1 = model.init_params(ModelConfig(cell="lstm", vocab_size=5, hidden=16, bias_init="uniform", forget_bias=1.0),
+                            np.random.default_rng(0))
+    np.testing.assert_allclose(fb1["l1.b"][16:32] - b[16:32], 1.0, rtol=1e-6)  # forget bias added to the draw
+    with pytest.raises(UsageError, match="--bias-init"):
+        ModelConfig(bias_init="normal")
+    with pytest.raises(UsageError, match="--init-scale"):
+        ModelConfig(init_scale=0)
