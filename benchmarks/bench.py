@@ -59,6 +59,8 @@ def parse_args(argv=None):
     ap.add_argument("--val-race", action="store_true",
                     help="instead: both train a 2x128 LSTM for --race-seconds on tiny-shakespeare, then compare val loss")
     ap.add_argument("--race-seconds", type=float, default=300.0)
+    ap.add_argument("--race-corpus", default=None,
+                    help="the race's text (default: tiny-shakespeare; e.g. data/python-stdlib.txt for the second race)")
     ap.add_argument("--threads-race", action="store_true",
                     help="instead: charrnn training (LSTM, first --hidden) at 1 thread, all cores and --threads auto, "
                          "on the machine as it is and with a CPU hog on one core; --threads-seconds each, --rounds rounds")
@@ -172,12 +174,16 @@ def table(rows, use_torch: bool) -> str:
 def race(a) -> str:
     corpus = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
     corpus = a.corpus if a.corpus and "shakespeare" in a.corpus else os.path.normpath(corpus)
+    corpus = a.race_corpus or corpus
     job = {"kind": "race", "cell": "lstm", "hidden": 128, "layers": 2, "batch": a.batch, "seq": a.seq,
            "lr": 2e-3, "seed": 0, "corpus": corpus, "seconds": a.race_seconds}
     lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
              "val loss (nats/char) on the last 10 %.", "",
              "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
-    entrants = [("charrnn", "charrnn", {}), ("charrnn --forget-bias 0", "charrnn", {"forget_bias": 0.0})]
+    auto = {"threads": "auto"}  # as `charrnn train` runs
+    entrants = [("charrnn", "charrnn", auto), ("charrnn --forget-bias 0", "charrnn", dict(auto, forget_bias=0.0)),
+                ("charrnn --forget-bias 0 --bias-init uniform", "charrnn",
+                 dict(auto, forget_bias=0.0, bias_init="uniform"))]
     entrants += [("PyTorch", "torch", {})] if a.torch else []
     for name, impl, extra in entrants:
         print(f"  race: {name} training {a.race_seconds:.0f} s ...", file=sys.stderr)

@@ -83,7 +83,7 @@ def charrnn_trainer(job, V):
     from charrnn.workspace import Workspace
     from charrnn.evaluate import stream_loss
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
-                      forget_bias=job.get("forget_bias", 1.0))
+                      **{k: job[k] for k in ("forget_bias", "bias_init", "init_scale") if k in job})
     ws = Workspace()  # the scratch arrays of the chunks, as `charrnn train` keeps them
     tuner = job["_tuner"] = _threads(job.get("threads"))
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn.cli import app
+from helpers import TEXT, make_checkpoint
 from charrnn.errors import UsageError
 from charrnn.threads import AUTO, Blas, ThreadTuner, blas_threads, parse_threads
 
@@ -170,3 +171,41 @@ def test_cli_rejects_a_bad_thread_count(tmp_path):
     r = CliRunner().invoke(app, ["train", str(corpus), "--threads", "0", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--threads" in r.output and "hint:" in r.output
     assert not (tmp_path / "o").exists()
+    ckpt = make_checkpoint(tmp_path / "m.npz")
+    for args in (["sample", str(ckpt)], ["evaluate", str(ckpt), str(corpus)], ["inspect-cells", str(ckpt)]):
+        r = CliRunner().invoke(app, args + ["--threads", "many"])
+        assert r.exit_code == 2 and "--threads" in r.output, args
+
+
+def test_commands_run_with_threads(tmp_path):
+    """Each command with --threads: a fixed count and auto; sample's text does not depend on it."""
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT * 8)
+    ckpt = make_checkpoint(tmp_path / "m.npz")
+    runs = {n: CliRunner().invoke(app, ["sample", str(ckpt), "--seed", "3", "--length", "50", "--threads", n])
+            for n in ("1", "2", "auto")}
+    assert all(r.exit_code == 0 for r in runs.values()) and len({r.stdout for r in runs.values()}) == 1
+    for n in ("2", "auto"):
+        r = CliRunner().invoke(app, ["evaluate", str(ckpt), str(text), "--json", "--threads", n])
+        assert r.exit_code == 0 and '"nats_per_char"' in r.stdout
+        r = CliRunner().invoke(app, ["inspect-cells", str(ckpt), "--text", str(text), "--json", "--threads", n])
+        assert r.exit_code == 0, r.output
+    before = Blas().get()
+    r = CliRunner().invoke(app, ["train", str(text), "--out", str(tmp_path / "o"), "--max-steps", "3", "--hidden", "8",
+                                 "--batch", "2", "--seq-len", "8", "--sample-len", "0", "--threads", "auto"])
+    assert r.exit_code == 0, r.output
+    assert Blas().get() == before  # the BLAS count is restored after the command
+    metrics = (tmp_path / "o" / "metrics.jsonl").read_text()
+    assert '"val_loss"' in metrics
+
+
+def test_api_takes_threads(tmp_path):
+    import charrnn
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT * 8)
+    m = charrnn.load(make_checkpoint(tmp_path / "m.npz"))
+    assert m.evaluate(TEXT, threads=1).nats_per_char == pytest.approx(m.evaluate(TEXT, threads="auto").nats_per_char)
+    res = charrnn.train(text, tmp_path / "o", max_steps=2, hidden=8, batch=2, seq_len=8, sample_len=0, threads=1)
+    assert res.step == 2
+    with pytest.raises(UsageError, match="--threads"):
+        charrnn.train(text, tmp_path / "o2", max_steps=2, threads=0)
