@@ -125,7 +125,8 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
     run, warnings = prepare_run(corpus_path, train_opts or {}, model_opts or {}, resume, init_from,
                                 encoding_errors, cache_dir)
     tcfg = run.tcfg
-    with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
+    # (the thread setting also covers the final evaluation after the loop)
+    with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir, blas_threads(threads) as tuner:
         reporter.summary(run, warnings)
         opt = run.optimizer
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
@@ -135,8 +136,7 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
         reporter.start(run)
         try:
             # Overflow is caught below as a non-finite loss or norm, with a message: no NumPy warnings.
-            with _Signals() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
-                    blas_threads(threads) as tuner:
+            with _Signals() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while True:
                     stopped_by = _stop_reason(run, tcfg, started)
                     if stopped_by:
