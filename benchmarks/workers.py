@@ -64,10 +64,10 @@ def _threads(threads):
     """--threads for a charrnn job: None (the BLAS default), a count, or 'auto' (a ThreadTuner)."""
     if threads is None:
         return None
-    from charrnn.threads import Blas, ThreadTuner
+    from charrnn.threads import Blas, auto_tuner
     blas = Blas()
     if threads == "auto":
-        return ThreadTuner(blas.max_threads, blas.set)
+        return auto_tuner(blas)  # exactly as `charrnn train --threads auto`
     blas.set(int(threads))
     return None
 

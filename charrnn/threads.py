@@ -216,6 +216,12 @@ def busy(cores: int | None = None) -> bool:
         return False
 
 
+def auto_tuner(blas: Blas) -> ThreadTuner:
+    """The tuner `--threads auto` runs: 1 or all of the BLAS's threads, the first probe at once
+    on a quiet machine and after REPROBE seconds on a full one (`busy`)."""
+    return ThreadTuner(blas.max_threads, blas.set, first_probe_after=REPROBE if busy() else 0.0)
+
+
 @contextmanager
 def blas_threads(threads, blas: Blas | None = None):
     """Within the block the BLAS uses `threads`: None (as it is), a count, or 'auto' (yields the
@@ -228,7 +234,7 @@ def blas_threads(threads, blas: Blas | None = None):
     before = blas.get()
     try:
         if threads == AUTO:
-            yield ThreadTuner(blas.max_threads, blas.set, first_probe_after=REPROBE if busy() else 0.0)
+            yield auto_tuner(blas)
         else:
             blas.set(threads)
             yield None
