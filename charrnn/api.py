@@ -57,16 +57,18 @@ class Model:
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1, threads=None):
-        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...).
-        `threads`: the BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None, threads=None):
+        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
+        progress(done, total), if given, is called as the characters are scored. `threads`: the
+        BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
         from charrnn.evaluate import evaluate_text
         from charrnn.options import check
         from charrnn.threads import blas_threads
 
         check("streams", streams)
         with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
-            return evaluate_text(self.trained, text, strict=strict, streams=streams, tuner=tuner)
+            return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress,
+                                 tuner=tuner)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
@@ -90,6 +92,15 @@ def load(path: str | Path | None = None) -> Model:
     from charrnn.trained_model import load_trained, resolve_checkpoint
 
     return Model(load_trained(resolve_checkpoint(path)))
+
+
+def compare(runs) -> "Comparison":
+    """Training runs side by side (run directories or checkpoint files): each run's summary, options,
+    learning curve and logged samples, and the options that differ (charrnn.comparison.Comparison;
+    `.to_dict()` is what `charrnn compare --json` prints)."""
+    from charrnn.comparison import compare as _compare
+
+    return _compare([Path(r) for r in runs])
 
 
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,

@@ -47,6 +47,8 @@ class Run:
     history: list = field(default_factory=list)
     # Scratch arrays of the training and validation chunks (sized once, freed with the run).
     workspace: Workspace = field(default_factory=Workspace, repr=False)
+    eval_every: int = 500  # steps between validation passes (resolved by validation.eval_period)
+    validation: object = None  # validation.ValidationPlan: what is scored, and what it costs
 
     def remap(self, ids: np.ndarray) -> np.ndarray:
         return ids if self.lookup is None else self.lookup[ids]

@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-
 from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
 
+
+def say_which(given, trained) -> None:
+    """One line on stderr naming the checkpoint that the default or a directory led to."""
+    if given is not None and not Path(given).is_dir():
+        return  # the user named the file
+    step = trained.meta.get("step")
+    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
 @app.command()
@@ -43,6 +50,7 @@ def sample(
     # change the text of a seed.
     threads = 1 if threads == AUTO else threads
     m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
         warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
@@ -62,8 +70,8 @@ def sample(
             last = prime[-1:] or "\n"
             text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
             last = stream(text, out.write, out.flush) or last
-    if out.isatty() and last not in ("", "\n"):
-        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    if last not in ("", "\n"):
+        out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
 
 
@@ -81,14 +89,16 @@ def evaluate(
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
     from charrnn.corpus import read_text
-    from charrnn.vocab import unknown_message
-
     from charrnn.threads import parse_threads
+    from charrnn.vocab import unknown_message
 
     threads = parse_threads(threads)
     m = charrnn.load(checkpoint)
     text = read_text(file, encoding_errors)
-    result = m.evaluate(text, strict=strict, streams=streams, threads=threads)
+    from charrnn.cli.progress import progress_bar
+
+    with progress_bar("scoring", "char") as update:
+        result = m.evaluate(text, strict=strict, streams=streams, progress=update, threads=threads)
     if result.skipped:
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
@@ -111,7 +121,9 @@ def info(
     import charrnn
     from charrnn.cli.console import info_table
 
-    d = charrnn.load(checkpoint).info()
+    m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
+    d = m.info()
     if as_json:
         print(json.dumps(d))
     else:
