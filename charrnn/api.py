@@ -58,13 +58,18 @@ class Model:
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1):
-        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...)."""
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None, threads=None):
+        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
+        progress(done, total), if given, is called as the characters are scored. `threads`: the
+        BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
         from charrnn.evaluate import evaluate_text
         from charrnn.options import check
+        from charrnn.threads import blas_threads
 
         check("streams", streams)
-        return evaluate_text(self.trained, text, strict=strict, streams=streams)
+        with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
+            return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress,
+                                 tuner=tuner)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
@@ -109,18 +114,31 @@ def load(path: str | Path | None = None) -> Model:
     return Model(load_trained(resolve_checkpoint(path)))
 
 
+def compare(runs) -> "Comparison":
+    """Training runs side by side (run directories or checkpoint files): each run's summary, options,
+    learning curve and logged samples, and the options that differ (charrnn.comparison.Comparison;
+    `.to_dict()` is what `charrnn compare --json` prints)."""
+    from charrnn.comparison import compare as _compare
+
+    return _compare([Path(r) for r in runs])
+
+
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
-          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, **options):
+          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, threads=None,
+          **options):
     """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.training.Result).
 
     `options` are `charrnn train`'s (model="gru", hidden=256, lr=1e-3, max_steps=2000, time="10m" or
     seconds, ...). Only the options given are applied: a resumed run keeps its own settings for
     the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
     run with none stops after 10 epochs. `reporter` (charrnn.training.Reporter) receives progress.
+    `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
+    chosen by timing the steps, see charrnn.threads).
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
+    from charrnn.threads import parse_threads
     from charrnn.training import train as run_training
 
     unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS]
@@ -143,4 +161,4 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
         train_opts["epochs"] = DEFAULT_EPOCHS
     return run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
-                        cache_dir=cache_dir)
+                        cache_dir=cache_dir, threads=parse_threads(threads) if threads is not None else None)

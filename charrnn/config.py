@@ -39,6 +39,8 @@ class ModelConfig:
     dropout: float = default("dropout")  # inverted dropout between layers (and before the output), training only
     dtype: str = default("dtype")  # float32 (fast) or float64 (gradient checks)
     forget_bias: float = default("forget_bias")  # LSTM: initial bias of the forget gate (read at initialisation only)
+    bias_init: str = default("bias_init")  # zero | uniform (PyTorch's U(-k, k) + U(-k, k), k = 1/sqrt(H)) (init only)
+    init_scale: float = default("init_scale")  # weights ~ U(-s/sqrt(H), s/sqrt(H)), s = init_scale (init only)
 
     def __post_init__(self):
         if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 1:
@@ -68,7 +70,7 @@ class TrainConfig:
     clip: float = default("clip")  # clip gradients to this global L2 norm (0 = off)
     clip_value: float = default("clip_value")  # also clip each gradient element to [-v, v] (0 = off)
     val_frac: float = default("val_frac")  # last fraction of the text held out for validation
-    eval_every: int = default("eval_every")  # steps between validation passes (and checkpoints)
+    eval_every: int | None = default("eval_every")  # steps between validation passes (None: sized to the run)
     max_steps: int | None = default("max_steps")  # total steps of the run, including those before a resume
     epochs: float | None = default("epochs")  # stop after this many passes over the training split
     time_limit: float | None = default("time")  # wall-clock seconds for this invocation

@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-
 from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
 
+
+def say_which(given, trained) -> None:
+    """One line on stderr naming the checkpoint that the default or a directory led to."""
+    if given is not None and not Path(given).is_dir():
+        return  # the user named the file
+    step = trained.meta.get("step")
+    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
 @app.command()
@@ -27,14 +34,23 @@ def sample(
     top_p: Optional[float] = opt("top_p"),
     num_samples: int = opt("num_samples"),
     skip_unknown: bool = opt("skip_unknown"),
+    threads: str = opt("threads"),
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
 
     import charrnn
     from charrnn.sample import clean_prime, stream
+    from charrnn.threads import AUTO, blas_threads, parse_threads
 
+    threads = parse_threads(threads)
+    # auto: 1 thread. At batch 1 every product is one row times a matrix, which threads barely
+    # speed up on a quiet machine and slow down many times over on a busy one; and OpenBLAS can
+    # round such a product differently at another thread count, so a timing-based choice could
+    # change the text of a seed.
+    threads = 1 if threads == AUTO else threads
     m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
         warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
@@ -45,16 +61,17 @@ def sample(
     rng = np.random.default_rng(seed)  # one generator for all the samples
     out = sys.stdout
     last = ""  # the last character written: samples are separated on a line of their own
-    for k in range(num_samples):
-        if num_samples > 1:
-            out.write(("" if last in ("", "\n") else "\n") + f"--- sample {k + 1}/{num_samples} ---\n")
-        out.write(prime)
-        out.flush()
-        last = prime[-1:] or "\n"
-        text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
-        last = stream(text, out.write, out.flush) or last
-    if out.isatty() and last not in ("", "\n"):
-        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    with blas_threads(threads):
+        for k in range(num_samples):
+            if num_samples > 1:
+                out.write(("" if last in ("", "\n") else "\n") + f"--- sample {k + 1}/{num_samples} ---\n")
+            out.write(prime)
+            out.flush()
+            last = prime[-1:] or "\n"
+            text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
+            last = stream(text, out.write, out.flush) or last
+    if last not in ("", "\n"):
+        out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
 
 
@@ -67,15 +84,21 @@ def evaluate(
     as_json: bool = opt("as_json"),
     streams: int = opt("streams"),
     encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
+    threads: str = opt("threads"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
     from charrnn.corpus import read_text
+    from charrnn.threads import parse_threads
     from charrnn.vocab import unknown_message
 
+    threads = parse_threads(threads)
     m = charrnn.load(checkpoint)
     text = read_text(file, encoding_errors)
-    result = m.evaluate(text, strict=strict, streams=streams)
+    from charrnn.cli.progress import progress_bar
+
+    with progress_bar("scoring", "char") as update:
+        result = m.evaluate(text, strict=strict, streams=streams, progress=update, threads=threads)
     if result.skipped:
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
@@ -98,7 +121,9 @@ def info(
     import charrnn
     from charrnn.cli.console import info_table
 
-    d = charrnn.load(checkpoint).info()
+    m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
+    d = m.info()
     if as_json:
         print(json.dumps(d))
     else:

@@ -42,6 +42,7 @@ import numpy as np
 from charrnn.cells import CELLS
 from charrnn.errors import UsageError
 from charrnn.model import init_params, init_state, layer_params
+from charrnn.workspace import Workspace
 
 TOLERANCE = 0.01  # nats/char: L(k) within this of L(full) counts as using all the context it needs
 HORIZON = 1e-3  # median g_k / g_0 at or above this: the gradient still reaches distance k
@@ -122,13 +123,14 @@ def check_memory(cfg, plan: Plan, n: int) -> None:
 
 
 # ----------------------------------------------------------------------- running the layers
-def run_layers(params, cfg, x, state):
+def run_layers(params, cfg, x, state, ws=None):
     """The stacked cells over a chunk: x (T, B) ids or (T, B, V) floats, state (one tuple per
-    layer) -> top hidden states (T, B, H), final state, the layer caches (for backward)."""
+    layer) -> top hidden states (T, B, H), final state, the layer caches (for backward). With a
+    workspace `ws` (charrnn.workspace) the arrays are valid until the next call with it."""
     cell = CELLS[cfg.cell]
     new_state, caches = [], []
     for k in range(cfg.layers):
-        x, s, cache = cell.forward(layer_params(params, k), x, state[k])
+        x, s, cache = cell.forward(layer_params(params, k), x, state[k], None if ws is None else ws.scope(f"l{k}."))
         new_state.append(s)
         caches.append(cache)
     return x, new_state, caches
@@ -150,11 +152,11 @@ def carried_pass(params, cfg, ids: np.ndarray, keep=(), progress=None):
     n = len(ids)
     cuts = sorted(set(range(0, n, FULL_CHUNK)) | {int(s) for s in keep if 0 <= s < n} | {n})
     nll = np.full(n, np.nan)
-    state, saved = init_state(cfg, 1), {}
+    state, saved, ws = init_state(cfg, 1), {}, Workspace()
     for a, b in zip(cuts[:-1], cuts[1:]):
         if a in keep:
             saved[a] = [tuple(s.copy() for s in layer) for layer in state]
-        hs, state, _ = run_layers(params, cfg, ids[a:b, None], state)  # hs (T, 1, H)
+        hs, state, _ = run_layers(params, cfg, ids[a:b, None], state, ws)  # hs (T, 1, H)
         m = min(b, n - 1) - a  # steps whose next character exists
         if m > 0:
             nll[a + 1:a + 1 + m] = nll_of(params, hs[:m, 0], ids[a + 1:a + 1 + m])
@@ -170,12 +172,13 @@ def context_losses(params, cfg, ids: np.ndarray, targets: np.ndarray, contexts: 
     out = np.empty((len(contexts), N))
     G = CELLS[cfg.cell].gates * cfg.hidden
     chunk = max(1, BLOCK_FLOATS // max(1, N * G))  # time steps per forward call
+    ws = Workspace()
     for i, k in enumerate(contexts):
         k = int(k)
         window = np.asarray(targets)[None, :] + np.arange(-k, 0)[:, None]  # (k, N): positions t-k .. t-1
         state = init_state(cfg, N)
         for a in range(0, k, chunk):
-            hs, state, _ = run_layers(params, cfg, ids[window[a:a + chunk]], state)
+            hs, state, _ = run_layers(params, cfg, ids[window[a:a + chunk]], state, ws)
             if progress is not None:
                 progress(len(hs) * (N + STEP_COST))
         out[i] = nll_of(params, hs[-1], ids[targets])
