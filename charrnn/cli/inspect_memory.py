@@ -48,6 +48,7 @@ def inspect_memory(
     dump: Optional[Path] = opt("dump", help="Write the raw measurements to this .npz."),
     as_json: bool = opt("as_json"),
     quiet: bool = opt("quiet", help="No progress bar."),
+    threads: str = opt("threads"),
 ):
     """Measure how much context each model uses and how far back its gradient reaches.
 
@@ -59,13 +60,17 @@ def inspect_memory(
 
         charrnn inspect-memory run/best.npz --at-match 'return ' --dump memory.npz --json
     """
+    from charrnn.cli.progress import progress_bar
     from charrnn.corpus import read_text
     from charrnn.errors import UsageError
     from charrnn.interpret.files import check_output, write_atomic
     from charrnn.interpret.memory import measure, prepare, work
     from charrnn.interpret.memory_html import memory_page
     from charrnn.interpret.text import training_text
+    from charrnn.threads import blas_threads, parse_threads
     from charrnn.trained_model import load_trained, resolve_checkpoint
+
+    threads = parse_threads(threads)
 
     if at is not None and at_match is not None:
         raise UsageError("--at and --at-match both name a saliency target", hint="give one of them")
@@ -103,12 +108,19 @@ def inspect_memory(
             for trained in models]
 
     print(f"measuring {len(jobs)} model(s) on {len(body):,} characters ({source})", file=sys.stderr)
-    results = []
-    with _progress(sum(work(len(j.ids), j.plan, init) for j in jobs), quiet) as bar:
+    results, total, done = [], sum(work(len(j.ids), j.plan, init) for j in jobs), [0]
+    with progress_bar("measuring", "step", quiet=quiet) as bar, blas_threads(threads) as tuner:
+        if tuner is not None:  # auto: the threads chosen as the work goes (a tick after each piece)
+            tuner.tick()
+
+        def progress(n: int) -> None:
+            done[0] += n
+            bar(done[0], total)
+            if tuner is not None:
+                tuner.tick()
         for path, trained, job in zip(paths, models, jobs):
-            bar.set_description(str(path))
             seed = trained.train_cfg.seed if init else None
-            m = measure(trained.params, trained.cfg, job.ids, job.plan, job.points, seed, progress=bar.update)
+            m = measure(trained.params, trained.cfg, job.ids, job.plan, job.points, seed, progress=progress)
             m.extra.update(skipped=job.skipped, checkpoint=str(path))
             results.append(m)
 
@@ -162,30 +174,6 @@ def _dump_arrays(results) -> dict:
 
 
 # ------------------------------------------------------------------------------ terminal
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_description(self, s):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _progress(total: int, quiet: bool):
-    """A tqdm bar on stderr, shown after 2 s and only on a terminal (none with --quiet)."""
-    if quiet:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, file=sys.stderr, disable=None, leave=False, delay=2, unit="", dynamic_ncols=True,
-                bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
-
-
 def sparkline(values, low: float = LOG_FLOOR, high: float = 0.0, width: int = 64) -> str:
     """log10 of positive values as block characters from `low` (▁) to `high` (█), at most `width`
     of them (evenly picked); a value at or below 10^low is '·' (the curve has left the chart)."""
