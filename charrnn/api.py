@@ -6,6 +6,7 @@
     m.evaluate(text)                                      # -> EvalResult: nats_per_char, bits_per_char, ...
     m.evaluate_file("big.txt", streams=64)                # the same, on a file of any size (bounded memory)
     m.trace(text)                                         # -> Traces: activations by unit (inspect-cells)
+    m.memory(text, init=True)                             # -> Memory: context usage, gradient reach (inspect-memory)
     charrnn.train("corpus.txt", out="runs/a", model="gru", hidden=256, max_steps=2000)
 
 Options are those of the command line (charrnn.options), by their Python names. Nothing here
@@ -58,22 +59,29 @@ class Model:
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None):
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None, threads=None):
         """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
-        progress(done, total), if given, is called as the characters are scored."""
+        progress(done, total), if given, is called as the characters are scored. `threads`: the
+        BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
         from charrnn.evaluate import evaluate_text
         from charrnn.options import check
+        from charrnn.threads import blas_threads
 
         check("streams", streams)
-        return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress)
+        with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
+            return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress,
+                                 tuner=tuner)
 
     def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                      progress: Callable[[str, int, int], None] | None = None):
+                      progress: Callable[[str, int, int], None] | None = None, threads=None):
         """`evaluate` on a text file of any size, in bounded memory (charrnn.evaluate_file); progress
-        (optional) is called as progress(phase, done, total), phase "read" (bytes) then "score" (characters)."""
+        (optional) is called as progress(phase, done, total), phase "read" (bytes) then "score"
+        (characters); `threads` as in `evaluate`."""
         from charrnn.evaluate_file import evaluate_file
+        from charrnn.threads import blas_threads
 
-        return evaluate_file(self.trained, path, strict, streams, encoding_errors, progress)
+        with blas_threads(threads) as tuner:
+            return evaluate_file(self.trained, path, strict, streams, encoding_errors, progress, tuner)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
@@ -84,6 +92,25 @@ class Model:
 
         text = known_text(text, self.vocab, warn)
         return run_traces(self.params, self.cfg, self.vocab.encode(text))
+
+    def memory(self, text: str, max_context: int = 1024, max_targets: int = 2000, max_distance: int = 256,
+               positions: int = 64, init: bool = False, at: int | None = None,
+               warn: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None):
+        """How much context the model uses and how far back its gradient reaches on `text`, as
+        `charrnn inspect-memory` measures them (charrnn.interpret.memory.Memory: effective_context,
+        gradient_horizon, grad_h_median, loss_at, ... and `init` for the fresh model with init=True);
+        `at` (an index into `text`) also gives the saliency of the characters before it."""
+        from charrnn.interpret.memory import measure, prepare
+        from charrnn.options import check
+
+        for key, value in (("max_context", max_context), ("max_targets", max_targets),
+                           ("max_distance", max_distance), ("positions", positions), ("at", at)):
+            check(key, value)
+        job = prepare(self.trained, text, max_context, max_targets, max_distance, positions, at, warn)
+        seed = self.trained.train_cfg.seed if init else None
+        m = measure(self.params, self.cfg, job.ids, job.plan, job.points, seed, progress)
+        m.extra.update(skipped=job.skipped, checkpoint=str(self.path))
+        return m
 
     def info(self) -> dict:
         """What the checkpoint holds, as `charrnn info --json` prints it."""
@@ -109,17 +136,21 @@ def compare(runs) -> "Comparison":
 
 
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
-          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, **options):
+          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, threads=None,
+          **options):
     """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.training.Result).
 
     `options` are `charrnn train`'s (model="gru", hidden=256, lr=1e-3, max_steps=2000, time="10m" or
     seconds, ...). Only the options given are applied: a resumed run keeps its own settings for
     the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
     run with none stops after 10 epochs. `reporter` (charrnn.training.Reporter) receives progress.
+    `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
+    chosen by timing the steps, see charrnn.threads).
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
+    from charrnn.threads import parse_threads
     from charrnn.training import train as run_training
 
     unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS]
@@ -142,4 +173,4 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
         train_opts["epochs"] = DEFAULT_EPOCHS
     return run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
-                        cache_dir=cache_dir)
+                        cache_dir=cache_dir, threads=parse_threads(threads) if threads is not None else None)

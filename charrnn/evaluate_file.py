@@ -115,11 +115,12 @@ def window(streams: int, cfg) -> int:
 
 
 def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                  progress=None) -> EvalResult:
+                  progress=None, tuner=None) -> EvalResult:
     """Score the text file `path` with a `trained.Trained` model, in bounded memory.
 
     progress (optional): called as progress(phase, done, total) with phase "read" (bytes of the
-    file) or "score" (characters scored).
+    file) or "score" (characters scored). tuner (charrnn.threads.ThreadTuner, optional): the BLAS
+    threads, chosen chunk by chunk.
     """
     check("streams", streams)
     chunks = code_point_chunks(path, encoding_errors)  # (checks the path and the option)
@@ -145,27 +146,12 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
                               hint="evaluate on a text of at least two characters from the model's vocabulary")
         B = max(1, min(streams, n))
         W = window(B, trained.cfg)
-        layout = _Reported(ids.array(), B, W, progress)
-        total, count = stream_loss(trained.params, trained.cfg, layout)
+        report = None if progress is None else (lambda done, total: progress("score", done, total))
+        total, count = stream_loss(trained.params, trained.cfg, Streams(ids.array(), B, W), progress=report,
+                                   tuner=tuner)
     finally:
         chunks.close()
         ids.close()
     nats = total / count
     return EvalResult(nats_per_char=nats, bits_per_char=nats / math.log(2), perplexity=math.exp(nats),
                       chars=count, skipped=skipped, unknown=unknown, total_nats=total, streams=B)
-
-
-class _Reported(Streams):
-    """Streams that report the characters scored after each chunk: progress("score", done, total)."""
-
-    def __init__(self, ids, batch: int, seq_len: int, progress=None):
-        super().__init__(ids, batch, seq_len)
-        self.progress = progress
-
-    def eval_chunks(self):
-        done = 0
-        for x, y in super().eval_chunks():
-            yield x, y
-            done += y.size
-            if self.progress is not None:
-                self.progress("score", done, self.length * self.batch)

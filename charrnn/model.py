@@ -23,9 +23,10 @@ import math
 
 import numpy as np
 
-from charrnn.cells import CELLS, buffer
+from charrnn.cells import CELLS
 from charrnn.config import ModelConfig
 from charrnn.errors import VocabError
+from charrnn.workspace import Workspace, take
 
 
 def layer_params(params: dict, k: int) -> dict:
@@ -49,37 +50,43 @@ def n_params(cfg: ModelConfig) -> int:
 def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str = "adam") -> int:
     """Bytes that training adds to a process already holding the parameters (and the corpus):
 
-        item * ((2 + 2 slots + scratch) P + 2 B T V + layers B T floats_per_step(H))
+        item * ((2 + 2 slots + scratch) P + B T V + layers B T floats_per_step(H))
 
     P parameters: the gradients twice (a step's are alive while the next step's are computed),
     the optimizer's slots (Adam m and v: 2; SGD, RMSprop, Adagrad: 1) and the copies of them a
     checkpoint writes, Adam's scratch array (1); one chunk's logits, worked on in place by the
-    loss, and those of the validation pass's shorter last chunk (B T V each: the largest arrays
-    at a large vocabulary); each layer's forward cache (cells.Cell.floats_per_step). Checked
-    against peak RSS at V = 65, 577 and 20,001 in docs/BENCHMARKS.md.
+    loss, in the run's workspace (B T V: the largest array at a large vocabulary); each layer's
+    forward cache (cells.Cell.floats_per_step). Checked against peak RSS at V = 65, 577 and
+    20,001 in docs/BENCHMARKS.md.
     """
     item = np.dtype(cfg.dtype).itemsize
     slots = {"adam": 2, "sgd": 1, "rmsprop": 1, "adagrad": 1}.get(optimizer, 2)
     scratch = 1 if optimizer == "adam" else 0
     per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
-    logits = 2 * batch * seq_len * cfg.vocab_size
+    logits = batch * seq_len * cfg.vocab_size
     return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer)
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias cfg.forget_bias."""
-    bound = 1.0 / math.sqrt(cfg.hidden)
+    """Weights ~ U(-s/sqrt(H), s/sqrt(H)) with s = cfg.init_scale (1: as PyTorch); biases 0, or
+    with cfg.bias_init "uniform" as PyTorch's two bias vectors summed, U(-k, k) + U(-k, k) with
+    k = 1/sqrt(H) (output bias: one U(-k, k), as nn.Linear); the LSTM forget-gate block gets
+    cfg.forget_bias added."""
+    k = 1.0 / math.sqrt(cfg.hidden)
     params = {}
     for name, shape in param_shapes(cfg).items():
-        if name.endswith(".b") or name == "by":
-            params[name] = np.zeros(shape, dtype=cfg.dtype)
+        if not (name.endswith(".b") or name == "by"):
+            params[name] = rng.uniform(-cfg.init_scale * k, cfg.init_scale * k, size=shape).astype(cfg.dtype)
+        elif cfg.bias_init == "uniform":
+            b = rng.uniform(-k, k, size=shape) + (rng.uniform(-k, k, size=shape) if name != "by" else 0.0)
+            params[name] = b.astype(cfg.dtype)
         else:
-            params[name] = rng.uniform(-bound, bound, size=shape).astype(cfg.dtype)
+            params[name] = np.zeros(shape, dtype=cfg.dtype)
     gates = CELLS[cfg.cell].gate_order
     if "f" in gates:  # the LSTM's forget gate
         f, H = gates.index("f"), cfg.hidden
-        for k in range(cfg.layers):
-            params[f"l{k}.b"][f * H:(f + 1) * H] = cfg.forget_bias
+        for layer in range(cfg.layers):
+            params[f"l{layer}.b"][f * H:(f + 1) * H] += np.asarray(cfg.forget_bias, dtype=cfg.dtype)
     return params
 
 
@@ -89,11 +96,14 @@ def init_state(cfg: ModelConfig, batch: int) -> list[tuple]:
 
 
 # ------------------------------------------------------------------------ forward / backward
-def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None):
+def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None,
+            ws: Workspace | None = None):
     """ids (B, T) -> logits (T*B, V), time-major rows (row t*B + b), the final state, and a cache.
 
     Dropout (inverted) is applied to each layer's output when cfg.dropout > 0 and an `rng` is
-    given (training); evaluation and sampling pass no rng.
+    given (training); evaluation and sampling pass no rng. With a workspace `ws` (charrnn.workspace)
+    the layers' big arrays are its buffers: the cache is then valid until the next chunk run with
+    the same workspace. Without one they are fresh (what a caller that keeps caches wants).
     """
     cell = CELLS[cfg.cell]
     if ids.size and not 0 <= int(ids.min()) <= int(ids.max()) < cfg.vocab_size:  # any data source
@@ -103,7 +113,7 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
     layer_caches, masks, stateT = [], [], []
     for k in range(cfg.layers):
-        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k])
+        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k], None if ws is None else ws.scope(f"l{k}."))
         layer_caches.append(lc)
         stateT.append(sT)
         mask = None
@@ -115,7 +125,7 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
         x = hs  # (T, B, H)
     T, B, H = x.shape
     top = x.reshape(T * B, H)
-    logits = buffer((T * B, cfg.vocab_size), params["Wy"].dtype)  # (TB, V): reused, not paged in anew
+    logits = take(ws, "logits", (T * B, cfg.vocab_size), params["Wy"].dtype)  # (TB, V): reused, not paged in anew
     np.matmul(top, params["Wy"], out=logits)
     logits += params["by"]
     return logits, stateT, (layer_caches, masks, top)
@@ -125,8 +135,7 @@ def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache):
     """dlogits (T*B, V) -> (grads with the names of params, dstate0 list)."""
     cell = CELLS[cfg.cell]
     layer_caches, masks, top = cache
-    grads = {"Wy": np.matmul(top.T, dlogits, out=buffer(params["Wy"].shape, dlogits.dtype)),
-             "by": dlogits.sum(axis=0)}
+    grads = {"Wy": top.T @ dlogits, "by": dlogits.sum(axis=0)}
     T, B = layer_caches[0][1].shape[:2]
     dx = (dlogits @ params["Wy"].T).reshape(T, B, -1)  # into the top layer's output
     dstate0 = [None] * cfg.layers
@@ -161,20 +170,21 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray, overwrite: bool = Fals
 
 
 def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list,
-                   rng: np.random.Generator | None = None):
+                   rng: np.random.Generator | None = None, ws: Workspace | None = None):
     """One chunk of truncated BPTT: x, y (B, T) ids -> (mean loss in nats, grads, final state).
 
-    The final state is the value to carry into the next chunk; the gradient stops here.
+    The final state is the value to carry into the next chunk; the gradient stops here. A run of
+    many chunks passes one workspace `ws` for the scratch arrays (see `forward`).
     """
-    logits, stateT, cache = forward(params, cfg, x, state, rng)
+    logits, stateT, cache = forward(params, cfg, x, state, rng, ws)
     loss, dlogits = softmax_xent(logits, y.T.reshape(-1), overwrite=True)
     grads, _ = backward(params, cfg, dlogits, cache)
     return loss, grads, stateT
 
 
-def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list):
+def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list, ws: Workspace | None = None):
     """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
-    logits, stateT, _ = forward(params, cfg, x, state)
+    logits, stateT, _ = forward(params, cfg, x, state, ws=ws)
     targets = y.T.reshape(-1)
     z = logits  # ours: worked on in place (no (TB, V) temporaries)
     z -= z.max(axis=1, keepdims=True)

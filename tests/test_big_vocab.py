@@ -14,6 +14,7 @@ import pytest
 from charrnn import model
 from charrnn.cells import input_projection_backward
 from charrnn.config import ModelConfig
+from charrnn.workspace import Workspace
 
 
 def reference(x, da, V):
@@ -42,12 +43,12 @@ def test_a_large_vocabulary_builds_no_one_hot_matrix(G):
     rng = np.random.default_rng(0)
     x = rng.integers(0, V, (T, B))
     da = rng.normal(size=(T, B, G)).astype(np.float32)
-    p = {"Wx": np.zeros((V, G), np.float32)}
-    input_projection_backward(p, x, da, {})  # (warm-up: the gradient array comes from a pool)
+    p, ws = {"Wx": np.zeros((V, G), np.float32)}, Workspace()
+    input_projection_backward(p, x, da, {}, ws)  # (warm-up: the gradient array comes from the workspace)
     tracemalloc.start()
     try:
         grads = {}
-        input_projection_backward(p, x, da, grads)
+        input_projection_backward(p, x, da, grads, ws)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -5,6 +5,7 @@
     train.py          charrnn train
     use.py            charrnn sample, evaluate, info
     inspect_cells.py  charrnn inspect-cells
+    inspect_memory.py charrnn inspect-memory
     compare.py        charrnn compare (textplot.py: its plain-text charts)
     progress.py       progress bars on stderr for long passes (evaluate, tracing)
     train_progress.py what `train` shows on stderr (summary, progress bar, evaluation lines)
@@ -17,6 +18,6 @@ of the commands in `--help`. A new command: a new module here that does
 """
 
 from charrnn.cli.app import app, main
-from charrnn.cli import train, use, inspect_cells, compare  # noqa: E402,F401  (registers the commands, in this order)
+from charrnn.cli import train, use, inspect_cells, inspect_memory, compare  # noqa: E402,F401  (registers the commands, in this order)
 
 __all__ = ["app", "main"]

@@ -37,6 +37,8 @@ def train(
     layers: int = opt("layers"),
     dropout: float = opt("dropout"),
     forget_bias: float = opt("forget_bias"),
+    bias_init: choice("bias_init") = opt("bias_init"),
+    init_scale: float = opt("init_scale"),
     dtype: choice("dtype") = opt("dtype"),
     seq_len: int = opt("seq_len"),
     batch: int = opt("batch"),
@@ -62,11 +64,15 @@ def train(
     eval_every: int = opt("eval_every"),
     sample_len: int = opt("sample_len"),
     quiet: bool = opt("quiet"),
+    threads: str = opt("threads"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     import charrnn
     from charrnn.cli.train_progress import ConsoleReporter
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
+    from charrnn.threads import parse_threads
+
+    threads = parse_threads(threads)
 
     # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
     typed = {k: v for k, v in ctx.params.items()
@@ -76,7 +82,7 @@ def train(
         out = resume.parent  # continue the run where it lives
     reporter = ConsoleReporter(quiet=quiet)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
-                           overwrite=overwrite, reporter=reporter, **typed)
+                           overwrite=overwrite, reporter=reporter, threads=threads, **typed)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
     print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)
