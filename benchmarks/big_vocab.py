@@ -47,7 +47,8 @@ def step(path: str, n: int) -> None:
     for k in range(n + 1):
         x, y = run.streams.chunk(k)
         c, w = time.process_time(), time.perf_counter()
-        loss, grads, run.state = model.loss_and_grads(run.params, run.cfg, x, y, run.state)
+        ws = {"ws": run.workspace} if hasattr(run, "workspace") else {}  # (as the training loop does)
+        loss, grads, run.state = model.loss_and_grads(run.params, run.cfg, x, y, run.state, **ws)
         clip_by_global_norm(grads, 5.0)
         run.optimizer.step(run.params, grads, 2e-3)
         cpu.append(time.process_time() - c)
