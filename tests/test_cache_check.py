@@ -33,7 +33,7 @@ def entry(cache):
 
 def test_cache_stores_one_checksum_per_block_and_a_clean_hit_warns_nothing(cached):
     p, cache = cached
-    c1 = load_corpus(p)
+    load_corpus(p)
     npy, _ = entry(cache)
     info = json.loads(npy.with_suffix(".json").read_text())
     assert info["block_bytes"] == 128 and len(info["block_crc32"]) == -(-len(TEXT) // 128)
