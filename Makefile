@@ -9,12 +9,13 @@ DEMO_TIME ?= 5m
 # An interpreter that can import torch, for `make bench` to measure PyTorch side by side (optional).
 TORCH_PY ?= $(firstword $(wildcard ../torchvenv/bin/python))
 
-# `make screenshots`: three runs (RNN, LSTM, GRU), their comparison and the LSTM's cells, as PNGs in docs/.
-SHOTS_OUT ?= shots-out
-SHOTS_TIME ?= 5m
-SHOTS_ARGS ?=
+# `make runs`: the three runs behind the README's compare, inspect-cells and inspect-memory figures:
+# 2x128 RNN, LSTM and GRU on the bundled corpus, RUNS_TIME each (a run whose best.npz exists is kept).
+RUNS ?= runs
+RUNS_TIME ?= 5m
+RUNS_ARGS ?=
 
-.PHONY: install test demo bench clean corpus screenshots memory-demo
+.PHONY: install test demo bench clean corpus runs screenshots memory-demo
 
 install: $(STAMP)
 
@@ -42,28 +43,26 @@ demo: install $(CORPUS)
 	@echo "--- charrnn inspect-cells ---" >&2
 	$(VENV)/bin/charrnn inspect-cells $(DEMO_OUT)/best.npz --max-chars 20000 --html $(DEMO_OUT)/cells.html
 
-# inspect-memory on 2x128 RNN, LSTM and GRU, each trained for $(MEMORY_TIME) (skipped when runs/<cell>/best.npz exists).
-MEMORY_TIME ?= 5m
-memory-demo: install $(CORPUS)
-	@for cell in rnn lstm gru; do \
-	  if [ -f runs/$$cell/best.npz ]; then echo "runs/$$cell/best.npz exists: not retrained" >&2; \
-	  else $(VENV)/bin/charrnn train $(CORPUS) --model $$cell --hidden 128 --layers 2 --time $(MEMORY_TIME) \
-	       --out runs/$$cell --overwrite || exit 1; fi; \
-	done
-	$(VENV)/bin/charrnn inspect-memory runs/rnn/best.npz runs/lstm/best.npz runs/gru/best.npz --init \
-	  --html runs/memory.html --dump runs/memory.npz
-
 bench: install $(CORPUS)
 	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)
 
-screenshots: install $(CORPUS)
-	for m in rnn lstm gru; do \
-	  $(VENV)/bin/charrnn train $(CORPUS) --model $$m --time $(SHOTS_TIME) --out $(SHOTS_OUT)/$$m --overwrite $(SHOTS_ARGS) || exit 1; \
+runs: install $(CORPUS)
+	@for m in rnn lstm gru; do \
+	  if [ -f $(RUNS)/$$m/best.npz ]; then echo "$(RUNS)/$$m/best.npz exists: kept (delete $(RUNS)/$$m to retrain)" >&2; \
+	  else $(VENV)/bin/charrnn train $(CORPUS) --model $$m --time $(RUNS_TIME) --out $(RUNS)/$$m --overwrite $(RUNS_ARGS) || exit 1; fi; \
 	done
-	$(VENV)/bin/charrnn compare $(SHOTS_OUT)/rnn $(SHOTS_OUT)/lstm $(SHOTS_OUT)/gru --html $(SHOTS_OUT)/compare.html | tee $(SHOTS_OUT)/compare.txt
-	$(VENV)/bin/charrnn inspect-cells $(SHOTS_OUT)/lstm/best.npz --max-chars 20000 --html $(SHOTS_OUT)/cells.html --excerpt 0 | tee $(SHOTS_OUT)/cells.txt
-	$(PY) docs/screenshots.py --compare $(SHOTS_OUT)/compare.html --cells $(SHOTS_OUT)/cells.html --out docs
+
+# inspect-memory on the three runs, with the freshly initialised models beside them.
+memory-demo: runs
+	$(VENV)/bin/charrnn inspect-memory $(RUNS)/rnn/best.npz $(RUNS)/lstm/best.npz $(RUNS)/gru/best.npz --init \
+	  --html $(RUNS)/memory.html --dump $(RUNS)/memory.npz | tee $(RUNS)/memory.txt
+
+# The README's pictures (docs/*.png) from the three runs, taken in headless Chromium.
+screenshots: memory-demo
+	$(VENV)/bin/charrnn compare $(RUNS)/rnn $(RUNS)/lstm $(RUNS)/gru --html $(RUNS)/compare.html | tee $(RUNS)/compare.txt
+	$(VENV)/bin/charrnn inspect-cells $(RUNS)/lstm/best.npz --max-chars 20000 --html $(RUNS)/cells.html --excerpt 0 | tee $(RUNS)/cells.txt
+	$(PY) docs/screenshots.py --compare $(RUNS)/compare.html --cells $(RUNS)/cells.html --memory $(RUNS)/memory.html --out docs
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(SHOTS_OUT) checkpoints
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) checkpoints
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

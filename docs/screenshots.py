@@ -1,10 +1,11 @@
 """Screenshots of the HTML pages for the README, taken in headless Chromium (`make screenshots`).
 
-    python docs/screenshots.py --compare shots-out/compare.html --cells shots-out/cells.html --out docs
+    python docs/screenshots.py --compare runs/compare.html --cells runs/cells.html --out docs
 
 writes docs/compare.png (the table and both curves), docs/inspect-cells.png (the top of the page:
 ranking, saturation and the gallery of the strongest units) and docs/inspect-cells-text.png (the
-text coloured by the strongest unit, with the info line of one hovered character). Needs Debian's
+text coloured by the strongest unit, with the info line of one hovered character) and
+docs/inspect-memory.png (the whole inspect-memory page, with `--memory runs/memory.html`). Needs Debian's
 chromium (/usr/bin/chromium, or CHARRNN_CHROMIUM) and the playwright package (the dev extra);
 it never downloads a browser.
 """
@@ -58,6 +59,13 @@ def cells_shots(browser, html: Path, out: Path) -> None:
     _check(errors, html)
 
 
+def memory_shot(browser, html: Path, out: Path) -> None:
+    page, errors = _open(browser, html, 900)
+    page.wait_for_timeout(300)  # the charts are drawn by the page's script on load
+    page.screenshot(path=out / "inspect-memory.png", full_page=True)
+    _check(errors, html)
+
+
 def _check(errors: list, html: Path) -> None:
     if errors:
         sys.exit(f"error: {html} logged errors in the browser: {errors}")
@@ -67,6 +75,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--compare", type=Path, help="the page of `charrnn compare --html`")
     ap.add_argument("--cells", type=Path, help="the page of `charrnn inspect-cells --html`")
+    ap.add_argument("--memory", type=Path, help="the page of `charrnn inspect-memory --html`")
     ap.add_argument("--out", type=Path, default=Path("docs"))
     a = ap.parse_args()
     if not Path(CHROMIUM).is_file():
@@ -80,8 +89,10 @@ def main() -> None:
             compare_shot(browser, a.compare, a.out)
         if a.cells:
             cells_shots(browser, a.cells, a.out)
+        if a.memory:
+            memory_shot(browser, a.memory, a.out)
         browser.close()
-    for name in ("compare.png", "inspect-cells.png", "inspect-cells-text.png"):
+    for name in ("compare.png", "inspect-cells.png", "inspect-cells-text.png", "inspect-memory.png"):
         if (a.out / name).exists():
             print(f"wrote {a.out / name}", file=sys.stderr)
 
