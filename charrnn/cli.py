@@ -131,6 +131,11 @@ class DecayUnit(str, Enum):
     epoch = "epoch"
 
 
+class Task(str, Enum):
+    lm = "lm"
+    seq2seq = "seq2seq"
+
+
 class EncodingErrors(str, Enum):
     strict = "strict"
     replace = "replace"
@@ -202,10 +207,16 @@ def train(
     encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
     sample_len: Annotated[int, typer.Option(help="Characters of sample shown at each evaluation (0: none).")] = 200,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings, errors and the final line.", show_default="off")] = False,
+    task: Annotated[Task, typer.Option(help="lm: a language model of CORPUS; seq2seq: an encoder-decoder on a pairs file (source<TAB>target per line).")] = Task.lm,
+    teacher_forcing: Annotated[float, typer.Option(help="seq2seq: probability of feeding the decoder the true previous character (below 1: scheduled sampling).")] = 1.0,
+    teacher_forcing_decay: Annotated[int, typer.Option(help="seq2seq: steps over which --teacher-forcing falls linearly to 0 (0: constant).")] = 0,
+    skip_bad_lines: Annotated[bool, typer.Option("--skip-bad-lines", help="seq2seq: leave out lines that are not one source<TAB>target pair (and count them) instead of failing.", show_default="off")] = False,
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     from charrnn.config import ModelConfig, TrainConfig, parse_duration
+    from charrnn.errors import UsageError
     from charrnn.report import ConsoleReporter
+    from charrnn.translate import is_seq2seq as _is_seq2seq
     from charrnn.train import train as run_training
 
     values = dict(ctx.params)
@@ -227,6 +238,14 @@ def train(
         train_opts["epochs"] = DEFAULT_EPOCHS
     if resume is not None and "out" not in typed:
         out = resume.parent  # continue the run where it lives
+    s2s_opts = {k: values[k] for k in ("teacher_forcing", "teacher_forcing_decay") if k in typed}
+    if task is Task.seq2seq or (resume is not None and resume.is_file() and _is_seq2seq(resume)):
+        from charrnn.cli_seq2seq import train_seq2seq
+        return train_seq2seq(corpus, out, train_opts, model_opts, s2s_opts, typed, resume, init_from, overwrite,
+                             skip_bad_lines, encoding_errors.value, quiet)
+    if s2s_opts or skip_bad_lines:
+        raise UsageError("--teacher-forcing, --teacher-forcing-decay and --skip-bad-lines need --task seq2seq",
+                         hint="add --task seq2seq to train on a pairs file")
     reporter = ConsoleReporter(quiet=quiet)
     result = run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                           encoding_errors=encoding_errors.value, overwrite=overwrite, reporter=reporter)
@@ -240,7 +259,7 @@ def train(
 
 
 # The other verbs live in their own modules and register themselves on `app`.
-from charrnn import cli_use, cli_inspect  # noqa: E402,F401
+from charrnn import cli_use, cli_inspect, cli_seq2seq  # noqa: E402,F401
 
 
 def main() -> None:

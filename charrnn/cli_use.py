@@ -87,6 +87,9 @@ def evaluate(
 
     if streams < 1:
         raise UsageError(f"--streams must be >= 1, got {streams}", hint="1 scores the file as one stream (exact)")
+    from charrnn.cli_seq2seq import evaluate_seq2seq
+    if evaluate_seq2seq(resolve_checkpoint(checkpoint), file, as_json, encoding_errors.value):  # a pairs file
+        return
     trained = load_trained(resolve_checkpoint(checkpoint))
     text = read_text(file, encoding_errors.value)
     result = evaluate_text(trained, text, strict=strict, streams=streams)
@@ -112,6 +115,9 @@ def info(
     from charrnn.info import info_dict, render_table
     from charrnn.trained import load_trained, resolve_checkpoint
 
+    from charrnn.cli_seq2seq import info_seq2seq
+    if info_seq2seq(resolve_checkpoint(checkpoint), as_json):
+        return
     d = info_dict(load_trained(resolve_checkpoint(checkpoint)))
     if as_json:
         print(json.dumps(d))
