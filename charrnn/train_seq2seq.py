@@ -34,9 +34,6 @@ from charrnn.run import RunDir
 from charrnn.train import Reporter, _Signals
 from charrnn.translate import TASK, load_seq2seq, score_pairs
 
-# Defaults that differ from the language model's (when the user did not type them).
-DEFAULTS = {"batch": 64, "lr": 3e-3, "eval_every": 200}
-MODEL_DEFAULTS = {"cell": "gru", "hidden": 128, "layers": 1}
 POOL = 32  # batches per pool sorted by source length (bucketing)
 LAYOUT = {"batch": "--batch", "val_frac": "--val-frac", "optimizer": "--optimizer"}
 MODEL_FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "dtype": "--dtype"}
@@ -134,10 +131,10 @@ def prepare(pairs_path, train_opts: dict, model_opts: dict, s2s_opts: dict, resu
     model_opts = {k: v for k, v in model_opts.items() if k != "dropout"}
     saved = load_seq2seq(resume) if resume is not None else None
     if saved is None:
-        tcfg = TrainConfig(**{**DEFAULTS, **train_opts})
+        tcfg = TrainConfig(**train_opts)
         scfg = Seq2SeqConfig(**s2s_opts)
         tokens = build_tokens(pairs)
-        cfg = ModelConfig(vocab_size=tokens.V, **{**MODEL_DEFAULTS, **model_opts})
+        cfg = ModelConfig(vocab_size=tokens.V, **model_opts)
     else:
         tcfg = TrainConfig.from_dict({**saved.meta.get("train", {}), **train_opts})
         _check_same(train_opts, TrainConfig.from_dict(saved.meta.get("train", {})).to_dict(), LAYOUT, resume)
