@@ -109,12 +109,12 @@ def build_tokens(pairs) -> Tokens:
     return Tokens(Vocab("".join(s + t for s, t in pairs)))
 
 
-def check_known(tokens: Tokens, pairs, path) -> None:
+def check_known(tokens: Tokens, pairs, path, what: str = "pairs") -> None:
     """Every character of `pairs` must be in the model's vocabulary."""
     unknown = sorted({c for s, t in pairs for c in s + t} - set(tokens.vocab.chars))
     if unknown:
         raise UsageError(f"{path} has {len(unknown)} character(s) the model does not know: {describe(unknown)}",
-                         hint="use pairs made of the characters the model was trained on")
+                         hint=f"use {what} made of the characters the model was trained on")
 
 
 def split_pairs(pairs: list, val_frac: float) -> tuple[list, list]:

@@ -96,7 +96,7 @@ def translate(m: Seq2SeqModel, sources: list[str], beam: int | None = None, max_
               temperature: float = 0.0, rng: np.random.Generator | None = None) -> list[str]:
     """Outputs for a list of source strings: greedy (default), beam search, or sampled (temperature > 0)."""
     check_decoding(beam, max_len, temperature)
-    check_known(m.tokens, [(s, "") for s in sources], "the input")
+    check_known(m.tokens, [(s, "") for s in sources], "the input", "inputs")
     max_len = max_len or m.default_max_len
     rng = rng if rng is not None else np.random.default_rng()
     encoded = [m.tokens.encode(s) for s in sources]
