@@ -9,7 +9,7 @@ from charrnn.config import ModelConfig
 from charrnn.pairs import build_tokens, encode_pairs, make_batch
 from test_cells import EPS
 
-def check_grads(f, params, grads, names, n=12, seed=0):
+def check_grads(f, params, grads, names, n=8, seed=0):
     """Central differences of the scalar f() at n random elements of each named parameter."""
     rng = np.random.default_rng(seed)
     for name in names:

@@ -44,11 +44,12 @@ def write_pairs(path: Path, pairs) -> Path:
 
 @pytest.fixture(scope="module")
 def reverse_run(tmp_path_factory):
-    """A GRU that learns to reverse words of 1-5 letters (about 1.5 s)."""
+    """A GRU that learns to reverse words of 1-4 letters (under a second; >= 99 % for seeds 0-4)."""
     d = tmp_path_factory.mktemp("rev")
-    f = write_pairs(d / "rev.tsv", reverse_pairs())
-    r = train_pairs(f, d / "out", {"max_steps": 500, "eval_every": 100, "batch": 32, "lr": 0.01},
-                    {"cell": "gru", "hidden": 48, "layers": 1})
+    f = write_pairs(d / "rev.tsv", reverse_pairs(1000, 4))
+    r = train_pairs(f, d / "out", {"max_steps": 300, "eval_every": 150, "batch": 32, "lr": 0.015, "lr_decay": 0.5,
+                                   "lr_decay_every": 100, "lr_decay_unit": "step"},
+                    {"cell": "gru", "hidden": 32, "layers": 1})
     return f, r
 
 
