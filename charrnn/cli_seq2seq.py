@@ -72,7 +72,7 @@ def evaluate_seq2seq(checkpoint: Path, file: Path, as_json: bool, encoding_error
     if not is_seq2seq(checkpoint):
         return False
     m = load_seq2seq(checkpoint)
-    pairs, _ = read_pairs(file, encoding_errors=encoding_errors)
+    pairs, _ = read_pairs(file, skip_bad_lines=None, encoding_errors=encoding_errors)  # every pair counts
     s = evaluate_pairs(m, pairs, path=file)
     if as_json:
         print(json.dumps({"checkpoint": str(checkpoint), "file": str(file), **s.to_dict()}))

@@ -71,10 +71,10 @@ class Tokens:
 
 
 # --------------------------------------------------------------------------------- reading
-def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool = False) -> tuple[list[tuple[str, str]], int]:
+def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool | None = False) -> tuple[list[tuple[str, str]], int]:
     """(pairs, skipped lines) from the text of a pairs file. Blank lines are ignored; a line
     without exactly one tab, or with an empty source or target, is an error naming its line
-    number (or, with skip_bad_lines, skipped and counted)."""
+    number (or, with skip_bad_lines, skipped and counted; None: the caller offers no way to skip)."""
     pairs, skipped = [], 0
     for n, line in enumerate(text.split("\n"), start=1):
         line = line[:-1] if line.endswith("\r") else line
@@ -92,7 +92,8 @@ def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool = False) -> tupl
                 continue
             shown = line if len(line) <= 40 else line[:37] + "..."
             raise CorpusError(f"{path}, line {n}: {problem}: {shown!r}",
-                              hint="fix the line, or pass --skip-bad-lines to leave such lines out")
+                              hint="fix the line" + ("" if skip_bad_lines is None else
+                                                     ", or pass --skip-bad-lines to leave such lines out"))
         pairs.append((parts[0], parts[1]))
     if not pairs:
         raise CorpusError(f"{path} holds no pairs" + (f" ({skipped} bad line(s) skipped)" if skipped else ""),
@@ -100,7 +101,7 @@ def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool = False) -> tupl
     return pairs, skipped
 
 
-def read_pairs(path, skip_bad_lines: bool = False, encoding_errors: str = "strict"):
+def read_pairs(path, skip_bad_lines: bool | None = False, encoding_errors: str = "strict"):
     """(pairs, skipped) from a pairs file (UTF-8; the same checks on the file as a corpus)."""
     return parse_pairs(read_text(path, encoding_errors), Path(path), skip_bad_lines)
 

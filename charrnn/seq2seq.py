@@ -149,8 +149,8 @@ def decode_forward(params, cfg: ModelConfig, dec_in: np.ndarray, state0: list):
         x, _, c = cell.forward(layer_params(params, "dec", k), x, state0[k])
         caches.append(c)
     T, B, H = x.shape
-    top = x.reshape(T * B, H)
-    return top @ params["Wy"] + params["by"], ("chunk", caches, top)
+    top = x.reshape(T * B, H)  # (T*B, H), row t*B + b
+    return top @ params["Wy"] + params["by"], ("chunk", caches, top, (T, B))
 
 
 def decode_forward_sampled(params, cfg: ModelConfig, dec_in: np.ndarray, state0: list, use_truth: np.ndarray,
@@ -178,26 +178,23 @@ def decode_forward_sampled(params, cfg: ModelConfig, dec_in: np.ndarray, state0:
         steps.append(caches)
         tops.append(x[0].copy())
         logits = x[0] @ params["Wy"] + params["by"]
-    top = np.stack(tops).reshape(T * B, -1)
-    return top @ params["Wy"] + params["by"], ("steps", steps, top)
+    top = np.stack(tops).reshape(T * B, -1)  # (T*B, H)
+    return top @ params["Wy"] + params["by"], ("steps", steps, top, (T, B))
 
 
 def decode_backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache, grads: dict) -> list:
     """dlogits (T*B, N_out) -> dL/d(initial state) per layer; adds the decoder's gradients to grads."""
     cell = CELLS[cfg.cell]
-    kind, caches, top = cache
+    kind, caches, top, (T, B) = cache
     grads["Wy"], grads["by"] = top.T @ dlogits, dlogits.sum(axis=0)
-    dtop = dlogits @ params["Wy"].T  # (T*B, H)
-    zero = (0.0,) * cell.n_state
+    dtop = (dlogits @ params["Wy"].T).reshape(T, B, cfg.hidden)  # into the top layer's outputs
+    zero = (0.0,) * cell.n_state  # nothing flows back from after the last step
     if kind == "chunk":
-        T = dtop.shape[0] // caches[0][1].shape[1]
-        dx, dstate0 = dtop.reshape(T, -1, cfg.hidden), [None] * cfg.layers
+        dx, dstate0 = dtop, [None] * cfg.layers
         for k in range(cfg.layers - 1, -1, -1):
             dx, dstate0[k], g = cell.backward(dx, zero, caches[k])
             _accumulate(grads, "dec", k, g)
         return dstate0
-    T = len(caches)
-    dtop = dtop.reshape(T, -1, cfg.hidden)
     dstate = [zero] * cfg.layers  # dL/d(state after step t), per layer
     for t in range(T - 1, -1, -1):
         dx = dtop[t][None]
