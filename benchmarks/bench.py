@@ -1,7 +1,7 @@
 """charrnn vs PyTorch on this CPU: training and sampling throughput, peak memory.
 
     python benchmarks/bench.py --corpus data/python-stdlib.txt            # make bench
-    /work/torchvenv/bin/python benchmarks/bench.py --quick                # a 2-minute look
+    ../torchvenv/bin/python benchmarks/bench.py --quick                   # a 2-minute look, with PyTorch
     python benchmarks/bench.py --val-race --corpus ../shared/data/tinyshakespeare.txt
 
 Every measurement runs in a fresh child process (benchmarks/workers.py) so that the peak RSS is

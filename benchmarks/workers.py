@@ -10,7 +10,10 @@ batch, seq, steps, warmup, chars (sampling), min_seconds, seconds (race), corpus
 * race: train for `seconds`, then the validation loss (nats/char) over the last 10 % of the corpus.
 Every job reports `rss_mb`, the peak resident set size of its own process (VmHWM).
 
-The PyTorch model is the one in ../shared/bench/torch_peer.py: one-hot input (a frozen identity
+Data, stream layout, validation split and validation pass are charrnn's own (charrnn.corpus:
+load_corpus, split, Streams; charrnn.evaluate.stream_loss), fed to both implementations.
+The PyTorch model (written after the peer script torch_peer.py that sits beside the project,
+outside this repository): one-hot input (a frozen identity
 embedding), nn.LSTM / nn.GRU / nn.RNN, nn.Linear, CrossEntropyLoss, Adam, clip_grad_norm_ 5.
 charrnn never imports torch; only the torch jobs do.
 """
@@ -29,32 +32,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # charrnn from this checkout, whichever interpreter runs us
 
 
-def load_text(path: str | None) -> str:
+def load_ids(path: str | None):
+    """(ids, V): the corpus as `charrnn train` reads it (charrnn.corpus: bounded memory, so the peak
+    RSS of a job is the model's), or a synthetic text when there is no corpus file."""
+    from charrnn.corpus import load_corpus
+    from charrnn.vocab import Vocab
+
     if path and os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            return f.read()
+        corpus = load_corpus(path)
+        return corpus.ids, corpus.vocab.size
     rng = np.random.default_rng(0)  # synthetic fallback: 65 symbols, some structure
     words = ["".join(rng.choice(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"), rng.integers(2, 8)))
              for _ in range(500)]
-    return " ".join(rng.choice(words, 200_000)) + ".,;:!?'-\n0123456789NOPQRSTUVWXYZ&$3"
-
-
-def encode(text: str):
-    """Character ids (uint8 / uint16) in sorted-character order, encoded in 1 MB pieces so that the
-    peak RSS of a job is the model's, not that of a Python list per character."""
-    chars = sorted(set(text))
-    lut = np.zeros(ord(chars[-1]) + 1, dtype=np.uint8 if len(chars) <= 256 else np.uint16)
-    lut[[ord(c) for c in chars]] = np.arange(len(chars))
-    ids = np.empty(len(text), dtype=lut.dtype)
-    for i in range(0, len(text), 1 << 20):
-        ids[i:i + (1 << 20)] = lut[np.frombuffer(text[i:i + (1 << 20)].encode("utf-32-le"), dtype=np.uint32)]
-    return ids, len(chars)
-
-
-def streams(ids: np.ndarray, B: int):
-    """B contiguous streams: x (B, L), y (B, L) shifted by one (char-rnn batching)."""
-    L = (len(ids) - 1) // B
-    return ids[:L * B].reshape(B, L), ids[1:L * B + 1].reshape(B, L), L
+    text = " ".join(rng.choice(words, 200_000)) + ".,;:!?'-\n0123456789NOPQRSTUVWXYZ&$3"
+    vocab = Vocab.from_text(text)
+    return vocab.encode(text), vocab.size
 
 
 def rss_mb() -> float:
@@ -71,6 +63,7 @@ def rss_mb() -> float:
 def charrnn_trainer(job, V):
     from charrnn import model, optim
     from charrnn.config import ModelConfig
+    from charrnn.evaluate import stream_loss
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
                       forget_bias=job.get("forget_bias", 1.0))
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
@@ -85,11 +78,8 @@ def charrnn_trainer(job, V):
         opt.step(params, grads, job["lr"])
         return loss
 
-    def val_loss(X, Y, L):
-        state, tot, cnt = model.init_state(cfg, X.shape[0]), 0.0, 0
-        for p0 in range(0, L, job["seq"]):
-            s, n, state = model.loss_sum(params, cfg, X[:, p0:p0 + job["seq"]], Y[:, p0:p0 + job["seq"]], state)
-            tot, cnt = tot + s, cnt + n
+    def val_loss(streams):  # the validation pass of `charrnn train`
+        tot, cnt = stream_loss(params, cfg, streams)
         return tot / cnt
 
     return train_step, val_loss
@@ -158,11 +148,11 @@ def torch_trainer(job, V):
         opt.step()
         return loss.item()
 
-    def val_loss(X, Y, L):
+    def val_loss(streams):  # the same chunks as charrnn's validation pass
         with torch.no_grad():
             h, tot, cnt = None, 0.0, 0
-            for p0 in range(0, L, job["seq"]):
-                x, y = (torch.from_numpy(a[:, p0:p0 + job["seq"]].astype(np.int64)) for a in (X, Y))
+            for xa, ya in streams.eval_chunks():
+                x, y = (torch.from_numpy(a.astype(np.int64)) for a in (xa, ya))
                 logits, h = m(x, h)
                 tot += nn.functional.cross_entropy(logits.reshape(-1, V), y.reshape(-1), reduction="sum").item()
                 cnt += y.numel()
@@ -190,7 +180,9 @@ def torch_sampler(job, V):
 
 # ---------------------------------------------------------------------------------- jobs
 def run(job: dict) -> dict:
-    ids, V = encode(load_text(job.get("corpus")))
+    from charrnn.corpus import Streams, split
+
+    ids, V = load_ids(job.get("corpus"))
     out = {"impl": job["impl"], "kind": job["kind"], "cell": job["cell"], "hidden": job["hidden"], "vocab": V}
     if job["kind"] == "sample":
         sample = (charrnn_sampler if job["impl"] == "charrnn" else torch_sampler)(job, V)
@@ -204,18 +196,18 @@ def run(job: dict) -> dict:
         out["chars_per_s"] = n / elapsed
         out["rss_mb"] = rss_mb()
         return out
-    n_train = int(len(ids) * 0.9)
+    train_ids, val_ids = split(ids, 0.1)
     train_step, val_loss = (charrnn_trainer if job["impl"] == "charrnn" else torch_trainer)(job, V)
-    X, Y, L = streams(ids[:n_train], job["batch"])
-    pos, step, T = 0, 0, job["seq"]
+    streams = Streams(train_ids, job["batch"], job["seq"])  # the layout `charrnn train` reads
+    chunk, step = 0, 0
 
     def one():
-        nonlocal pos
-        reset = pos + T > L
-        pos = 0 if reset else pos
-        loss = train_step(np.ascontiguousarray(X[:, pos:pos + T]), np.ascontiguousarray(Y[:, pos:pos + T]), reset)
-        pos += T
-        return loss
+        nonlocal chunk
+        reset = chunk >= streams.n_chunks  # a new epoch starts from a fresh state
+        chunk = 0 if reset else chunk
+        x, y = streams.chunk(chunk)
+        chunk += 1
+        return train_step(x, y, reset)
 
     if job["kind"] == "train":
         for _ in range(job["warmup"]):
@@ -227,7 +219,7 @@ def run(job: dict) -> dict:
             n, elapsed = n + job["steps"], time.perf_counter() - t0
             if elapsed >= job.get("min_seconds", 0.0):
                 break
-        out["chars_per_s"] = n * job["batch"] * T / elapsed
+        out["chars_per_s"] = n * job["batch"] * job["seq"] / elapsed
         out["steps"] = n
         out["loss"] = loss
     else:  # race: wall-clock budget, then validation on the last 10 %
@@ -236,8 +228,7 @@ def run(job: dict) -> dict:
             loss = one()
             step += 1
         out["steps"], out["train_s"], out["train_loss"] = step, time.perf_counter() - t0, loss
-        Xv, Yv, Lv = streams(ids[n_train:], job["batch"])
-        out["val_loss"] = val_loss(Xv, Yv, Lv)
+        out["val_loss"] = val_loss(Streams(val_ids, job["batch"], job["seq"]))
     out["rss_mb"] = rss_mb()
     return out
 

@@ -1,9 +1,11 @@
 """Recurrent cells: vanilla RNN, LSTM and GRU, each a forward over a whole chunk, its backward
-right under it, and a one-step function for sampling. One shared contract:
+right under it, and a trace that names what the forward computed. One shared contract:
 
     forward(p, x, state0)        -> (hs, stateT, cache)
     backward(dhs, dstateT, cache) -> (dx, dstate0, grads)
-    step(p, x, state)            -> (h, state)       (in charrnn.steps, re-exported here)
+    trace(cache)                 -> {kind: (T, B, H)} what the forward computed, by name
+
+(the one-step sampler is charrnn.stepper; plain references for the tests: tests/reference.py).
 
 Notation: T time steps, B parallel streams, D input size, H hidden units, G = gates * H.
 Arrays are TIME-MAJOR: x (T, B, D) floats or (T, B) character ids (one-hot input: the input
@@ -28,7 +30,6 @@ import sys
 
 import numpy as np
 
-from charrnn.steps import gru_step, lstm_step, rnn_step
 
 _POOL: dict[tuple, list] = {}
 _FREE = next(sys.getrefcount(b) for b in [np.empty(0)])  # the pattern below, measured
@@ -325,17 +326,36 @@ def gru_trace(cache):
 
 # --------------------------------------------------------------------------------- registry
 class Cell:
-    """One cell type: its gate count, state size, and its functions."""
+    """Everything about one cell type; nothing else in the package restates it.
 
-    def __init__(self, name, gates, n_state, forward, backward, step, trace):
-        self.name, self.gates, self.n_state = name, gates, n_state
-        self.forward, self.backward, self.step, self.trace = forward, backward, step, trace
+    gate_order  names of the gate blocks, in the order they sit side by side in Wx, Wh and b
+                (G = gates * H columns); every block but the last is a sigmoid gate
+    state       names of the state arrays, each (B, H): ("h",) or ("h", "c")
+    kinds       what `trace` reports per unit, in this order (`charrnn inspect-cells`)
+    forward, backward, trace   the functions of the contract in the module docstring
+    """
+
+    def __init__(self, name, gate_order, state, kinds, forward, backward, trace):
+        self.name, self.gate_order, self.state, self.kinds = name, gate_order, state, kinds
+        self.forward, self.backward, self.trace = forward, backward, trace
+
+    @property
+    def gates(self) -> int:
+        return len(self.gate_order)
+
+    @property
+    def n_state(self) -> int:
+        return len(self.state)
+
+    def floats_per_step(self, H: int) -> int:
+        """Floats a training chunk holds per stream and time step of one layer: the gates and
+        their gradients (2G), h, c, tanh(c) and a gradient (4H)."""
+        return 2 * self.gates * H + 4 * H
 
 
 CELLS = {
-    "rnn": Cell("rnn", 1, 1, rnn_forward, rnn_backward, rnn_step, rnn_trace),
-    "lstm": Cell("lstm", 4, 2, lstm_forward, lstm_backward, lstm_step, lstm_trace),
-    "gru": Cell("gru", 3, 1, gru_forward, gru_backward, gru_step, gru_trace),
+    "lstm": Cell("lstm", ("i", "f", "o", "g"), ("h", "c"), ("h", "c", "i", "f", "o"),
+                 lstm_forward, lstm_backward, lstm_trace),
+    "gru": Cell("gru", ("r", "z", "g"), ("h",), ("h", "r", "z"), gru_forward, gru_backward, gru_trace),
+    "rnn": Cell("rnn", ("h",), ("h",), ("h",), rnn_forward, rnn_backward, rnn_trace),
 }
-# Names of the gate blocks, in the order they sit in Wx, Wh and b (documented in the README).
-GATE_ORDER = {"rnn": ("h",), "lstm": ("i", "f", "o", "g"), "gru": ("r", "z", "g")}

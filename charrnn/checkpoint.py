@@ -2,7 +2,7 @@
 
 Format (version 1): an ordinary NumPy `.npz` (zip of `.npy` files, no pickled objects).
     __meta__    uint8 array holding UTF-8 JSON: {"format": "charrnn", "format_version": 1, ...}
-    <name>      every other entry is a numeric array (see trained.py for the names)
+    <name>      every other entry is a numeric array (see trained_model.py for the names)
 Anyone can read it with `np.load(path, allow_pickle=False)` and `json.loads(f["__meta__"].tobytes())`.
 
 Writing goes to a temporary file in the same directory, is flushed and fsync'ed, then renamed

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.errors import CharRNNError, CorpusError, UsageError
+from charrnn.options import check
 from charrnn.vocab import Vocab, code_points
 
 CHUNK_BYTES = 1 << 20  # small enough that each chunk's arrays stay in the CPU cache
@@ -107,6 +108,20 @@ def _decoded_chunks(path: Path, errors: str):
             offset += len(raw)
 
 
+def code_point_chunks(path, encoding_errors: str = "strict"):
+    """The file's code points, chunk by chunk (uint32, or uint8 for an all-ASCII chunk), with the
+    checks of `read_text`; only as much of the file is read as is consumed (close the generator
+    to close the file)."""
+    check("encoding_errors", encoding_errors)
+    path, _ = _open(path)
+    chunks = _decoded_chunks(path, encoding_errors)
+    try:
+        for points, _raw in chunks:
+            yield points
+    finally:
+        chunks.close()
+
+
 def read_text(path, encoding_errors: str = "strict") -> str:
     """The whole text of a (small) file, with the same checks as load_corpus."""
     path, _ = _open(path)
@@ -159,8 +174,7 @@ def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus
     the hash alone finds a cached encoding (vocabulary and counts are stored beside it); on a
     miss, the two passes above write the ids into the cache, chunk by chunk.
     """
-    if encoding_errors not in ("strict", "replace", "ignore"):
-        raise UsageError(f"--encoding-errors {encoding_errors!r} is not one of strict, replace, ignore")
+    check("encoding_errors", encoding_errors)
     path, size = _open(path)
     if size >= CACHE_MIN_BYTES:
         directory = Path(cache_dir) if cache_dir else cache_dir_default()

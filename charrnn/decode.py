@@ -1,8 +1,8 @@
 """Free-running decoding of a seq2seq model: greedy, sampled, beam search.
 
 The decoder starts from the encoder's final state and the START token; each output is fed back
-as the next input until END (or max_len outputs). One step is the cells' own `step` (the
-one-step function of the contract in `charrnn.cells`), for B sequences at once:
+as the next input until END (or max_len outputs). One step is the cells' own chunk forward with
+T = 1 (`charrnn.cells`: no second implementation of the cell maths), for B sequences at once:
 
     h_t = cell(x_t, h_{t-1}) (every layer)   z_t = W_y h_t + b_y   x_{t+1} = choice(z_t)
 
@@ -23,11 +23,11 @@ from charrnn.seq2seq import encode, layer_params
 def _step(params, cfg, ids: np.ndarray, state: list):
     """ids (B,) -> (logits (B, N_out), new state)."""
     cell = CELLS[cfg.cell]
-    x, new = ids, []
+    x, new = np.ascontiguousarray(ids, dtype=np.int64)[None, :], []  # (1, B): a chunk of one step
     for k in range(cfg.layers):
-        x, s = cell.step(layer_params(params, "dec", k), x, state[k])
-        new.append(tuple(np.array(a) for a in s))
-    return x @ params["Wy"] + params["by"], new
+        x, s, _ = cell.forward(layer_params(params, "dec", k), x, state[k])  # x (1, B, H)
+        new.append(s)
+    return x[0] @ params["Wy"] + params["by"], new
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:

@@ -27,8 +27,9 @@ import numpy as np
 
 from charrnn import model
 from charrnn.corpus import Streams
-from charrnn.errors import CorpusError, UsageError, VocabError
-from charrnn.vocab import code_points, describe, display
+from charrnn.errors import CorpusError, VocabError
+from charrnn.options import check
+from charrnn.vocab import describe, display
 
 CHUNK = 1024  # time steps per forward pass
 
@@ -52,21 +53,17 @@ class EvalResult:
 
 def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, list[str]]:
     """(ids of the known characters of `text`, number of characters dropped, the distinct unknown ones)."""
-    unknown = vocab.unknown(text)
-    if not unknown:
-        return vocab.encode(text), 0, []
-    if strict:
-        raise VocabError(f"the text has {len(unknown)} character(s) not in the model's vocabulary: {describe(unknown)}",
+    k = vocab.known(text)
+    if k.dropped and strict:
+        raise VocabError(f"the text has {len(k.unknown)} character(s) not in the model's vocabulary: "
+                         f"{describe(k.unknown)}",
                          hint="leave out --strict to skip them (they are then counted and reported)")
-    points = code_points(text)
-    bad = np.isin(points, code_points("".join(unknown)))
-    return vocab.encode_points(points[~bad]), int(bad.sum()), unknown
+    return k.ids, k.dropped, k.unknown
 
 
 def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK) -> tuple[float, int]:
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
-    if streams < 1:
-        raise UsageError(f"--streams must be >= 1, got {streams}")
+    check("streams", streams)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0

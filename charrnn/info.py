@@ -1,4 +1,5 @@
-"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form) and a rich table.
+"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form; the table is
+`charrnn.cli.console.info_table`).
 
 The dict carries real data: `vocab` is the list of the characters themselves (a newline is "\\n"
 in JSON, as JSON writes it), `char_counts` their counts in the training text (left out when the
@@ -7,10 +8,7 @@ checkpoint has none). Display forms (\\n, ␠, U+XXXX) are for the table only.
 
 from __future__ import annotations
 
-from charrnn import __version__, model
-from charrnn.checkpoint import FORMAT_VERSION
-from charrnn.render import console
-from charrnn.vocab import display
+from charrnn import model
 
 
 def _float(v):
@@ -45,43 +43,3 @@ def info_dict(trained) -> dict:
     if isinstance(counts, list) and len(counts) == vocab.size:
         d["char_counts"] = [int(n) for n in counts]
     return d
-
-
-def _loss(v) -> str:
-    return "-" if v is None else f"{v:.4f} nats/char ({v / 0.6931471805599453:.3f} bits/char)"
-
-
-def _dash(v) -> str:
-    return "-" if v is None or v == "" else str(v)
-
-
-def render_table(d: dict, file=None) -> None:
-    """Print `info_dict` output as a two-column rich table (to stdout unless `file` is given)."""
-    import sys
-
-    from rich.table import Table
-    from rich.text import Text
-
-    out = console(file or sys.stdout)
-    table = Table(title=Text(f"charrnn checkpoint {d['checkpoint']}"), title_justify="left", show_header=False)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    rows = [
-        ("model", f"{d['cell'].upper()}, {d['layers']} layer(s) x {d['hidden']} hidden units"),
-        ("parameters", f"{d['parameters']:,}"),
-        ("dtype", d["dtype"]),
-        ("dropout", f"{d['dropout']:g}"),
-        ("vocabulary", f"{d['vocab_size']} characters"),
-        ("characters", " ".join(display(c) for c in d["vocab"])),
-        ("step", "-" if d["step"] is None else f"{d['step']:,}"),
-        ("epoch", _dash(d["epoch"])),
-        ("val loss", _loss(d["val_loss"])),
-        ("best val loss", _loss(d["best_val_loss"])),
-        ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
-        ("created", _dash(d["created"])),
-        ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),
-        ("written by", f"charrnn {_dash(d['charrnn_version'])} (running {__version__})"),
-    ]
-    for k, v in rows:
-        table.add_row(k, Text(v))  # Text: no markup interpretation of vocabulary characters like '['
-    out.print(table)

@@ -4,7 +4,7 @@
                -> y_t = W_hy h_t + b_y -> softmax -> cross-entropy with the next character
 
 Parameters live in one flat dict, the names the checkpoint stores (V vocabulary, H hidden units,
-G = gates * H; gate blocks side by side in the order of `cells.GATE_ORDER`):
+G = gates * H; gate blocks side by side in the order of `cells.CELLS[cell].gate_order`):
 
     l{k}.Wx  (V or H, G)   input weights of layer k (layer 0 reads one-hot characters: V rows)
     l{k}.Wh  (H, G)        recurrent weights of layer k
@@ -45,6 +45,14 @@ def n_params(cfg: ModelConfig) -> int:
     return sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
+def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int) -> int:
+    """Bytes: parameters, gradients and Adam moments (4 copies) plus one chunk's forward cache."""
+    item = np.dtype(cfg.dtype).itemsize
+    per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
+    logits = 2 * batch * seq_len * cfg.vocab_size
+    return item * (4 * n_params(cfg) + cfg.layers * per_layer + logits)
+
+
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias cfg.forget_bias."""
     bound = 1.0 / math.sqrt(cfg.hidden)
@@ -54,10 +62,11 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndar
             params[name] = np.zeros(shape, dtype=cfg.dtype)
         else:
             params[name] = rng.uniform(-bound, bound, size=shape).astype(cfg.dtype)
-    if cfg.cell == "lstm":
-        H = cfg.hidden
+    gates = CELLS[cfg.cell].gate_order
+    if "f" in gates:  # the LSTM's forget gate
+        f, H = gates.index("f"), cfg.hidden
         for k in range(cfg.layers):
-            params[f"l{k}.b"][H:2 * H] = cfg.forget_bias  # gate order i, f, o, g
+            params[f"l{k}.b"][f * H:(f + 1) * H] = cfg.forget_bias
     return params
 
 
@@ -145,150 +154,3 @@ def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list
     z = logits - logits.max(axis=1, keepdims=True)
     nll = np.log(np.exp(z).sum(axis=1), dtype=np.float64) - z[np.arange(len(targets)), targets]
     return float(nll.sum()), len(targets), stateT
-
-
-# ------------------------------------------------------------------------------ one step
-def step(params, cfg: ModelConfig, ids: np.ndarray, state: list):
-    """One character for each of B streams: ids (B,) -> (logits (B, V), new state)."""
-    cell = CELLS[cfg.cell]
-    x = ids
-    new_state = []
-    for k in range(cfg.layers):
-        x, s = cell.step(layer_params(params, k), x, state[k])
-        new_state.append(s)
-    logits = x @ params["Wy"]
-    logits += params["by"]
-    return logits, new_state
-
-
-# ------------------------------------------------------------------ fast one-stream stepper
-class Stepper:
-    """The sampler's inner loop: one character at a time for ONE stream, as lean as NumPy allows.
-
-        st = make_stepper(params, cfg)          # or make_stepper(params, cfg, state) to continue
-        logits = st.step(ix)                    # (V,) logits after reading character id ix
-        st.state                                # the state in model format (copies), batch 1
-
-    (`charrnn.sample.generate` turns the logits into characters.)
-
-    Same numbers as `step` (tested); at batch 1 the time goes to reading the weights (the
-    products) and to the fixed cost of each NumPy call, so the arrays are fused once to need few
-    calls: sigmoid-gate columns halved (one tanh per layer), layer 0's input rows with the bias
-    added (a one-hot input is a row lookup), for layers k >= 1 [Wx; Wh] stacked so that one
-    product reads the layer below and the layer's own state, which sit side by side in one buffer
-    [h_0 | h_1 | ... | 1]; the trailing 1 carries the biases of the top layer and of the output.
-    Returned arrays are buffers that the next call overwrites: copy what you keep.
-    """
-
-    def __init__(self, params: dict, cfg: ModelConfig, state: list | None = None):
-        from charrnn.cells import halve_sigmoid_columns
-        self.cell, H, L = cfg.cell, cfg.hidden, cfg.layers
-        nsig = (CELLS[cfg.cell].gates - 1) * H  # sigmoid-gate columns: all but the last block
-        dt = params["Wy"].dtype
-        state = state if state is not None else init_state(cfg, 1)
-        self.hb = np.ones((1, L * H + 1), dtype=dt)  # [h of layer 0 | h of layer 1 | ... | 1]
-        self.cs = [np.array(s[1], dtype=dt) for s in state] if cfg.cell == "lstm" else []
-        self.layers, self.fns = [], []
-        for k in range(L):
-            self.hb[:, k * H:(k + 1) * H] = state[k][0]
-            q = halve_sigmoid_columns(layer_params(params, k), nsig)
-            G = q["Wh"].shape[1]
-            lay = {"h": self.hb[:, k * H:(k + 1) * H], "a": np.empty((1, G), dt), "t": np.empty((1, H), dt),
-                   "tab": q["Wx"] + q["b"] if k == 0 else None, "b": q["b"][None, :]}
-            if cfg.cell == "gru":  # r, z read [x, h]; g reads x and r * h separately
-                lay["Wx"], lay["xp"] = q["Wx"], np.empty((1, G), dt)
-                Wh = q["Wh"]
-                lay["Whrz"], lay["Whg"] = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
-            elif k == 0:
-                lay["W"], lay["z"] = q["Wh"], lay["h"]
-            elif k == L - 1:  # [h_{k-1}, h_k, 1] @ [Wx; Wh; b]
-                lay["W"] = np.concatenate((q["Wx"], q["Wh"], q["b"][None, :]))
-                lay["z"], lay["b"] = self.hb[:, (k - 1) * H:], None
-            else:
-                lay["W"], lay["z"] = np.concatenate((q["Wx"], q["Wh"])), self.hb[:, (k - 1) * H:(k + 1) * H]
-            self.layers.append(lay)
-            make = {"rnn": _rnn_fn, "lstm": _lstm_fn, "gru": _gru_fn}[cfg.cell]
-            self.fns.append(make(k, lay, self.layers, self.cs))
-        self.top, self.Wyb = self.hb[:, (L - 1) * H:], np.concatenate((params["Wy"], params["by"][None, :]))
-        self.logits2 = np.empty((1, cfg.vocab_size), dtype=dt)
-        self.logits = self.logits2[0]
-
-    def step(self, ix: int) -> np.ndarray:
-        """Read character id ix; return the logits (V,) for the next character (a reused buffer)."""
-        for fn in self.fns:
-            fn(ix)
-        np.matmul(self.top, self.Wyb, out=self.logits2)
-        return self.logits
-
-    @property
-    def state(self) -> list[tuple]:
-        H = self.layers[0]["h"].shape[1]
-        hs = [self.hb[:, k * H:(k + 1) * H].copy() for k in range(len(self.layers))]
-        return [(h, c.copy()) for h, c in zip(hs, self.cs)] if self.cell == "lstm" else [(h,) for h in hs]
-
-
-# One closure per layer and cell type: the fused arrays bound once, so a step is NumPy calls only.
-def _add_input(k, lay):
-    tab, b = lay["tab"], lay["b"]
-    if k == 0:
-        return lambda a, ix: np.add(a, tab[ix], out=a)
-    return (lambda a, ix: np.add(a, b, out=a)) if b is not None else (lambda a, ix: None)
-
-
-def _rnn_fn(k, lay, layers, cs):
-    a, z, W, h, add, mm, tanh = lay["a"], lay["z"], lay["W"], lay["h"], _add_input(k, lay), np.matmul, np.tanh
-
-    def run(ix):
-        mm(z, W, out=a)
-        add(a, ix)
-        tanh(a, out=h)
-    return run
-
-
-def _lstm_fn(k, lay, layers, cs):
-    a, t, z, W, h, c, add = lay["a"], lay["t"], lay["z"], lay["W"], lay["h"], cs[k], _add_input(k, lay)
-    H = h.shape[1]
-    i, f, o, g, s = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:], a[:, :3 * H]
-    mm, tanh, mul, add_ = np.matmul, np.tanh, np.multiply, np.add
-
-    def run(ix):
-        mm(z, W, out=a)
-        add(a, ix)
-        tanh(a, out=a)
-        mul(s, 0.5, out=s)
-        add_(s, 0.5, out=s)  # i, f, o = sigmoid
-        mul(c, f, out=c)
-        mul(i, g, out=t)
-        add_(c, t, out=c)
-        tanh(c, out=t)
-        mul(o, t, out=h)
-    return run
-
-
-def _gru_fn(k, lay, layers, cs):
-    a, t, h, Whrz, Whg, xp = lay["a"], lay["t"], lay["h"], lay["Whrz"], lay["Whg"], lay["xp"]
-    H = h.shape[1]
-    r, zg, g, rz = a[:, :H], a[:, H:2 * H], a[:, 2 * H:], a[:, :2 * H]
-    tab, Wx, b, below = lay["tab"], lay["Wx"], lay["b"], layers[k - 1]["h"] if k else None
-    mm, tanh, mul, sub, add_ = np.matmul, np.tanh, np.multiply, np.subtract, np.add
-
-    def run(ix):
-        x = tab[ix][None, :] if k == 0 else add_(mm(below, Wx, out=xp), b, out=xp)
-        mm(h, Whrz, out=rz)
-        add_(rz, x[:, :2 * H], out=rz)
-        tanh(rz, out=rz)
-        mul(rz, 0.5, out=rz)
-        add_(rz, 0.5, out=rz)  # r, z = sigmoid
-        mul(r, h, out=t)
-        mm(t, Whg, out=g)
-        add_(g, x[:, 2 * H:], out=g)
-        tanh(g, out=g)
-        sub(g, h, out=t)
-        mul(t, zg, out=t)
-        add_(h, t, out=h)  # h + z (g - h)
-    return run
-
-
-def make_stepper(params: dict, cfg: ModelConfig, state: list | None = None) -> Stepper:
-    """A `Stepper` for one stream, starting from `state` (batch 1; default zeros)."""
-    return Stepper(params, cfg, state)

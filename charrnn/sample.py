@@ -4,8 +4,8 @@ Each step (as in nanoGPT's generate): run the one-step function, scale the logit
 1/temperature, keep the top-k / top-p (nucleus) candidates, softmax, draw one character with
 the injected `np.random.Generator`, feed it back. Temperature 0 is greedy argmax.
 
-The inner loop runs `model.Stepper` (fused, preallocated one-stream step: same numbers as
-`model.step`). Drawing, on the plain path (no top-k / top-p), uses the Gumbel-max trick:
+The inner loop runs `stepper.Stepper` (fused, preallocated one-stream step: same numbers as
+the chunk forward). Drawing, on the plain path (no top-k / top-p), uses the Gumbel-max trick:
 argmax(z + T * G), G a row of V standard Gumbel numbers, is an exact draw from softmax(z / T);
 the noise is drawn in blocks of 256 rows, so each character costs one add into a reused buffer
 and one argmax, no softmax, no allocation. With top-k / top-p, `distribution` builds the
@@ -25,35 +25,20 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from charrnn import model
+from charrnn.stepper import make_stepper
 from charrnn.errors import UsageError
+from charrnn.options import check
 from charrnn.vocab import describe
 
 _BLOCK = 256  # uniform numbers drawn per call of rng.random
-MAX_TEMPERATURE = 100.0  # above this sampling is all but uniform for usual logits; 1e308 overflowed the noise
 
 
 def check_options(temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                   length: int = 0, num_samples: int = 1, seed: int | None = None) -> None:
-    """UsageError (exit 2) naming the option for any value outside its range."""
-    if not np.isfinite(temperature) or temperature < 0:
-        raise UsageError(f"--temp must be a number >= 0, got {temperature}",
-                         hint="use 0 for greedy (argmax), 1 for the model's own distribution, e.g. --temp 0.8")
-    if temperature > MAX_TEMPERATURE:
-        raise UsageError(f"--temp must be at most {MAX_TEMPERATURE:g}, got {temperature:g}",
-                         hint=f"at --temp {MAX_TEMPERATURE:g} every character is already almost equally likely; "
-                              "usual values are 0.5 to 1.5")
-    if seed is not None and seed < 0:
-        raise UsageError(f"invalid value for --seed: {seed} (a whole number >= 0)",
-                         hint="e.g. --seed 1; leave it out for a fresh seed")
-    if top_k is not None and top_k < 1:
-        raise UsageError(f"--top-k must be >= 1, got {top_k}", hint="leave it out to keep every character")
-    if top_p is not None and not (0 < top_p <= 1):
-        raise UsageError(f"--top-p must be in (0, 1], got {top_p}", hint="e.g. --top-p 0.9; 1 keeps every character")
-    if length < 0:
-        raise UsageError(f"--length must be >= 0, got {length}", hint="the number of characters to generate")
-    if num_samples < 1:
-        raise UsageError(f"--num-samples must be >= 1, got {num_samples}")
+    """UsageError (exit 2) naming the option for any value outside its range (`options.check`)."""
+    for key, value in (("temp", temperature), ("top_k", top_k), ("top_p", top_p), ("length", length),
+                       ("num_samples", num_samples), ("sample_seed", seed)):
+        check(key, value)
 
 
 def distribution(logits: np.ndarray, temperature: float, top_k: int | None = None,
@@ -108,18 +93,15 @@ def clean_prime(vocab, prime: str, skip_unknown: bool = False,
                 warn: Callable[[str], None] | None = None) -> str:
     """The prime with only known characters: unknown ones are an error (exit 2) listing them, or,
     with `skip_unknown`, removed with a warning."""
-    bad = vocab.unknown(prime)
-    if not bad:
+    k = vocab.known(prime)
+    if not k.dropped:
         return prime
-    shown = describe(bad)
     if not skip_unknown:
-        raise UsageError(f"--prime has {len(bad)} character(s) the model does not know: {shown}",
+        raise UsageError(f"--prime has {len(k.unknown)} character(s) the model does not know: {describe(k.unknown)}",
                          hint="change the prime, or pass --skip-unknown to drop those characters")
-    kept = "".join(c for c in prime if c in vocab)
     if warn is not None:
-        n = len(prime) - len(kept)
-        warn(f"skipped {n} prime character(s) not in the vocabulary: {shown}")
-    return kept
+        warn(k.message("skipped", "prime character(s)"))
+    return vocab.decode(k.ids)
 
 
 def _uniforms(rng: np.random.Generator) -> Iterator[float]:
@@ -139,7 +121,7 @@ def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: i
     rng = rng if rng is not None else np.random.default_rng()
     prime = prime or start_char(vocab, counts)
     ids = vocab.encode(prime).tolist()
-    st = model.make_stepper(params, cfg)
+    st = make_stepper(params, cfg)
     for i in ids[:-1]:
         st.step(i)
     cur, chars, V = ids[-1], vocab.chars, vocab.size

@@ -30,10 +30,13 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at, make_optimizer
 from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
-from charrnn.run import RunDir
-from charrnn.train import Reporter, _Signals
+from charrnn.options import check, default
+from charrnn.rundir import RunDir
+from charrnn.training import Reporter, _diverged, _Signals
 from charrnn.translate import TASK, load_seq2seq, score_pairs
 
+SEQ2SEQ_KEYS = ("task", "teacher_forcing", "teacher_forcing_decay", "skip_bad_lines")  # options beyond the LM's
+LM_ONLY = {"seq_len": "--seq-len", "sample_len": "--sample-len", "dropout": "--dropout", "init_from": "--init-from"}
 POOL = 32  # batches per pool sorted by source length (bucketing)
 LAYOUT = {"batch": "--batch", "val_frac": "--val-frac", "optimizer": "--optimizer"}
 MODEL_FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "dtype": "--dtype"}
@@ -41,16 +44,12 @@ MODEL_FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "d
 
 @dataclass(frozen=True)
 class Seq2SeqConfig:
-    teacher_forcing: float = 1.0  # P: probability of feeding the true previous character
-    teacher_forcing_decay: int = 0  # steps over which P falls linearly to 0 (0: constant)
+    teacher_forcing: float = default("teacher_forcing")  # P: probability of feeding the true previous character
+    teacher_forcing_decay: int = default("teacher_forcing_decay")  # steps over which P falls to 0 (0: constant)
 
     def __post_init__(self):
-        p, d = self.teacher_forcing, self.teacher_forcing_decay
-        if not (isinstance(p, (int, float)) and not isinstance(p, bool) and 0 <= p <= 1):
-            raise UsageError(f"invalid value for --teacher-forcing: {p!r} (a probability in [0, 1])")
-        if not (isinstance(d, int) and not isinstance(d, bool) and d >= 0):
-            raise UsageError(f"invalid value for --teacher-forcing-decay: {d!r} (a whole number of steps >= 0; "
-                             "0 keeps P constant)")
+        check("teacher_forcing", self.teacher_forcing)
+        check("teacher_forcing_decay", self.teacher_forcing_decay)
 
     def at(self, step: int) -> float:
         if not self.teacher_forcing_decay:
@@ -126,9 +125,10 @@ def prepare(pairs_path, train_opts: dict, model_opts: dict, s2s_opts: dict, resu
         warnings.append(f"skipped {skipped:,} bad line(s) of {pairs_path}")
     corpus = {"path": str(Path(pairs_path).resolve()), "sha256": hashlib.sha256(Path(pairs_path).read_bytes()).hexdigest(), "pairs": len(pairs),
               "skipped_lines": skipped}
-    if "dropout" in model_opts and model_opts["dropout"]:
-        raise UsageError("--dropout is not available with --task seq2seq", hint="leave --dropout out")
-    model_opts = {k: v for k, v in model_opts.items() if k != "dropout"}
+    for key, flag in LM_ONLY.items():
+        if key in train_opts or key in model_opts:
+            raise UsageError(f"{flag} does not apply to --task seq2seq",
+                             hint=f"leave {flag} out (a pair is one sequence; no sample is logged)")
     saved = load_seq2seq(resume) if resume is not None else None
     if saved is None:
         tcfg = TrainConfig(**train_opts)
@@ -250,12 +250,18 @@ def evaluate(run: PairsRun) -> dict:
 
 
 def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts: dict | None = None,
-                s2s_opts: dict | None = None, resume=None, overwrite: bool = False, skip_bad_lines: bool = False,
+                s2s_opts: dict | None = None, resume=None, init_from=None, overwrite: bool = False,
                 encoding_errors: str = "strict", reporter: Reporter | None = None) -> Result:
-    """Train a seq2seq model on a pairs file until a stop rule fires (as `train.train` for the LM)."""
+    """Train a seq2seq model on a pairs file until a stop rule fires (as `training.train` for the LM).
+
+    s2s_opts: teacher_forcing, teacher_forcing_decay, skip_bad_lines (only those given)."""
     reporter = reporter or Reporter()
     started = time.monotonic()
-    run, warnings = prepare(pairs_path, train_opts or {}, model_opts or {}, s2s_opts or {}, resume,
+    s2s_opts = dict(s2s_opts or {})
+    skip_bad_lines = bool(s2s_opts.pop("skip_bad_lines", False))
+    if init_from is not None:
+        train_opts = {**(train_opts or {}), "init_from": init_from}  # refused by prepare, with a hint
+    run, warnings = prepare(pairs_path, train_opts or {}, model_opts or {}, s2s_opts, resume,
                             skip_bad_lines, encoding_errors)
     with PairsRunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
         reporter.summary(run, warnings)
@@ -271,7 +277,6 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
                         break
                     loss, norm, chars = train_step(run)
                     if not (math.isfinite(loss) and math.isfinite(norm)):
-                        from charrnn.train import _diverged
                         raise _diverged(run, loss, norm, run.tcfg, rundir)
                     wl, ws, wchars = wl + loss, ws + 1, wchars + chars
                     record = {"step": run.step, "epoch": run.epoch, "train_loss": loss, "lr": run.lr,

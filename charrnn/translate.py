@@ -25,6 +25,7 @@ from charrnn.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig
 from charrnn.decode import beam_search, free_run
 from charrnn.errors import CharRNNError, CheckpointError, UsageError
+from charrnn.options import check
 from charrnn.pairs import Tokens, check_known, encode_pairs, make_batch, source_batch
 from charrnn.vocab import Vocab
 
@@ -39,16 +40,50 @@ def is_seq2seq(path) -> bool:
 
 @dataclass
 class Seq2SeqModel:
+    """A trained seq2seq model (what `charrnn.load` returns for a seq2seq checkpoint).
+
+        m = charrnn.load("runs/dates/best.npz")
+        m.translate(["29 November 2026"])          # -> ["2026-11-29"]; beam=5, temperature=0.5, seed=1
+        m.evaluate([("29 Nov 2026", "2026-11-29")]) # -> PairScores: exact_match, char_error_rate, ...
+        m.info()                                    # -> the dict of `charrnn info --json`
+    """
+
     path: Path
     cfg: ModelConfig
     params: dict
     tokens: Tokens
     meta: dict
     arrays: dict
+    task = TASK
+
+    @property
+    def vocab(self) -> Vocab:
+        return self.tokens.vocab
 
     @property
     def default_max_len(self) -> int:
         return 2 * int((self.meta.get("seq2seq") or {}).get("max_target_len") or 50) + 10
+
+    def translate(self, sources: list[str], beam: int | None = None, max_len: int | None = None,
+                  temperature: float = 0.0, seed: int | None = None) -> list[str]:
+        return translate(self, sources, beam, max_len, temperature, np.random.default_rng(seed))
+
+    def evaluate(self, pairs: list[tuple[str, str]], beam: int | None = None, max_len: int | None = None):
+        return evaluate_pairs(self, pairs, beam, max_len)
+
+    def info(self) -> dict:
+        return info_dict(self)
+
+    # What only a language model does (sample, inspect-cells): a clear error instead.
+    def _lm_only(self, *args, **kwargs):
+        raise UsageError(f"{self.path} holds a seq2seq model; sample and inspect-cells work on language models",
+                         hint="use charrnn translate, evaluate or info with it")
+
+    generate = sample = trace = _lm_only
+
+    @property
+    def trained(self):
+        self._lm_only()
 
 
 def load_seq2seq(path) -> Seq2SeqModel:
@@ -81,12 +116,9 @@ def load_seq2seq(path) -> Seq2SeqModel:
 
 
 def check_decoding(beam: int | None, max_len: int | None, temperature: float) -> None:
-    if beam is not None and not 1 <= beam <= 100:
-        raise UsageError(f"invalid value for --beam: {beam} (a whole number from 1 to 100)")
-    if max_len is not None and not 1 <= max_len <= 100_000:
-        raise UsageError(f"invalid value for --max-len: {max_len} (a whole number from 1 to 100000)")
-    if not 0 <= temperature <= 100:
-        raise UsageError(f"invalid value for --temp: {temperature} (a number from 0 to 100; 0 is greedy)")
+    check("beam", beam)
+    check("max_len", max_len)
+    check("translate_temp", temperature)
     if beam is not None and temperature > 0:
         raise UsageError("--beam and --temp cannot be used together",
                          hint="--beam searches for the most likely output; --temp draws random ones")

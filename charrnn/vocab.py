@@ -10,6 +10,8 @@ whole chunk of text is encoded by two vectorised NumPy operations (no per-charac
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from charrnn.errors import VocabError
@@ -47,11 +49,32 @@ def describe(chars, limit: int = 10) -> str:
 
     def one(c: str) -> str:
         shown = display(c)
+        if shown.startswith("U+") and len(c) == 1:  # a control character: its code point, once
+            return shown
         q = '"' if shown == "'" else "'"
         return f"{q}{shown}{q} (U+{ord(c):04X})"
 
     more = f" and {len(chars) - limit} more" if len(chars) > limit else ""
     return ", ".join(one(c) for c in chars[:limit]) + more
+
+
+@dataclass
+class Known:
+    """A text seen through a vocabulary (`Vocab.known`): what it knows, and what was left out."""
+
+    ids: np.ndarray  # ids of the known characters, in order
+    dropped: int  # characters left out
+    unknown: list  # the distinct characters left out, sorted
+
+    def message(self, verb: str = "skipped", what: str = "character(s)") -> str:
+        """The one wording of every warning about unknown characters."""
+        return unknown_message(self.dropped, self.unknown, verb, what)
+
+
+def unknown_message(dropped: int, unknown, verb: str = "skipped", what: str = "character(s)") -> str:
+    """`skipped 3 character(s) not in the model's vocabulary (2 distinct: 'é' (U+00E9), U+00A0)`."""
+    unknown = list(unknown)
+    return f"{verb} {dropped:,} {what} not in the model's vocabulary ({len(unknown)} distinct: {describe(unknown)})"
 
 
 class Vocab:
@@ -142,6 +165,25 @@ class Vocab:
             return self._index[ch]
         except KeyError:
             raise self._unknown_error([ch]) from None
+
+    def known(self, text, limit: int | None = None) -> Known:
+        """`text` (a str or an array of code points) without the characters this vocabulary does not
+        know: their ids, how many were dropped, the distinct dropped ones. With `limit`, the text
+        stops right after its limit-th known character (what is dropped is counted up to there)."""
+        points = code_points(text) if isinstance(text, str) else np.asarray(text)
+        ids = np.full(points.shape, _UNKNOWN, dtype=np.uint32)
+        inside = points < len(self._lut)
+        ids[inside] = self._lut[points[inside]]
+        keep = ids != _UNKNOWN
+        if limit is not None:
+            pos = np.flatnonzero(keep)
+            if len(pos) >= limit:  # stop right after the limit-th known character
+                cut = int(pos[limit - 1]) + 1 if limit > 0 else 0
+                points, ids, keep = points[:cut], ids[:cut], keep[:cut]
+        if keep.all():
+            return Known(ids.astype(self.dtype), 0, [])
+        unknown = [chr(int(p)) for p in np.unique(points[~keep])]
+        return Known(ids[keep].astype(self.dtype), int((~keep).sum()), unknown)
 
     def unknown(self, text: str) -> list[str]:
         """Sorted distinct characters of `text` that are not in the vocabulary."""

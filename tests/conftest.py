@@ -1,5 +1,19 @@
+"""Fixtures shared by the test modules; shared helper functions live in helpers.py and the plain
+references in reference.py, imported by name: no test module imports another."""
+
 import sys
 from pathlib import Path
 
-# Tests import shared helpers from each other (e.g. the numeric gradient of test_cells).
-sys.path.insert(0, str(Path(__file__).parent))
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # helpers.py, reference.py
+
+from helpers import ERRORS_TEXT  # noqa: E402
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.txt").write_text(ERRORS_TEXT, encoding="utf-8")
+    return tmp_path

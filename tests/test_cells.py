@@ -4,13 +4,10 @@ import numpy as np
 import pytest
 
 from charrnn.cells import CELLS
+from helpers import numeric_grad, rel_error
+from reference import ref_chunk, ref_step, sig
 
 B, T, D, H = 2, 3, 4, 5  # all different, so a transposed shape cannot pass unnoticed
-EPS = 1e-5  # balances truncation error (eps^2) against round-off (1e-16 / eps)
-
-
-def rel_error(a, b):
-    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
 
 
 def make_layer(cell, rng, D=D, dtype=np.float64):
@@ -21,22 +18,6 @@ def make_layer(cell, rng, D=D, dtype=np.float64):
 
 def make_state(cell, rng, dtype=np.float64):
     return tuple(rng.normal(0, 0.5, (B, H)).astype(dtype) for _ in range(CELLS[cell].n_state))
-
-
-def numeric_grad(f, x):
-    """Central differences of the scalar f() with respect to every element of x (changed in place)."""
-    g = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"])
-    for _ in it:
-        idx = it.multi_index
-        old = x[idx]
-        x[idx] = old + EPS
-        fp = f()
-        x[idx] = old - EPS
-        fm = f()
-        x[idx] = old
-        g[idx] = (fp - fm) / (2 * EPS)
-    return g
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -67,49 +48,7 @@ def test_layer_gradients(cell, one_hot):
         assert rel_error(dx, numeric_grad(loss, x)) < 1e-5
 
 
-# ------------------------------------------------------------------ plain per-gate references
-def sig(a):
-    return 1 / (1 + np.exp(-a))
-
-
-def ref_rnn(p, x, state0):
-    (h,) = state0
-    hs = []
-    for t in range(x.shape[0]):
-        h = np.tanh(x[t] @ p["Wx"] + h @ p["Wh"] + p["b"])
-        hs.append(h)
-    return np.stack(hs), (h,)
-
-
-def ref_lstm(p, x, state0):
-    h, c = state0
-    W = {n: (p["Wx"][:, k * H:(k + 1) * H], p["Wh"][:, k * H:(k + 1) * H], p["b"][k * H:(k + 1) * H])
-         for k, n in enumerate("ifog")}
-    hs = []
-    for t in range(x.shape[0]):
-        pre = {n: x[t] @ wx + h @ wh + b for n, (wx, wh, b) in W.items()}
-        i, f, o, g = sig(pre["i"]), sig(pre["f"]), sig(pre["o"]), np.tanh(pre["g"])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        hs.append(h)
-    return np.stack(hs), (h, c)
-
-
-def ref_gru(p, x, state0):
-    (h,) = state0
-    W = {n: (p["Wx"][:, k * H:(k + 1) * H], p["Wh"][:, k * H:(k + 1) * H], p["b"][k * H:(k + 1) * H])
-         for k, n in enumerate("rzg")}
-    hs = []
-    for t in range(x.shape[0]):
-        r = sig(x[t] @ W["r"][0] + h @ W["r"][1] + W["r"][2])
-        z = sig(x[t] @ W["z"][0] + h @ W["z"][1] + W["z"][2])
-        g = np.tanh(x[t] @ W["g"][0] + (r * h) @ W["g"][1] + W["g"][2])
-        h = (1 - z) * h + z * g
-        hs.append(h)
-    return np.stack(hs), (h,)
-
-
-REFS = {"rnn": ref_rnn, "lstm": ref_lstm, "gru": ref_gru}
+REFS = ref_chunk
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -132,14 +71,14 @@ def test_fused_forward_equals_reference(cell, dtype):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_step_equals_chunk_forward(cell):
-    """The one-step function (sampling) walks the same trajectory as the chunk forward (training)."""
+    """The plain one-step reference, fed ids, walks the same trajectory as the chunk forward."""
     rng = np.random.default_rng(2)
     p = make_layer(cell, rng)
     state = state0 = make_state(cell, rng)
     ids = rng.integers(0, D, (T, B))
     hs, stateT, _ = CELLS[cell].forward(p, ids, state0)
     for t in range(T):
-        h, state = CELLS[cell].step(p, ids[t], state)
+        h, state = ref_step[cell](p, ids[t], state)
         np.testing.assert_allclose(h, hs[t], atol=1e-12)
     for got, want in zip(state, stateT):
         np.testing.assert_allclose(got, want, atol=1e-12)
@@ -208,3 +147,30 @@ def test_one_hot_input_weight_gradient(V, G):
     np.add.at(want, x.reshape(-1), da.reshape(-1, G))
     np.testing.assert_allclose(grads["Wx"], want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(grads["b"], da.reshape(-1, G).sum(axis=0), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_lstm_gradients_over_several_backward_blocks(one_hot, monkeypatch):
+    """lstm_backward works in blocks of steps: with blocks of 2 steps, T = 7 runs four of them (2, 2, 2, 1)."""
+    from charrnn import cells
+
+    T7 = 7
+    monkeypatch.setattr(cells, "_BLOCK_BYTES", 4 * B * H * 8 * 2)  # n = 2 steps per block at float64
+    rng = np.random.default_rng(1)
+    p = make_layer("lstm", rng)
+    state0 = make_state("lstm", rng)
+    x = rng.integers(0, D, (T7, B)) if one_hot else rng.normal(size=(T7, B, D))
+    dhs = rng.normal(size=(T7, B, H))
+    dstateT = tuple(rng.normal(size=(B, H)) for _ in state0)
+
+    def loss():
+        hs, sT, _ = cells.lstm_forward(p, x, state0)
+        return np.sum(hs * dhs) + sum(np.sum(s * d) for s, d in zip(sT, dstateT))
+
+    dx, dstate0, grads = cells.lstm_backward(dhs, dstateT, cells.lstm_forward(p, x, state0)[2])
+    for name in ("Wx", "Wh", "b"):
+        assert rel_error(grads[name], numeric_grad(loss, p[name])) < 1e-5, name
+    for k, s in enumerate(state0):
+        assert rel_error(dstate0[k], numeric_grad(loss, s)) < 1e-5, f"state {k}"
+    if not one_hot:
+        assert rel_error(dx, numeric_grad(loss, x)) < 1e-5

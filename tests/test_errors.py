@@ -1,4 +1,4 @@
-"""Issue 8, bad input: every case is one clear `error:` line on stderr (plus a hint), the right exit
+"""Bad input: every case is one clear `error:` line on stderr (plus a hint), the right exit
 code (2 usage, 1 otherwise), nothing on stdout and never a traceback. Table-driven through CliRunner."""
 
 import errno
@@ -8,44 +8,13 @@ import pickle
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from charrnn import corpus as corpus_mod
-from charrnn.cli import app
 from charrnn.errors import CheckpointError
-from charrnn.trained import load_trained
-from factories import make_checkpoint
+from charrnn.trained_model import load_trained
+from helpers import ERRORS_TEXT as TEXT, TRAIN, assert_clean_error, invoke, make_checkpoint
 
-TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 20
-TRAIN = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--sample-len", "0",
-         "--max-steps", "2", "--eval-every", "1", "--quiet"]
 IS_ROOT = os.geteuid() == 0
-
-
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "ok.txt").write_text(TEXT, encoding="utf-8")
-    return tmp_path
-
-
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def assert_clean_error(r, code, *needles):
-    """Exit `code`, exactly one `error:` line naming every needle (error or hint line), no traceback."""
-    out = r.stdout + r.stderr
-    assert "Traceback" not in out, out
-    assert r.exit_code == code, (r.exit_code, out)
-    assert r.stdout == "", r.stdout
-    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, r.stderr
-    assert "internal error" not in errors[0], r.stderr
-    told = "\n".join(line for line in r.stderr.splitlines() if line.startswith(("error:", "hint:")))
-    for needle in needles:
-        assert needle in told, (needle, r.stderr)
 
 
 def assert_click_error(r, option):
@@ -305,7 +274,7 @@ def test_output_directory_not_writable(env):
 
 
 def test_output_directory_not_writable_simulated(env, monkeypatch):
-    from charrnn import run as run_mod
+    from charrnn import rundir as run_mod
 
     def denied(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")

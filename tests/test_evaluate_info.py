@@ -7,14 +7,14 @@ import math
 
 import numpy as np
 import pytest
-from factories import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn import evaluate, model
 from charrnn.cli import app
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.info import info_dict
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 
 EVAL_TEXT = TEXT * 20  # 3,200 characters: several chunks of 1,024
 

@@ -1,4 +1,4 @@
-"""Issue 8, faults: SIGKILL at random moments while checkpointing every step never loses the newest
+"""Faults: SIGKILL at random moments while checkpointing every step never loses the newest
 complete checkpoint; it always loads and resumes. (Ctrl-C / SIGTERM, NaN and the lock against a
 second run are tested in test_train.py.)"""
 
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 ARGS = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--eval-every", "1",

@@ -13,7 +13,7 @@ from charrnn.checkpoint import load_checkpoint, save_checkpoint
 from charrnn.corpus import load_corpus, read_text
 from charrnn.errors import CharRNNError, CheckpointError, CorpusError, VocabError
 from charrnn.vocab import Vocab
-from factories import make_checkpoint
+from helpers import make_checkpoint
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

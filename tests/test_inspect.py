@@ -9,16 +9,18 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn import model
-from charrnn.cellreport import analyse, html_series
+from charrnn.interpret.analysis import analyse
+from charrnn.interpret.files import html_series
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.corpus import load_corpus
 from charrnn.errors import UsageError
-from charrnn.rank import correlate, saturation
-from charrnn.render import heat_plain, html_page
-from charrnn.trained import load_trained
-from charrnn.traces import CELL_KINDS, KINDS, parse_unit, run_traces
-from factories import TEXT, make_checkpoint
+from charrnn.interpret.rank import correlate, saturation
+from charrnn.interpret.render import heat_plain, html_page
+from charrnn.trained_model import load_trained
+from charrnn.interpret.traces import run_traces
+from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
+from helpers import TEXT, make_checkpoint
 
 
 # ------------------------------------------------------------------------------ traces
@@ -166,7 +168,7 @@ def test_html_is_self_contained_escaped_and_lists_every_top_unit(tmp_path):
 
 
 def test_terminal_heat_map_shows_every_character_and_colours_by_sign():
-    from charrnn.render import heat_text
+    from charrnn.interpret.render import heat_text
 
     t = heat_text("a\tb\nc", np.array([1.0, 0.0, -1.0, 0.5, 0.0]), 1.0)
     assert t.plain == "a⇥   b↵\nc"
@@ -213,7 +215,7 @@ def test_cli_text_dump_json_and_html(trained_on_file, tmp_path):
     r = run(ck, "--text", text, "--probe", "in_string", "--probe", "regex:ret", "--probe", "upper_case", "--top", "2",
             "--dump", dump, "--html", page, "--json")
     assert r.exit_code == 0, r.output
-    assert "dropped 10 characters" in r.stderr
+    assert "dropped 10 character(s)" in r.stderr
     report = json.loads(r.stdout)
     assert {row["probe"] for row in report["top_units"]} == {"in_string", "regex:ret"}
     assert report["constant_probes"] == ["upper_case"]  # no capitals in the text: nothing to rank
@@ -256,7 +258,7 @@ def test_cli_errors(trained_on_file, tmp_path):
 
 # ------------------------------------------------------------------------- QA fixes
 def test_excerpt_is_full_length_whenever_the_text_allows():
-    from charrnn.cli_inspect import _excerpt
+    from charrnn.cli.inspect_cells import _excerpt
 
     text = ("x" * 37 + "\n") * 8 + "tail"  # 308 characters, no line start near the end
     for n in (1, 60, 120, 200, 307, 308, 400):
@@ -274,7 +276,7 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
     assert out[1] == "##" + "#" + "##" + "##" + "##" + "#" + "#" + "#"  # 2 per wide, 0 per joiner/accent
     page = html_page(family, [{"label": "u", "values": np.zeros(5)}], [], "s")
     assert family in page.replace("</span><span>", "") and "U+200D" not in page
-    from charrnn.render import heat_text
+    from charrnn.interpret.render import heat_text
 
     assert heat_text(family, np.zeros(5), 1.0).plain == family
 
@@ -282,7 +284,7 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
 def test_read_known_text_reads_only_what_it_needs(tmp_path, monkeypatch):
     from charrnn import corpus as corpus_mod
     from charrnn.errors import CorpusError
-    from charrnn.traces import read_known_text
+    from charrnn.interpret.text import read_known_text
     from charrnn.vocab import Vocab
 
     monkeypatch.setattr(corpus_mod, "CHUNK_BYTES", 16)  # many chunks for a small file
@@ -292,7 +294,7 @@ def test_read_known_text_reads_only_what_it_needs(tmp_path, monkeypatch):
     warned = []
     got = read_known_text(f, vocab, 7, warn=warned.append)
     assert got == "abé\nabé"  # the BOM and '?' dropped; the bad byte never read
-    assert warned == ["dropped 2 characters not in the model's vocabulary (1 distinct: ?)"]
+    assert warned == ["dropped 2 character(s) not in the model's vocabulary (1 distinct: '?' (U+003F))"]
     assert read_known_text(f, vocab, 10_000, "replace") == "abé\n" * 40  # '?' and U+FFFD dropped
     with pytest.raises(CorpusError, match=f"offset {3 + 6 * 40}") as e:
         read_known_text(f, vocab, 10_000)
@@ -314,6 +316,6 @@ def test_cli_short_text_warns_and_option_errors_read_like_the_others(trained_on_
     assert r.exit_code == 0 and "unreliable" in r.stderr and "--max-chars" in r.stderr
     for opt, value in (("--top", "0"), ("--max-chars", "0"), ("--excerpt", "-1")):
         r = run(ck, opt, value)
-        assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (a whole number >= " in r.stderr
+        assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (want a whole number >= " in r.stderr
     r = run(ck, "--unit", "9:h:0")
     assert r.exit_code == 2 and "hint: units of this model are LAYER:KIND:INDEX with LAYER 0..1" in r.stderr

@@ -7,7 +7,9 @@ import pytest
 
 from charrnn import model
 from charrnn.config import ModelConfig
-from test_cells import numeric_grad, rel_error
+from charrnn.stepper import make_stepper
+from helpers import numeric_grad, rel_error
+from reference import model_step
 
 B, T = 2, 3
 
@@ -88,7 +90,7 @@ def test_same_seed_same_model_and_lstm_forget_bias():
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_step_matches_forward_logits(cell):
+def test_reference_step_matches_forward_logits(cell):
     cfg = small(cell, 2, V=6, H=7)
     rng = np.random.default_rng(3)
     params = model.init_params(cfg, rng)
@@ -96,7 +98,7 @@ def test_step_matches_forward_logits(cell):
     logits, _, _ = model.forward(params, cfg, x, model.init_state(cfg, B))
     state = model.init_state(cfg, B)
     for t in range(5):
-        lt, state = model.step(params, cfg, x[:, t], state)
+        lt, state = model_step(params, cfg, x[:, t], state)
         np.testing.assert_allclose(lt, logits[t * B:(t + 1) * B], atol=1e-12)
 
 
@@ -126,17 +128,17 @@ def test_small_model_overfits_short_text(cell):
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 3])
-def test_stepper_matches_step(cell, layers):
-    """The fast one-stream Stepper walks the same trajectory as model.step, from any state."""
+def test_stepper_matches_the_reference_step(cell, layers):
+    """The fast one-stream Stepper walks the same trajectory as the plain reference, from any state."""
     cfg = small(cell, layers, V=6, H=7)
     rng = np.random.default_rng(4)
     params = model.init_params(cfg, rng)
     for v in params.values():
         v += rng.normal(0, 0.3, v.shape)
     state = [tuple(rng.normal(0, 0.5, s.shape) for s in layer) for layer in model.init_state(cfg, 1)]
-    st = model.make_stepper(params, cfg, state)
+    st = make_stepper(params, cfg, state)
     for ix in rng.integers(0, 6, 12):
-        want, state = model.step(params, cfg, np.array([ix]), state)
+        want, state = model_step(params, cfg, np.array([ix]), state)
         np.testing.assert_allclose(st.step(int(ix)), want[0], atol=1e-12)
         for got_layer, want_layer in zip(st.state, state):
             for got, w in zip(got_layer, want_layer):
@@ -146,10 +148,30 @@ def test_stepper_matches_step(cell, layers):
 def test_stepper_float32_and_default_state():
     cfg = ModelConfig(cell="lstm", vocab_size=10, hidden=8, layers=2)
     params = model.init_params(cfg, np.random.default_rng(0))
-    st = model.make_stepper(params, cfg)
+    st = make_stepper(params, cfg)
     state = model.init_state(cfg, 1)
     for ix in (3, 1, 4, 1, 5):
-        want, state = model.step(params, cfg, np.array([ix]), state)
+        want, state = model_step(params, cfg, np.array([ix]), state)
         got = st.step(ix)
         assert got.dtype == np.float32
         np.testing.assert_allclose(got, want[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_stepper_matches_the_chunk_forward(cell, layers):
+    """The sampler's Stepper gives the logits and final state of the model's chunk forward (training code)."""
+    cfg = small(cell, layers, V=6, H=7)
+    rng = np.random.default_rng(5)
+    params = model.init_params(cfg, rng)
+    for v in params.values():
+        v += rng.normal(0, 0.3, v.shape)
+    state = [tuple(rng.normal(0, 0.5, s.shape) for s in layer) for layer in model.init_state(cfg, 1)]
+    ids = rng.integers(0, 6, (1, 9))
+    logits, stateT, _ = model.forward(params, cfg, ids, state)  # (T*1, V) time-major
+    st = make_stepper(params, cfg, state)
+    for t, ix in enumerate(ids[0]):
+        np.testing.assert_allclose(st.step(int(ix)), logits[t], atol=1e-12)
+    for got_layer, want_layer in zip(st.state, stateT):
+        for got, want in zip(got_layer, want_layer):
+            np.testing.assert_allclose(got, want, atol=1e-12)

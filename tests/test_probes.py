@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from charrnn import probes
+from charrnn.interpret import probes
 from charrnn.errors import UsageError
 
 

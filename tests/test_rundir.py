@@ -4,8 +4,8 @@ another run is never written into silently; stop rules typed on resume replace t
 
 import json
 
-from charrnn.trained import load_trained
-from test_errors import TRAIN, assert_clean_error, env, invoke  # noqa: F401  (env: fixture)
+from charrnn.trained_model import load_trained
+from helpers import TRAIN, assert_clean_error, invoke
 
 OTHER = "The quick brown fox jumps over the lazy dog.\n" * 40
 
@@ -55,7 +55,7 @@ def test_overwrite_leaves_no_stale_file_of_the_old_run(env):
 
 
 def test_overwrite_removes_the_old_files_before_training(env, monkeypatch):
-    from charrnn import train as train_mod
+    from charrnn import training as train_mod
 
     train(env / "ok.txt", "--out", "run", *TRAIN)
     seen = {}

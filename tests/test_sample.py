@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from factories import make_checkpoint
+from helpers import make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn import model, sample
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
-from charrnn.trained import load_trained
+from charrnn.trained_model import load_trained
 from charrnn.vocab import Vocab
+from reference import model_step
 
 
 def run(*args):
@@ -86,16 +87,16 @@ def test_generated_characters_follow_the_distribution(kw):
 
 # ------------------------------------------------------------------------------ generate
 def reference(params, cfg, vocab, length, temperature, rng, prime="\n", top_k=None):
-    """The sampler written plainly on model.step (the spec of generate, not its fast path)."""
+    """The sampler written plainly on the one-step reference (the spec of generate, not its fast path)."""
     state = model.init_state(cfg, 1)
     ids = vocab.encode(prime).tolist()
     for i in ids[:-1]:
-        _, state = model.step(params, cfg, np.array([i]), state)
+        _, state = model_step(params, cfg, np.array([i]), state)
     cur, out = ids[-1], []
     noise = rng.gumbel(size=(((length + 255) // 256) * 256, vocab.size)) * temperature
     us = rng.random(((length + 255) // 256) * 256) if top_k else None
     for t in range(length):
-        logits, state = model.step(params, cfg, np.array([cur]), state)
+        logits, state = model_step(params, cfg, np.array([cur]), state)
         if temperature == 0:
             cur = int(np.argmax(logits[0]))
         elif top_k:
@@ -110,7 +111,7 @@ def reference(params, cfg, vocab, length, temperature, rng, prime="\n", top_k=No
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("temperature,top_k", [(0.8, None), (0, None), (1.3, 4)])
-def test_generate_matches_plain_loop_on_model_step(cell, temperature, top_k):
+def test_generate_matches_plain_loop_on_the_reference_step(cell, temperature, top_k):
     vocab = Vocab("abcdefgh \n")
     cfg = ModelConfig(cell=cell, vocab_size=vocab.size, hidden=10, layers=2, dtype="float64")
     params = spread_params(cfg, seed=3)

@@ -7,7 +7,8 @@ import pytest
 from charrnn import seq2seq
 from charrnn.config import ModelConfig
 from charrnn.pairs import build_tokens, encode_pairs, make_batch
-from test_cells import EPS
+EPS = 1e-5  # central differences: truncation error (eps^2) against round-off (1e-16 / eps)
+
 
 def check_grads(f, params, grads, names, n=8, seed=0):
     """Central differences of the scalar f() at n random elements of each named parameter."""

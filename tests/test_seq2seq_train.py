@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import make_checkpoint
+from helpers import make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn import seq2seq
@@ -20,7 +20,7 @@ from charrnn.config import ModelConfig
 from charrnn.decode import beam_search, free_run
 from charrnn.errors import CorpusError
 from charrnn.pairs import build_tokens, parse_pairs, source_batch
-from charrnn.train import Reporter
+from charrnn.training import Reporter
 from charrnn.train_seq2seq import train_pairs
 from charrnn.translate import load_seq2seq, translate
 
@@ -123,7 +123,8 @@ def test_ctrl_c_saves_and_stops(tmp_path):
             if record["step"] == 3:
                 os.kill(os.getpid(), signal.SIGINT)
 
-    r = train_pairs(f, tmp_path / "o", {"max_steps": 50, "batch": 8}, {"hidden": 4, "layers": 1}, reporter=Interrupt())
+    r = train_pairs(f, tmp_path / "o", {"max_steps": 50, "batch": 8}, {"hidden": 4, "layers": 1},
+                    reporter=Interrupt())
     assert r.stopped_by == "interrupt" and r.step == 3
     assert load_seq2seq(r.latest).meta["step"] == 3
 
@@ -146,8 +147,9 @@ def test_cli_train_translate_evaluate_info(reverse_run, tmp_path):
     out = cli("info", ck, "--json")
     assert json.loads(out.stdout)["task"] == "seq2seq"
     assert "seq2seq" in cli("info", ck).stdout
-    out = cli("sample", ck)
-    assert out.exit_code == 1 and "not a language model" in out.stderr and "Traceback" not in out.output
+    for command in ("sample", "inspect-cells"):
+        out = cli(command, ck, "--seed" if command == "sample" else "--top", "1")
+        assert out.exit_code == 2 and "holds a seq2seq model" in out.stderr and "internal" not in out.stderr
 
 
 def test_cli_train_seq2seq_and_errors(tmp_path):

@@ -14,8 +14,8 @@ import pytest
 
 from charrnn import model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from charrnn.train import train
-from charrnn.trained import load_trained
+from charrnn.training import train
+from charrnn.trained_model import load_trained
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 SMALL = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 0}

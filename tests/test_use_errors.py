@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from factories import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
 from charrnn.cli import app
@@ -99,7 +99,7 @@ def test_inspect_output_paths_are_checked_before_any_work(ck, text, tmp_path, mo
 
 
 def test_inspect_writes_its_files_atomically(tmp_path):
-    from charrnn.cellreport import write_atomic
+    from charrnn.interpret.files import write_atomic
 
     target = tmp_path / "page.html"
     target.write_text("old", encoding="utf-8")
@@ -122,7 +122,7 @@ def test_inspect_encoding_errors_option(ck, tmp_path):
     assert r.exit_code == 1 and "not valid UTF-8" in r.stderr and "--encoding-errors replace" in r.stderr
     r = cli("inspect-cells", ck, "--text", bad, "--json", "--encoding-errors", "replace")
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["n_chars"] == 2 * len(TEXT) and "dropped 1 characters" in r.stderr  # U+FFFD
+    assert json.loads(r.stdout)["n_chars"] == 2 * len(TEXT) and "dropped 1 character(s)" in r.stderr  # U+FFFD
 
 
 # ------------------------------------------------------------------------ closed stdout
@@ -137,7 +137,7 @@ def test_a_closed_stdout_ends_quietly(ck, text, verb):
 
 
 def test_console_turns_a_closed_pipe_into_broken_pipe_error():
-    from charrnn.render import console
+    from charrnn.cli.console import console
 
     class Closed:
         def write(self, s):

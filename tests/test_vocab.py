@@ -128,3 +128,19 @@ def test_describe_quotes_each_character_once():
 def test_display_makes_characters_printable():
     assert display("\n") == "\\n" and display(" ") == "␠" and display("\t") == "\\t"
     assert display("\x07") == "U+0007" and display("가") == "가"
+
+
+def test_describe_shows_each_character_once():
+    assert describe(["\xa0"]) == "U+00A0"  # not 'U+00A0' (U+00A0)
+    assert describe(["é", "\t"]) == "'é' (U+00E9), '\\t' (U+0009)"
+
+
+def test_known_keeps_ids_counts_drops_and_names_each_unknown_once():
+    v = Vocab("abc\n")
+    k = v.known("a\xa0béb\xa0c")
+    assert v.decode(k.ids) == "abbc" and k.dropped == 3 and k.unknown == ["\xa0", "é"]
+    assert k.message("dropped") == ("dropped 3 character(s) not in the model's vocabulary "
+                                    "(2 distinct: U+00A0, 'é' (U+00E9))")
+    k = v.known("ab\xa0\xa0cab", limit=3)  # stops right after the 3rd known character
+    assert v.decode(k.ids) == "abc" and k.dropped == 2
+    assert v.known("abc").dropped == 0 and v.known("", limit=0).ids.size == 0

@@ -1,4 +1,5 @@
-"""inspect-cells as a library call: traces + probes + correlations, and the files it writes.
+"""The files `charrnn inspect-cells` writes (each checked before any work, written atomically):
+the raw traces (--dump) and the entries of the HTML page's unit picker (--html).
 
 Dump layout (`write_dump`, one .npz, loads with np.load(path, allow_pickle=False)):
 
@@ -9,66 +10,21 @@ Dump layout (`write_dump`, one .npz, loads with np.load(path, allow_pickle=False
     kinds         (7,) str        kind names by code: h, c, i, f, o, r, z
                                   (h hidden state, c LSTM cell state, i f o LSTM gates, r z GRU gates)
     probes        (P,) str        probe names, in the order of the columns of r
-    probe/<name>  (T,) float64    each probe's signal (see charrnn.probes)
+    probe/<name>  (T,) float64    each probe's signal (see charrnn.interpret.probes)
     r             (U, P) float64  Pearson r of every unit with every probe
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from charrnn import probes as probes_mod
 from charrnn.checkpoint import atomic_write
 from charrnn.errors import CharRNNError, UsageError
-from charrnn.rank import correlate, ranking, saturation
-from charrnn.traces import KINDS, Traces, run_traces
+from charrnn.interpret.units import KINDS
 from charrnn.vocab import code_points
-
-
-@dataclass
-class Analysis:
-    text: str
-    traces: Traces
-    names: list[str]  # probe names
-    signals: dict[str, np.ndarray]  # name -> (T,)
-    r: np.ndarray  # (U, P)
-    top: list[dict] = field(default_factory=list)  # ranking rows: probe, rank, unit, label, r
-    saturation: list[dict] = field(default_factory=list)
-    constant: list[str] = field(default_factory=list)  # probes that never vary in the text (no r)
-
-
-def analyse(trained, text: str, probe_names, top: int = 3, progress=None) -> Analysis:
-    """Run the model over `text` (characters of its vocabulary) and rank units against the probes.
-
-    Only states (h, and c for an LSTM) are ranked; gates go into the saturation summary.
-    """
-    names = probes_mod.check_names(probe_names)
-    ids = trained.vocab.encode(text)
-    traces = run_traces(trained.params, trained.cfg, ids, progress=progress)
-    signals = probes_mod.compute(text, names)
-    matrix = np.stack([signals[n] for n in names], axis=1) if names else np.zeros((len(text), 0))
-    r = correlate(traces.acts, matrix)
-    states = np.isin(traces.units[:, 1], [KINDS.index("h"), KINDS.index("c")])
-    constant = [n for n in names if np.ptp(signals[n]) == 0]
-    ranked = [n for n in names if n not in constant]
-    rows = ranking(r[:, [names.index(n) for n in ranked]], ranked, traces.label, top, allowed=states)
-    return Analysis(text, traces, names, signals, r, rows, saturation(traces.acts, traces.units), constant)
-
-
-def to_json(a: Analysis, checkpoint: str) -> dict:
-    """The ranking and saturation summary as plain JSON-able data."""
-    return {
-        "checkpoint": checkpoint, "cell": a.traces.cell, "n_chars": len(a.text),
-        "top_units": [{"probe": row["probe"], "rank": row["rank"], "unit": row["label"],
-                       "layer": int(a.traces.units[row["unit"], 0]), "kind": KINDS[a.traces.units[row["unit"], 1]],
-                       "index": int(a.traces.units[row["unit"], 2]), "r": round(row["r"], 6)} for row in a.top],
-        "constant_probes": a.constant,
-        "saturation": [{k: v for k, v in row.items() if not k.endswith("_per_unit")} for row in a.saturation],
-    }
 
 
 def check_output(path, option: str, example: str = "out") -> Path:
@@ -99,7 +55,7 @@ def write_atomic(path, write, option: str = "") -> None:
                            hint="check the free space and permissions there") from None
 
 
-def write_dump(path, a: Analysis) -> None:
+def write_dump(path, a) -> None:
     """Write the raw traces (layout in the module docstring), atomically."""
     arrays = {
         "activations": a.traces.acts.astype(np.float32, copy=False),
@@ -115,7 +71,7 @@ def write_dump(path, a: Analysis) -> None:
     write_atomic(path, lambda f: np.savez(f, **arrays), "--dump")
 
 
-def html_series(a: Analysis, extra_units=()) -> list[dict]:
+def html_series(a, extra_units=()) -> list[dict]:
     """Picker entries for the HTML page: the top units of every probe, extra units, the probes."""
     series, seen = [], set()
     for u in extra_units:  # first, so that the page opens on the unit the user chose

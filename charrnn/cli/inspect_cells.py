@@ -4,35 +4,17 @@ stdout: the ranking and saturation tables and the heat maps (or JSON with --json
 rest. Heat maps are coloured on a terminal; piped, each text line gets a line of marks instead.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, List, Optional
+from typing import List, Optional
 
-import typer
 
-from charrnn.cli import EncodingErrors, app, handled
+from charrnn.cli.app import app, handled, warn
+from charrnn.cli.params import checkpoint_arg, choice, opt
 
 MAX_TRACE_BYTES = 4 << 30  # activations held in memory (T x units float32)
 MIN_RELIABLE_CHARS = 200  # fewer characters than this: a warning that the correlations mean little
-
-_PROBE_HELP = ("Probe to rank units against (repeatable): in_double_quotes, "
-               "in_single_quotes, in_string, line_position, chars_to_eol, bracket_depth, indentation, "
-               "in_comment, word_start, upper_case, or regex:PATTERN.")
-
-
-def _warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def _at_least(value: int, option: str, low: int, hint: str) -> None:
-    from charrnn.errors import UsageError
-
-    if value < low:
-        raise UsageError(f"invalid value for {option}: {value!r} (a whole number >= {low})", hint=hint)
-
 
 def _excerpt(text: str, n: int) -> tuple[int, int]:
     """[start, stop) of the excerpt: n characters (all of them whenever the text has that many),
@@ -51,44 +33,45 @@ def _excerpt(text: str, n: int) -> tuple[int, int]:
 @app.command("inspect-cells")
 @handled
 def inspect_cells(
-    checkpoint: Annotated[Optional[Path], typer.Argument(help="Checkpoint (default: checkpoints/best.npz, else latest.npz).", show_default=False)] = None,
-    text: Annotated[Optional[Path], typer.Option("--text", help="Text to run the model on (none: the validation part of its training corpus).", show_default="none")] = None,
-    max_chars: Annotated[int, typer.Option(help="Use at most this many characters of the text (only those are read).")] = 20000,
-    probe: Annotated[Optional[List[str]], typer.Option("--probe", metavar="NAME", help=_PROBE_HELP, show_default="all built-in")] = None,
-    top: Annotated[int, typer.Option(help="Units shown per probe.")] = 3,
-    unit: Annotated[Optional[List[str]], typer.Option(metavar="LAYER:KIND:INDEX", help="Show this unit's heat map, as LAYER:KIND:INDEX (e.g. 1:c:37; KIND h, c, i, f, o, r or z; counting from 0). Repeatable.", show_default="none")] = None,
-    excerpt: Annotated[int, typer.Option(help="Characters of text per heat map in the terminal (0: no heat maps).")] = 400,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write a self-contained HTML page with the heat maps and a unit picker.", show_default="none")] = None,
-    dump: Annotated[Optional[Path], typer.Option("--dump", help="Write the raw traces, text, unit index and probes to this .npz.", show_default="none")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the ranking and saturation as JSON instead of tables.", show_default="off")] = False,
-    encoding_errors: Annotated[EncodingErrors, typer.Option(help="Invalid UTF-8 in --text: strict (error), replace (U+FFFD) or ignore.")] = EncodingErrors.strict,
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    text: Optional[Path] = opt("text"),
+    max_chars: int = opt("max_chars"),
+    encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input",
+                                                     help="Invalid UTF-8 in --text: strict (error), "
+                                                          "replace (U+FFFD) or ignore."),
+    probe: Optional[List[str]] = opt("probe"),
+    top: int = opt("top"),
+    unit: Optional[List[str]] = opt("unit"),
+    excerpt: int = opt("excerpt"),
+    html: Optional[Path] = opt("html"),
+    dump: Optional[Path] = opt("dump"),
+    as_json: bool = opt("as_json", help="Print the ranking and saturation as JSON instead of tables."),
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
-    from charrnn import probes
-    from charrnn.cellreport import analyse, check_output, html_series, to_json, write_atomic, write_dump
+    from charrnn.interpret import probes
+    from charrnn.interpret.analysis import analyse, to_json
+    from charrnn.interpret.files import check_output, html_series, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
-    from charrnn.render import html_page
-    from charrnn.trained import load_trained, resolve_checkpoint
-    from charrnn.traces import CELL_KINDS, known_text, parse_unit, read_known_text, training_text
+    from charrnn.interpret.render import html_page
+    import charrnn
+    from charrnn.interpret.text import known_text, read_known_text, training_text
+    from charrnn.interpret.units import CELL_KINDS, parse_unit
 
-    _at_least(max_chars, "--max-chars", 1, "the number of characters of the text to analyse, e.g. --max-chars 20000")
-    _at_least(top, "--top", 1, "the number of units shown per probe, e.g. --top 3")
-    _at_least(excerpt, "--excerpt", 0, "characters per heat map; 0 shows none")
     units = [parse_unit(u) for u in unit or []]  # syntax errors before any work
     names = probes.check_names(probe or probes.BUILTIN)
     if dump is not None:
         check_output(dump, "--dump", "traces.npz")
     if html is not None:
         check_output(html, "--html", "cells.html")
-    path = resolve_checkpoint(checkpoint)
-    trained = load_trained(path)
+    m = charrnn.load(checkpoint)
+    path, trained = m.path, m.trained
     cfg = trained.cfg
     units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
     if text is not None:
-        body = read_known_text(text, trained.vocab, max_chars, encoding_errors.value, _warn)
+        body = read_known_text(text, trained.vocab, max_chars, encoding_errors, warn)
         source = str(text)
     else:
-        body = known_text(training_text(trained, max_chars), trained.vocab, _warn)
+        body = known_text(training_text(trained, max_chars), trained.vocab, warn)
         source = f"validation part of {trained.meta['corpus']['path']}"
     if not body:
         raise CorpusError(f"no text left to inspect in {source}",
@@ -99,7 +82,7 @@ def inspect_cells(
                          f"{len(body) * n_units * 4 / 1e9:.1f} GB", hint="lower --max-chars")
     if len(body) < MIN_RELIABLE_CHARS:
         how = "raise --max-chars" if max_chars < MIN_RELIABLE_CHARS else "use a longer text with --text FILE"
-        _warn(f"only {len(body):,} characters to analyse: correlations over fewer than {MIN_RELIABLE_CHARS} "
+        warn(f"only {len(body):,} characters to analyse: correlations over fewer than {MIN_RELIABLE_CHARS} "
               f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
@@ -127,7 +110,8 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.render import console, heat_plain, heat_text, scale_of
+    from charrnn.cli.console import console
+    from charrnn.interpret.render import heat_plain, heat_text, scale_of
 
     out = console(sys.stdout)  # every user string (probe names, text) goes in as Text: no markup
     table = Table(title="Top units per probe", title_justify="left",

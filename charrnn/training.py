@@ -5,7 +5,7 @@ trains on chunk k of every stream, starting from the hidden state the previous c
 so the model sees each stream as one long text; gradients stop at the chunk boundary. When the
 data wraps to a new epoch the state is reset to zeros (chunk 0 does not continue the last one).
 
-Everything the loop needs to continue lives in the checkpoint (see trained.py): parameters,
+Everything the loop needs to continue lives in the checkpoint (see trained_model.py): parameters,
 optimizer state, RNG state, (epoch, chunk) position, the carried state and the step count, so a
 run stopped and resumed produces bit-for-bit the parameters of a run that never stopped.
 """
@@ -25,7 +25,8 @@ from charrnn.config import TrainConfig
 from charrnn.errors import TrainingDiverged
 from charrnn.evaluate import stream_loss
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
-from charrnn.run import Run, RunDir, prepare_run
+from charrnn.run import Run, prepare_run
+from charrnn.rundir import RunDir
 
 
 class Reporter:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
-import sys
 import unicodedata
 
 import numpy as np
@@ -25,31 +23,6 @@ _MARKS = ((-0.5, "="), (-0.15, "-"), (0.15, " "), (0.5, "+"))  # plain-text scal
 # Zero-width format characters shown as they are (they join emoji sequences such as 👨‍👩‍👧); other
 # format characters (bidi overrides, soft hyphen, BOM...) are shown by name, as U+XXXX.
 _JOINERS = frozenset("\u200b\u200c\u200d\u2060")
-_console_class = None
-
-
-def console(file=None):
-    """A rich Console for tables on stdout: no syntax highlighting, and a closed pipe
-    (`charrnn inspect-cells | head`) raises BrokenPipeError, which the CLI ends quietly with exit 0,
-    instead of rich's own exit 1. Rich reads a plain str as markup: pass user strings as Text."""
-    global _console_class
-    if _console_class is None:
-        from rich.console import Console
-
-        class _Console(Console):
-            def on_broken_pipe(self) -> None:
-                self.quiet = True
-                try:  # as rich does: later writes (and the flush at exit) go to /dev/null
-                    fd = self.file.fileno()
-                    devnull = os.open(os.devnull, os.O_WRONLY)
-                    os.dup2(devnull, fd)
-                    os.close(devnull)
-                except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing to redirect
-                    pass
-                raise BrokenPipeError("stdout was closed")
-
-        _console_class = _Console
-    return _console_class(file=file or sys.stdout, highlight=False)
 
 
 def width(ch: str) -> int:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from charrnn.cells import CELLS
 from charrnn.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError
@@ -44,8 +45,8 @@ class Trained:
 
     def carried_state(self) -> list[tuple] | None:
         """The hidden state saved for the next training chunk, per layer, or None."""
-        n = 2 if self.cfg.cell == "lstm" else 1
-        names = [[f"state/l{k}.{'hc'[j]}" for j in range(n)] for k in range(self.cfg.layers)]
+        state = CELLS[self.cfg.cell].state  # ("h",) or ("h", "c")
+        names = [[f"state/l{k}.{name}" for name in state] for k in range(self.cfg.layers)]
         if not all(name in self.arrays for layer in names for name in layer):
             return None
         return [tuple(self.arrays[name] for name in layer) for layer in names]

@@ -13,8 +13,9 @@ from rich.text import Text
 from tqdm import tqdm
 
 from charrnn import model
-from charrnn.run import Run, estimate_memory
-from charrnn.train import Reporter
+from charrnn.model import estimate_memory
+from charrnn.run import Run
+from charrnn.training import Reporter
 
 LN2 = math.log(2)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.traces import GATE_KINDS, KINDS
+from charrnn.interpret.units import GATE_KINDS, KINDS
 
 BLOCK = 512  # columns standardised at a time (bounds the float64 copies)
 LEFT, RIGHT = 0.1, 0.9

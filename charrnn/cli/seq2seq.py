@@ -1,103 +1,79 @@
-"""CLI for sequence-to-sequence models: `charrnn translate`, and the seq2seq side of `train
---task seq2seq`, `evaluate` (on a pairs file) and `info` (bodies in the library: train_seq2seq.py,
-translate.py). stdout carries the product (translations, figures); progress and logs go to stderr.
+"""`charrnn translate`, and the seq2seq side of `train --task seq2seq` (its progress output),
+`evaluate` on a pairs file and `info` (bodies in the library: train_seq2seq.py, translate.py).
+stdout carries the product (translations, figures); progress and logs go to stderr.
 """
-
-from __future__ import annotations
 
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Optional
 
-import typer
-
-from charrnn.cli import app, handled
-from charrnn.errors import UsageError
-
-LN2 = 0.6931471805599453
+from charrnn.cli.app import app, handled
+from charrnn.cli.params import checkpoint_arg, opt
 
 
 # --------------------------------------------------------------------------------- translate
 @app.command()
 @handled
 def translate(
-    checkpoint: Annotated[Optional[Path], typer.Argument(help="Seq2seq checkpoint (default: checkpoints/best.npz, else latest.npz; a directory means its best/latest).", show_default=False)] = None,
-    text: Annotated[Optional[Path], typer.Option("--text", help="File of inputs, one per line (default: read stdin).", show_default="stdin")] = None,
-    beam: Annotated[Optional[int], typer.Option(help="Beam search with this many hypotheses and length normalisation (none: greedy).", show_default="none")] = None,
-    max_len: Annotated[Optional[int], typer.Option(help="Most output characters per input (none: twice the longest training target + 10).", show_default="none")] = None,
-    temp: Annotated[float, typer.Option("--temp", "--temperature", help="Sample each output character from softmax(logits / T) instead of taking the most likely one (0: greedy).")] = 0.0,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed for --temp (none: a fresh one).", show_default="none")] = None,
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    text: Optional[Path] = opt("text", help="File of inputs, one per line (none: read stdin)."),
+    beam: Optional[int] = opt("beam"),
+    max_len: Optional[int] = opt("max_len"),
+    temp: float = opt("translate_temp"),
+    seed: Optional[int] = opt("sample_seed", help="Random seed for --temp (none: a fresh one)."),
 ):
     """Translate each input line with a model trained by `charrnn train PAIRS.tsv --task seq2seq`.
 
     Examples: echo "29 November 2026" | charrnn translate runs/dates/best.npz;
     charrnn translate runs/dates/best.npz --text inputs.txt --beam 5
     """
-    import numpy as np
-
     from charrnn.corpus import read_text
-    from charrnn.trained import resolve_checkpoint
+    from charrnn.trained_model import resolve_checkpoint
     from charrnn.translate import check_decoding, load_seq2seq
-    from charrnn.translate import translate as run
 
     check_decoding(beam, max_len, temp)
     m = load_seq2seq(resolve_checkpoint(checkpoint))
-    rng = np.random.default_rng(seed)
-    if text is not None:
-        lines = read_text(text).split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        for out in run(m, [ln.rstrip("\r") for ln in lines], beam, max_len, temp, rng):
-            print(out)
-        return
-    if sys.stdin.isatty():  # interactive: answer each line as it is typed
+    if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
         for line in sys.stdin:
-            print(run(m, [line.rstrip("\r\n")], beam, max_len, temp, rng)[0], flush=True)
+            print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
         return
-    lines = sys.stdin.read().split("\n")
+    lines = (read_text(text) if text is not None else sys.stdin.read()).split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    for out in run(m, [ln.rstrip("\r") for ln in lines], beam, max_len, temp, rng):
+    for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
         print(out)
 
 
 # ------------------------------------------------------------------------------ evaluate, info
-def evaluate_seq2seq(checkpoint: Path, file: Path, as_json: bool, encoding_errors: str = "strict") -> bool:
-    """`charrnn evaluate` on a seq2seq checkpoint (False: not one, the caller goes on)."""
+def evaluate_seq2seq(m, file: Path, as_json: bool, encoding_errors: str = "strict") -> None:
+    """`charrnn evaluate` with a seq2seq model `m`: FILE is a pairs file."""
     from charrnn.pairs import read_pairs
-    from charrnn.translate import evaluate_pairs, is_seq2seq, load_seq2seq
+    from charrnn.translate import evaluate_pairs
 
-    if not is_seq2seq(checkpoint):
-        return False
-    m = load_seq2seq(checkpoint)
     pairs, _ = read_pairs(file, skip_bad_lines=None, encoding_errors=encoding_errors)  # every pair counts
     s = evaluate_pairs(m, pairs, path=file)
     if as_json:
-        print(json.dumps({"checkpoint": str(checkpoint), "file": str(file), **s.to_dict()}))
-        return True
+        print(json.dumps({"checkpoint": str(m.path), "file": str(file), **s.to_dict()}))
+        return
     for name, value in (("exact match", f"{s.exact_match:.2%}"), ("char error rate", f"{s.char_error_rate:.4f}"),
                         ("nats/char", f"{s.nats_per_char:.4f} (teacher-forced)"), ("pairs", f"{s.pairs:,}")):
         print(f"{name:<16} {value}")
-    return True
 
 
-def info_seq2seq(checkpoint: Path, as_json: bool) -> bool:
-    """`charrnn info` on a seq2seq checkpoint (False: not one)."""
-    from rich.console import Console
+def info_seq2seq(m, as_json: bool) -> None:
+    """`charrnn info` with a seq2seq model `m`."""
     from rich.table import Table
     from rich.text import Text
 
-    from charrnn.translate import info_dict, is_seq2seq, load_seq2seq
+    from charrnn.cli.console import console
     from charrnn.vocab import display
 
-    if not is_seq2seq(checkpoint):
-        return False
-    d = info_dict(load_seq2seq(checkpoint))
+    d = m.info()
     if as_json:
         print(json.dumps(d))
-        return True
+        return
 
     def num(v, fmt):
         return "-" if v is None else format(v, fmt)
@@ -122,8 +98,7 @@ def info_seq2seq(checkpoint: Path, as_json: bool) -> bool:
             ("created", d["created"] or "-")]
     for k, v in rows:
         table.add_row(k, Text(v))
-    Console(highlight=False).print(table)
-    return True
+    console(sys.stdout).print(table)
 
 
 # ------------------------------------------------------------------------------------ train
@@ -184,7 +159,7 @@ class Seq2SeqReporter:
             self.bar.set_postfix(post, refresh=False)
 
     def evaluated(self, run, record, examples) -> None:
-        from charrnn.report import printable
+        from charrnn.cli.train_progress import printable
 
         self.val = record["val_exact_match"]
         star = " *" if record["val_exact_match"] == record["best_exact_match"] and \
@@ -210,28 +185,3 @@ class Seq2SeqReporter:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def train_seq2seq(corpus: Path, out: Path, train_opts: dict, model_opts: dict, s2s_opts: dict, typed: set,
-                  resume: Optional[Path], init_from: Optional[Path], overwrite: bool, skip_bad_lines: bool,
-                  encoding_errors: str, quiet: bool) -> None:
-    """The `train --task seq2seq` body (the train command parses; this calls the library and renders)."""
-    from charrnn.cli import _resume_command
-    from charrnn.train_seq2seq import train_pairs
-
-    for option in ("seq_len", "init_from", "dropout", "sample_len"):
-        if option in typed:
-            flag = "--" + option.replace("_", "-")
-            raise UsageError(f"{flag} does not apply to --task seq2seq",
-                             hint=f"leave {flag} out (a pair is one sequence; no sample is logged)")
-    result = train_pairs(corpus, out, train_opts, model_opts, s2s_opts, resume=resume, overwrite=overwrite,
-                         skip_bad_lines=skip_bad_lines, encoding_errors=encoding_errors,
-                         reporter=Seq2SeqReporter(quiet))
-    best = (f"{result.best_exact:.2%} exact match, {result.best_val_loss:.4f} nats/char"
-            if result.best_exact is not None else "-")
-    where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
-    print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)
-    if result.stopped_by in ("interrupt", "terminate"):
-        if result.latest.exists():
-            print(f"resume with: {_resume_command(result.latest)}", file=sys.stderr)
-        raise typer.Exit(130 if result.stopped_by == "interrupt" else 143)

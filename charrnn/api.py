@@ -1,0 +1,150 @@
+"""The public Python API, re-exported by `charrnn` (the CLI is built on it):
+
+    import charrnn
+    m = charrnn.load("checkpoints/best.npz")              # a trained model (a directory: its best/latest)
+    m.sample(200, temperature=0.8, prime="def ", seed=1)  # -> str: the prime, then 200 characters
+    m.evaluate(text)                                      # -> EvalResult: nats_per_char, bits_per_char, ...
+    m.trace(text)                                         # -> Traces: activations by unit (inspect-cells)
+    charrnn.train("corpus.txt", out="runs/a", model="gru", hidden=256, max_steps=2000)
+
+Options are those of the command line (charrnn.options), by their Python names. Nothing here
+prints or exits: errors are `charrnn.errors.CharRNNError`s, warnings go to an optional
+`warn(message)` callback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+DEFAULT_EPOCHS = 10.0  # the stop rule of a fresh run when none is given
+STOP_KEYS = ("max_steps", "epochs", "time", "patience")  # given together: they replace the saved ones
+
+
+class Model:
+    """A trained model read from a checkpoint: `cfg`, `vocab`, `params`, `meta`, `path`."""
+
+    def __init__(self, trained):
+        self.trained = trained  # the checkpoint as read (charrnn.trained_model.Trained)
+        self.path, self.cfg, self.vocab = trained.path, trained.cfg, trained.vocab
+        self.params, self.meta = trained.params, trained.meta
+
+    def __repr__(self) -> str:
+        c = self.cfg
+        return f"<charrnn.Model {self.path}: {c.layers} x {c.hidden} {c.cell}, {c.vocab_size} characters>"
+
+    def generate(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,
+                 top_k: int | None = None, top_p: float | None = None, skip_unknown: bool = False,
+                 warn: Callable[[str], None] | None = None, rng=None) -> Iterator[str]:
+        """The characters after `prime`, one at a time (the prime itself is not repeated).
+
+        Unknown prime characters are an error, or dropped (warn says so) with `skip_unknown`."""
+        import numpy as np
+
+        from charrnn.sample import check_options, clean_prime, generate
+
+        check_options(temperature, top_k, top_p, length, 1, seed)
+        prime = clean_prime(self.vocab, prime, skip_unknown, warn)
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        return generate(self.params, self.cfg, self.vocab, length, temperature=temperature, top_k=top_k,
+                        top_p=top_p, prime=prime, rng=rng, counts=self.meta.get("char_counts"))
+
+    def sample(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,
+               top_k: int | None = None, top_p: float | None = None, skip_unknown: bool = False) -> str:
+        """The prime followed by `length` sampled characters, as `charrnn sample` prints them."""
+        from charrnn.sample import clean_prime
+
+        kept = clean_prime(self.vocab, prime, skip_unknown)
+        return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
+
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1):
+        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...)."""
+        from charrnn.evaluate import evaluate_text
+        from charrnn.options import check
+
+        check("streams", streams)
+        return evaluate_text(self.trained, text, strict=strict, streams=streams)
+
+    def trace(self, text: str, warn: Callable[[str], None] | None = None):
+        """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
+        acts (T, U), `label(u)` and `column(layer, kind, index)`); unknown characters are dropped
+        first (warn says so)."""
+        from charrnn.interpret.text import known_text
+        from charrnn.interpret.traces import run_traces
+
+        text = known_text(text, self.vocab, warn)
+        return run_traces(self.params, self.cfg, self.vocab.encode(text))
+
+    def info(self) -> dict:
+        """What the checkpoint holds, as `charrnn info --json` prints it."""
+        from charrnn.info import info_dict
+
+        return info_dict(self.trained)
+
+
+def load(path: str | Path | None = None):
+    """The model in checkpoint `path` (a directory: its best.npz, else latest.npz; None: checkpoints/):
+    a `Model`, or for a seq2seq checkpoint a `charrnn.translate.Seq2SeqModel` (translate, evaluate, info)."""
+    from charrnn.trained_model import load_trained, resolve_checkpoint
+    from charrnn.translate import is_seq2seq, load_seq2seq
+
+    path = resolve_checkpoint(path)
+    return load_seq2seq(path) if is_seq2seq(path) else Model(load_trained(path))
+
+
+def is_seq2seq_run(task: str | None, resume) -> bool:
+    """Whether a training run is seq2seq: --task seq2seq, or resuming a seq2seq checkpoint."""
+    from pathlib import Path
+
+    from charrnn.translate import is_seq2seq
+
+    return task == "seq2seq" or (task is None and resume is not None and Path(resume).is_file()
+                                 and is_seq2seq(resume))
+
+
+def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
+          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, **options):
+    """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.training.Result).
+
+    `options` are `charrnn train`'s (model="gru", hidden=256, lr=1e-3, max_steps=2000, time="10m" or
+    seconds, ...). Only the options given are applied: a resumed run keeps its own settings for
+    the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
+    run with none stops after 10 epochs. `reporter` (charrnn.training.Reporter) receives progress.
+    task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.train_seq2seq; also
+    teacher_forcing, teacher_forcing_decay, skip_bad_lines); resuming a seq2seq checkpoint implies it.
+    """
+    from charrnn.config import MODEL_KEYS, TRAIN_KEYS
+    from charrnn.errors import UsageError
+    from charrnn.options import OPTIONS, check, check_all, parse_duration
+    from charrnn.train_seq2seq import SEQ2SEQ_KEYS, train_pairs
+    from charrnn.training import train as run_training
+
+    unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS]
+    if unknown:
+        raise UsageError(f"unknown training option(s): {', '.join(unknown)}",
+                         hint="use the names of `charrnn train --help` with '_' for '-', e.g. max_steps=2000")
+    if isinstance(options.get("time"), str):
+        options["time"] = parse_duration(options["time"])
+    check_all(options)
+    check("encoding_errors", encoding_errors)
+
+    def field(k):
+        return OPTIONS[k].field or k
+
+    model_opts = {field(k): v for k, v in options.items() if k in MODEL_KEYS}
+    train_opts = {field(k): v for k, v in options.items() if k in TRAIN_KEYS}
+    if any(k in options for k in STOP_KEYS):
+        train_opts.update({field(k): options.get(k) for k in STOP_KEYS})
+    elif resume is None:
+        train_opts["epochs"] = DEFAULT_EPOCHS
+    if is_seq2seq_run(options.get("task"), resume):
+        s2s = {k: v for k, v in options.items() if k in SEQ2SEQ_KEYS and k != "task"}
+        return train_pairs(corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
+                           overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter)
+    given = [k for k in options if k in SEQ2SEQ_KEYS and k != "task"]
+    if given:
+        raise UsageError(f"{', '.join(OPTIONS[k].flag for k in given)} need(s) --task seq2seq",
+                         hint="add --task seq2seq to train an encoder-decoder on a pairs file")
+    return run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
+                        encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
+                        cache_dir=cache_dir)

@@ -1,0 +1,100 @@
+"""`charrnn train`: the options of a run, handed to `charrnn.train.train`."""
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from charrnn.cli.app import app, handled
+from charrnn.cli.params import choice, file_arg, opt
+
+def _resume_command(out_latest: Path) -> str:
+    """The command line that continues this run: the same one, with --resume instead of a fresh start."""
+    import shlex
+
+    args, skip = [], False
+    for a in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if a in ("--resume", "--init-from"):
+            skip = True
+            continue
+        if a.startswith(("--resume=", "--init-from=")) or a == "--overwrite":
+            continue
+        args.append(a)
+    return shlex.join(["charrnn", *args, "--resume", str(out_latest)])
+
+
+@app.command()
+@handled
+def train(
+    ctx: typer.Context,
+    corpus: Path = file_arg("UTF-8 text file to train on.", "CORPUS"),
+    model: choice("model") = opt("model"),
+    hidden: int = opt("hidden"),
+    layers: int = opt("layers"),
+    dropout: float = opt("dropout"),
+    forget_bias: float = opt("forget_bias"),
+    dtype: choice("dtype") = opt("dtype"),
+    seq_len: int = opt("seq_len"),
+    batch: int = opt("batch"),
+    val_frac: float = opt("val_frac"),
+    encoding_errors: choice("encoding_errors") = opt("encoding_errors"),
+    optimizer: choice("optimizer") = opt("optimizer"),
+    lr: float = opt("lr"),
+    momentum: float = opt("momentum"),
+    lr_decay: float = opt("lr_decay"),
+    lr_decay_every: int = opt("lr_decay_every"),
+    lr_decay_unit: choice("lr_decay_unit") = opt("lr_decay_unit"),
+    clip: float = opt("clip"),
+    clip_value: float = opt("clip_value"),
+    seed: int = opt("seed"),
+    max_steps: Optional[int] = opt("max_steps"),
+    epochs: Optional[float] = opt("epochs"),
+    time: Optional[str] = opt("time"),
+    patience: Optional[int] = opt("patience"),
+    out: Path = opt("out"),
+    resume: Optional[Path] = opt("resume"),
+    init_from: Optional[Path] = opt("init_from"),
+    overwrite: bool = opt("overwrite"),
+    eval_every: int = opt("eval_every"),
+    sample_len: int = opt("sample_len"),
+    quiet: bool = opt("quiet"),
+    task: choice("task") = opt("task"),
+    teacher_forcing: float = opt("teacher_forcing"),
+    teacher_forcing_decay: int = opt("teacher_forcing_decay"),
+    skip_bad_lines: bool = opt("skip_bad_lines"),
+):
+    """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
+    import charrnn
+    from charrnn.cli.train_progress import ConsoleReporter
+    from charrnn.api import is_seq2seq_run
+    from charrnn.config import MODEL_KEYS, TRAIN_KEYS
+    from charrnn.train_seq2seq import SEQ2SEQ_KEYS
+
+    # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
+    typed = {k: v for k, v in ctx.params.items() if k in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS
+             and getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+    typed = {k: getattr(v, "value", v) for k, v in typed.items()}  # choices arrive as Enum members
+    if resume is not None and getattr(ctx.get_parameter_source("out"), "name", "") != "COMMANDLINE":
+        out = resume.parent  # continue the run where it lives
+    if is_seq2seq_run(typed.get("task"), resume):
+        from charrnn.cli.seq2seq import Seq2SeqReporter
+        reporter = Seq2SeqReporter(quiet=quiet)
+    else:
+        reporter = ConsoleReporter(quiet=quiet)
+    result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
+                           overwrite=overwrite, reporter=reporter, **typed)
+    best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
+    if getattr(result, "best_exact", None) is not None:  # seq2seq
+        best = f"{result.best_exact:.2%} exact match, {best}"
+    where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
+    print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)
+    if result.stopped_by in ("interrupt", "terminate"):
+        if result.latest.exists():
+            print(f"resume with: {_resume_command(result.latest)}", file=sys.stderr)
+        raise typer.Exit(130 if result.stopped_by == "interrupt" else 143)
+
+

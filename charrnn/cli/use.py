@@ -1,0 +1,112 @@
+"""CLI verbs that use a trained model: sample, evaluate, info (bodies in the library).
+
+stdout carries only the product: the sampled text, the evaluation figures, the info table (or
+their JSON); warnings and notes go to stderr.
+"""
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+
+from charrnn.cli.app import app, handled, warn
+from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
+
+
+
+@app.command()
+@handled
+def sample(
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    temp: float = opt("temp"),
+    length: int = opt("length"),
+    prime: str = opt("prime"),
+    seed: Optional[int] = opt("sample_seed"),
+    top_k: Optional[int] = opt("top_k"),
+    top_p: Optional[float] = opt("top_p"),
+    num_samples: int = opt("num_samples"),
+    skip_unknown: bool = opt("skip_unknown"),
+):
+    """Generate text from a trained model; the text streams to stdout as it is generated."""
+    import numpy as np
+
+    import charrnn
+    from charrnn.sample import clean_prime, stream
+
+    m = charrnn.load(checkpoint)
+    prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
+    if top_k is not None and top_k >= m.vocab.size:
+        warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % 2**32)
+        if temp > 0:  # greedy (--temp 0) draws no random numbers: the same text every time
+            print(f"seed {seed} (pass --seed {seed} to repeat this text)", file=sys.stderr)
+    rng = np.random.default_rng(seed)  # one generator for all the samples
+    out = sys.stdout
+    last = ""  # the last character written: samples are separated on a line of their own
+    for k in range(num_samples):
+        if num_samples > 1:
+            out.write(("" if last in ("", "\n") else "\n") + f"--- sample {k + 1}/{num_samples} ---\n")
+        out.write(prime)
+        out.flush()
+        last = prime[-1:] or "\n"
+        text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
+        last = stream(text, out.write, out.flush) or last
+    if out.isatty() and last not in ("", "\n"):
+        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    out.flush()
+
+
+@app.command()
+@handled
+def evaluate(
+    checkpoint: Path = checkpoint_arg(required=True),
+    file: Path = file_arg("UTF-8 text file to score (for a seq2seq model: a pairs file, source<TAB>target per line).", "FILE"),
+    strict: bool = opt("strict"),
+    as_json: bool = opt("as_json"),
+    streams: int = opt("streams"),
+    encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
+):
+    """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
+    import charrnn
+    from charrnn.corpus import read_text
+    from charrnn.vocab import unknown_message
+
+    m = charrnn.load(checkpoint)
+    if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
+        from charrnn.cli.seq2seq import evaluate_seq2seq
+        return evaluate_seq2seq(m, file, as_json, encoding_errors)
+    text = read_text(file, encoding_errors)
+    result = m.evaluate(text, strict=strict, streams=streams)
+    if result.skipped:
+        warn(unknown_message(result.skipped, result.unknown, "skipped"))
+    if as_json:
+        print(json.dumps({"checkpoint": str(m.path), "file": str(file), **result.to_dict()}))
+        return
+    skipped = f"{result.skipped:,}" + (f" ({len(result.unknown)} distinct)" if result.skipped else "")
+    for name, value in (("nats/char", f"{result.nats_per_char:.4f}"), ("bits/char", f"{result.bits_per_char:.4f}"),
+                        ("perplexity", f"{result.perplexity:.3f}"), ("chars", f"{result.chars:,}"),
+                        ("skipped", skipped)):
+        print(f"{name:<11} {value}")
+
+
+@app.command()
+@handled
+def info(
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    as_json: bool = opt("as_json"),
+):
+    """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
+    import charrnn
+    from charrnn.cli.console import info_table
+
+    m = charrnn.load(checkpoint)
+    if getattr(m, "task", "lm") == "seq2seq":
+        from charrnn.cli.seq2seq import info_seq2seq
+        return info_seq2seq(m, as_json)
+    d = m.info()
+    if as_json:
+        print(json.dumps(d))
+    else:
+        info_table(d)

@@ -1,0 +1,142 @@
+"""The sampler's inner loop: one character at a time for ONE stream, as lean as NumPy allows.
+
+    st = make_stepper(params, cfg)          # or make_stepper(params, cfg, state) to continue
+    logits = st.step(ix)                    # (V,) logits after reading character id ix
+    st.state                                # the state in model format (copies), batch 1
+
+(`charrnn.sample.generate` turns the logits into characters.)
+
+The same numbers as the chunk forward of `charrnn.model` (tested, and against the plain
+references in tests/reference.py). At batch 1 the time goes to reading the weights (the
+products) and to the fixed cost of each NumPy call, so the arrays are fused once to need few
+calls: sigmoid-gate columns halved (one tanh per layer: sigmoid(a) = 0.5 tanh(a/2) + 0.5),
+layer 0's input rows with the bias added (`rows0`: a one-hot input is a row lookup), for layers
+k >= 1 [Wx; Wh] stacked so that one product reads the layer below and the layer's own state,
+which sit side by side in one buffer `row` = [h_0 | h_1 | ... | 1]; the trailing 1 carries the
+biases of the top layer and of the output (`Wy_by` = [Wy; by]).
+Returned arrays are buffers that the next call overwrites: copy what you keep.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from charrnn.cells import CELLS, halve_sigmoid_columns
+from charrnn.config import ModelConfig
+from charrnn.model import init_state, layer_params
+
+
+class Stepper:
+    """One stream, one character per `step`; the arrays fused once (see the module docstring)."""
+
+    def __init__(self, params: dict, cfg: ModelConfig, state: list | None = None):
+        self.cell, H, L = cfg.cell, cfg.hidden, cfg.layers
+        nsig = (CELLS[cfg.cell].gates - 1) * H  # sigmoid-gate columns: all but the last block
+        dt = params["Wy"].dtype
+        state = state if state is not None else init_state(cfg, 1)
+        self.row = np.ones((1, L * H + 1), dtype=dt)  # [h of layer 0 | h of layer 1 | ... | 1]
+        self.c_states = [np.array(s[1], dtype=dt) for s in state] if cfg.cell == "lstm" else []
+        self.layers, self.layer_steps = [], []
+        for k in range(L):
+            self.row[:, k * H:(k + 1) * H] = state[k][0]
+            q = halve_sigmoid_columns(layer_params(params, k), nsig)
+            G = q["Wh"].shape[1]
+            layer = {"h": self.row[:, k * H:(k + 1) * H], "a": np.empty((1, G), dt), "t": np.empty((1, H), dt),
+                     "rows0": q["Wx"] + q["b"] if k == 0 else None, "b": q["b"][None, :]}
+            if cfg.cell == "gru":  # r, z read [x, h]; g reads x and r * h separately
+                layer["Wx"], layer["xp"] = q["Wx"], np.empty((1, G), dt)
+                Wh = q["Wh"]
+                layer["Whrz"], layer["Whg"] = np.ascontiguousarray(Wh[:, :2 * H]), np.ascontiguousarray(Wh[:, 2 * H:])
+            elif k == 0:
+                layer["W"], layer["z"] = q["Wh"], layer["h"]
+            elif k == L - 1:  # [h_{k-1}, h_k, 1] @ [Wx; Wh; b]
+                layer["W"] = np.concatenate((q["Wx"], q["Wh"], q["b"][None, :]))
+                layer["z"], layer["b"] = self.row[:, (k - 1) * H:], None
+            else:
+                layer["W"], layer["z"] = np.concatenate((q["Wx"], q["Wh"])), self.row[:, (k - 1) * H:(k + 1) * H]
+            self.layers.append(layer)
+            make = {"rnn": _rnn_fn, "lstm": _lstm_fn, "gru": _gru_fn}[cfg.cell]
+            self.layer_steps.append(make(k, layer, self.layers, self.c_states))
+        self.top, self.Wy_by = self.row[:, (L - 1) * H:], np.concatenate((params["Wy"], params["by"][None, :]))
+        self.logits_row = np.empty((1, cfg.vocab_size), dtype=dt)
+        self.logits = self.logits_row[0]
+
+    def step(self, ix: int) -> np.ndarray:
+        """Read character id ix; return the logits (V,) for the next character (a reused buffer)."""
+        for fn in self.layer_steps:
+            fn(ix)
+        np.matmul(self.top, self.Wy_by, out=self.logits_row)
+        return self.logits
+
+    @property
+    def state(self) -> list[tuple]:
+        H = self.layers[0]["h"].shape[1]
+        hs = [self.row[:, k * H:(k + 1) * H].copy() for k in range(len(self.layers))]
+        return [(h, c.copy()) for h, c in zip(hs, self.c_states)] if self.cell == "lstm" else [(h,) for h in hs]
+
+
+# One closure per layer and cell type: the fused arrays bound once, so a step is NumPy calls only.
+def _add_input(k, layer):
+    rows0, b = layer["rows0"], layer["b"]
+    if k == 0:
+        return lambda a, ix: np.add(a, rows0[ix], out=a)
+    return (lambda a, ix: np.add(a, b, out=a)) if b is not None else (lambda a, ix: None)
+
+
+def _rnn_fn(k, layer, layers, c_states):
+    a, z, W, h, add, mm, tanh = layer["a"], layer["z"], layer["W"], layer["h"], _add_input(k, layer), np.matmul, np.tanh
+
+    def run(ix):
+        mm(z, W, out=a)
+        add(a, ix)
+        tanh(a, out=h)
+    return run
+
+
+def _lstm_fn(k, layer, layers, c_states):
+    a, t, z, W, h, c, add = layer["a"], layer["t"], layer["z"], layer["W"], layer["h"], c_states[k], _add_input(k, layer)
+    H = h.shape[1]
+    i, f, o, g, s = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:], a[:, :3 * H]
+    mm, tanh, mul, add_ = np.matmul, np.tanh, np.multiply, np.add
+
+    def run(ix):
+        mm(z, W, out=a)
+        add(a, ix)
+        tanh(a, out=a)
+        mul(s, 0.5, out=s)
+        add_(s, 0.5, out=s)  # i, f, o = sigmoid
+        mul(c, f, out=c)
+        mul(i, g, out=t)
+        add_(c, t, out=c)
+        tanh(c, out=t)
+        mul(o, t, out=h)
+    return run
+
+
+def _gru_fn(k, layer, layers, c_states):
+    a, t, h, Whrz, Whg, xp = layer["a"], layer["t"], layer["h"], layer["Whrz"], layer["Whg"], layer["xp"]
+    H = h.shape[1]
+    r, zg, g, rz = a[:, :H], a[:, H:2 * H], a[:, 2 * H:], a[:, :2 * H]
+    rows0, Wx, b, below = layer["rows0"], layer["Wx"], layer["b"], layers[k - 1]["h"] if k else None
+    mm, tanh, mul, sub, add_ = np.matmul, np.tanh, np.multiply, np.subtract, np.add
+
+    def run(ix):
+        x = rows0[ix][None, :] if k == 0 else add_(mm(below, Wx, out=xp), b, out=xp)
+        mm(h, Whrz, out=rz)
+        add_(rz, x[:, :2 * H], out=rz)
+        tanh(rz, out=rz)
+        mul(rz, 0.5, out=rz)
+        add_(rz, 0.5, out=rz)  # r, z = sigmoid
+        mul(r, h, out=t)
+        mm(t, Whg, out=g)
+        add_(g, x[:, 2 * H:], out=g)
+        tanh(g, out=g)
+        sub(g, h, out=t)
+        mul(t, zg, out=t)
+        add_(h, t, out=h)  # h + z (g - h)
+    return run
+
+
+def make_stepper(params: dict, cfg: ModelConfig, state: list | None = None) -> Stepper:
+    """A `Stepper` for one stream, starting from `state` (batch 1; default zeros)."""
+    return Stepper(params, cfg, state)

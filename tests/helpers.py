@@ -1,0 +1,89 @@
+"""Helpers shared by the tests (imported by name; no test module imports another):
+small checkpoints written in exactly the schema `charrnn train` writes (see trained_model.py),
+the numerical gradient, and the CLI runner with its one-error-line assertion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+import numpy as np
+
+from charrnn import __version__, model
+from charrnn.checkpoint import save_checkpoint
+from charrnn.config import ModelConfig, TrainConfig
+from charrnn.vocab import Vocab
+from charrnn.cli import app
+
+TEXT = "def f(x):\n    return 'a' + \"b\"  # note\n" * 4
+
+
+def make_checkpoint(path: Path, cell: str = "lstm", text: str = TEXT, hidden: int = 8, layers: int = 2,
+                    seed: int = 0, params: dict | None = None, corpus: dict | None = None,
+                    dtype: str = "float32", **meta) -> Path:
+    """Write an (untrained unless `params` is given) checkpoint for a model over the characters of `text`."""
+    vocab = Vocab.from_text(text)
+    cfg = ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, layers=layers, dtype=dtype)
+    if params is None:
+        params = model.init_params(cfg, np.random.default_rng(seed))
+    arrays = {f"param/{k}": v for k, v in params.items()}
+    info = {
+        "model": cfg.to_dict(), "train": TrainConfig().to_dict(), "vocab": vocab.to_list(),
+        "step": 0, "epoch": 0, "chunk": 0, "val_loss": None, "best_val_loss": None,
+        "rng": np.random.default_rng(seed).bit_generator.state, "corpus": corpus, "history": [],
+        "charrnn_version": __version__, "created": "2026-01-01T00:00:00Z",
+    }
+    info.update(meta)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(path, arrays, info)
+    return path
+
+
+# ------------------------------------------------------------------------- gradient checks
+EPS = 1e-5  # balances truncation error (eps^2) against round-off (1e-16 / eps)
+
+
+def rel_error(a, b):
+    return np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))
+
+
+def numeric_grad(f, x):
+    """Central differences of the scalar f() with respect to every element of x (changed in place)."""
+    g = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        idx = it.multi_index
+        old = x[idx]
+        x[idx] = old + EPS
+        fp = f()
+        x[idx] = old - EPS
+        fm = f()
+        x[idx] = old
+        g[idx] = (fp - fm) / (2 * EPS)
+    return g
+
+
+# ---------------------------------------------------------------------------------- the CLI
+ERRORS_TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 20  # the `env` corpus
+TRAIN = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--sample-len", "0",
+         "--max-steps", "2", "--eval-every", "1", "--quiet"]  # a tiny, quick `charrnn train`
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def assert_clean_error(r, code, *needles):
+    """Exit `code`, exactly one `error:` line naming every needle (error or hint line), no traceback."""
+    out = r.stdout + r.stderr
+    assert "Traceback" not in out, out
+    assert r.exit_code == code, (r.exit_code, out)
+    assert r.stdout == "", r.stdout
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    assert "internal error" not in errors[0], r.stderr
+    told = "\n".join(line for line in r.stderr.splitlines() if line.startswith(("error:", "hint:")))
+    for needle in needles:
+        assert needle in told, (needle, r.stderr)
