@@ -22,7 +22,8 @@ def translate(
     beam: Optional[int] = opt("beam"),
     max_len: Optional[int] = opt("max_len"),
     temp: float = opt("translate_temp"),
-    seed: Optional[int] = opt("sample_seed", help="Random seed for --temp (none: a fresh one)."),
+    seed: Optional[int] = opt("sample_seed", help="Random seed for --temp (none: a fresh one).",
+                              rich_help_panel="Decoding"),
 ):
     """Translate each input line with a model trained by `charrnn train PAIRS.tsv --task seq2seq`.
 
