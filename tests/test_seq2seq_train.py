@@ -175,6 +175,22 @@ def test_cli_train_seq2seq_and_errors(tmp_path):
     assert load_seq2seq(tmp_path / "o" / "latest.npz").meta["step"] == 4
 
 
+def test_python_api_trains_loads_and_translates(tmp_path):
+    import charrnn
+    from charrnn.errors import UsageError
+
+    f = write_pairs(tmp_path / "p.tsv", reverse_pairs(40))
+    r = charrnn.train(f, tmp_path / "o", task="seq2seq", model="gru", hidden=4, layers=1, batch=8, max_steps=2,
+                      teacher_forcing=0.5)
+    m = charrnn.load(tmp_path / "o")
+    assert r.step == 2 and m.info()["task"] == "seq2seq" and m.info()["teacher_forcing"] == 0.5
+    assert len(m.translate(["ab", "c"], max_len=3)) == 2 and m.evaluate([("ab", "ba")]).pairs == 1
+    with pytest.raises(UsageError, match="need.*--task seq2seq"):
+        charrnn.train(f, tmp_path / "x", teacher_forcing=0.5)
+    with pytest.raises(UsageError, match="--seq-len does not apply"):
+        charrnn.train(f, tmp_path / "x", task="seq2seq", seq_len=10)
+
+
 def test_language_model_checkpoints_still_work(tmp_path):
     ck = make_checkpoint(tmp_path / "lm.npz", hidden=6, layers=1)
     out = cli("info", ck, "--json")
