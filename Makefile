@@ -15,7 +15,12 @@ S2S_OUT  ?= demo-seq2seq
 S2S_TIME ?= 3m
 S2S_ARGS ?=
 
-.PHONY: install test demo demo-seq2seq bench clean corpus
+# `make screenshots`: three runs (RNN, LSTM, GRU), their comparison and the LSTM's cells, as PNGs in docs/.
+SHOTS_OUT ?= shots-out
+SHOTS_TIME ?= 5m
+SHOTS_ARGS ?=
+
+.PHONY: install test demo demo-seq2seq bench clean corpus screenshots
 
 install: $(STAMP)
 
@@ -63,6 +68,14 @@ demo-seq2seq: install $(PAIRS) data/dates-test.tsv
 bench: install $(CORPUS)
 	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)
 
+screenshots: install $(CORPUS)
+	for m in rnn lstm gru; do \
+	  $(VENV)/bin/charrnn train $(CORPUS) --model $$m --time $(SHOTS_TIME) --out $(SHOTS_OUT)/$$m --overwrite $(SHOTS_ARGS) || exit 1; \
+	done
+	$(VENV)/bin/charrnn compare $(SHOTS_OUT)/rnn $(SHOTS_OUT)/lstm $(SHOTS_OUT)/gru --html $(SHOTS_OUT)/compare.html | tee $(SHOTS_OUT)/compare.txt
+	$(VENV)/bin/charrnn inspect-cells $(SHOTS_OUT)/lstm/best.npz --max-chars 20000 --html $(SHOTS_OUT)/cells.html --excerpt 0 | tee $(SHOTS_OUT)/cells.txt
+	$(PY) docs/screenshots.py --compare $(SHOTS_OUT)/compare.html --cells $(SHOTS_OUT)/cells.html --out docs
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(S2S_OUT) checkpoints
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(S2S_OUT) $(SHOTS_OUT) checkpoints
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -57,13 +57,14 @@ class Model:
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1):
-        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...)."""
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None):
+        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
+        progress(done, total), if given, is called as the characters are scored."""
         from charrnn.evaluate import evaluate_text
         from charrnn.options import check
 
         check("streams", streams)
-        return evaluate_text(self.trained, text, strict=strict, streams=streams)
+        return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
@@ -100,6 +101,15 @@ def is_seq2seq_run(task: str | None, resume) -> bool:
 
     return task == "seq2seq" or (task is None and resume is not None and Path(resume).is_file()
                                  and is_seq2seq(resume))
+
+
+def compare(runs) -> "Comparison":
+    """Training runs side by side (run directories or checkpoint files): each run's summary, options,
+    learning curve and logged samples, and the options that differ (charrnn.comparison.Comparison;
+    `.to_dict()` is what `charrnn compare --json` prints)."""
+    from charrnn.comparison import compare as _compare
+
+    return _compare([Path(r) for r in runs])
 
 
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,

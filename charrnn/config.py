@@ -68,7 +68,7 @@ class TrainConfig:
     clip: float = default("clip")  # clip gradients to this global L2 norm (0 = off)
     clip_value: float = default("clip_value")  # also clip each gradient element to [-v, v] (0 = off)
     val_frac: float = default("val_frac")  # last fraction of the text held out for validation
-    eval_every: int = default("eval_every")  # steps between validation passes (and checkpoints)
+    eval_every: int | None = default("eval_every")  # steps between validation passes (None: sized to the run)
     max_steps: int | None = default("max_steps")  # total steps of the run, including those before a resume
     epochs: float | None = default("epochs")  # stop after this many passes over the training split
     time_limit: float | None = default("time")  # wall-clock seconds for this invocation

@@ -61,18 +61,19 @@ def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, 
     return k.ids, k.dropped, k.unknown
 
 
-def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK) -> tuple[float, int]:
+def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK, progress=None) -> tuple[float, int]:
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
     check("streams", streams)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0
-    return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk))
+    return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk), progress=progress)
 
 
-def stream_loss(params, cfg, streams: Streams, remap=None) -> tuple[float, int]:
+def stream_loss(params, cfg, streams: Streams, remap=None, progress=None) -> tuple[float, int]:
     """(total nats, characters scored) over every chunk of `streams` once, the state carried from
-    chunk to chunk; remap (optional) maps the corpus's ids to the model's."""
+    chunk to chunk; remap (optional) maps the corpus's ids to the model's; progress(done, total)
+    (optional) is called after each chunk with characters read so far and in all."""
     state = model.init_state(cfg, streams.batch)
     total, count = 0.0, 0
     for x, y in streams.eval_chunks():
@@ -80,13 +81,15 @@ def stream_loss(params, cfg, streams: Streams, remap=None) -> tuple[float, int]:
             x, y = remap(x), remap(y)
         s, c, state = model.loss_sum(params, cfg, x, y, state)
         total, count = total + s, count + c
+        if progress is not None:
+            progress(count, streams.batch * streams.length)
     return total, count
 
 
-def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1) -> EvalResult:
+def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1, progress=None) -> EvalResult:
     """Score `text` with a `trained.Trained` model (see the module docstring for the rules)."""
     ids, skipped, unknown = known_ids(trained.vocab, text, strict)
-    total, count = score_ids(trained.params, trained.cfg, ids, streams)
+    total, count = score_ids(trained.params, trained.cfg, ids, streams, progress=progress)
     if count == 0:
         what = "no characters" if not len(ids) else "only one character"
         raise CorpusError(f"the text has {what} the model knows, nothing to score",

@@ -42,4 +42,12 @@ def info_dict(trained) -> dict:
     }
     if isinstance(counts, list) and len(counts) == vocab.size:
         d["char_counts"] = [int(n) for n in counts]
+    train = meta.get("train")
+    d["train"] = train if isinstance(train, dict) else None  # the training options (TrainConfig)
+    history = [r for r in meta.get("history") or [] if isinstance(r, dict) and isinstance(r.get("step"), int)]
+    d["history"] = history  # one record per evaluation (step, epoch, losses, lr, speed, elapsed)
+    from charrnn.comparison import _cumulative_elapsed
+
+    times = [t for t in _cumulative_elapsed(history) if t is not None]
+    d["training_seconds"] = times[-1] if times else None
     return d

@@ -194,8 +194,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("init_from", None, "Start from this checkpoint's weights (fine-tuning on new text).", OUTPUT, Path,
            show_default="none"),
     Option("overwrite", False, "Replace a previous run in --out (by default it is refused).", OUTPUT, bool),
-    Option("eval_every", 500, "Steps between validation passes and checkpoints.", OUTPUT, int, 1,
-           hint="e.g. --eval-every 500"),
+    Option("eval_every", None, "Steps between validation passes and checkpoints (none: 500, but at least once "
+           "per epoch and about every 5% of a run planned in steps or epochs).", OUTPUT, int, 1,
+           show_default="none", hint="e.g. --eval-every 500"),
     Option("sample_len", 200, "Characters of sample shown at each evaluation (0: none).", OUTPUT, int, 0,
            hint="0 shows no sample"),
     Option("quiet", False, "Only warnings, errors and the final line.", OUTPUT, bool, flags=("--quiet", "-q"),
@@ -268,6 +269,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            flags=("--html",), show_default="none"),
     Option("dump", None, "Write the raw traces, text, unit index and probes to this .npz.", OUTPUT, Path,
            flags=("--dump",), show_default="none"),
+    # -------------------------------------------------------------------------------- compare
+    Option("width", 64, "Width of the terminal charts in characters.", OUTPUT, int, 16, 400,
+           hint="e.g. --width 100"),
 ]}
 
 CHECKPOINT_HELP = ("Checkpoint file, or a directory (its best.npz, else latest.npz); "

@@ -44,6 +44,8 @@ class Run:
     bad_evals: int = 0
     saved_step: int | None = None
     history: list = field(default_factory=list)
+    eval_every: int = 500  # steps between validation passes (resolved by validation.eval_period)
+    validation: object = None  # validation.ValidationPlan: what is scored, and what it costs
 
     def remap(self, ids: np.ndarray) -> np.ndarray:
         return ids if self.lookup is None else self.lookup[ids]

@@ -33,6 +33,7 @@ from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_p
 from charrnn.options import check, default
 from charrnn.rundir import RunDir
 from charrnn.training import Reporter, _diverged, _Signals
+from charrnn.validation import eval_period
 from charrnn.translate import TASK, load_seq2seq, score_pairs
 
 SEQ2SEQ_KEYS = ("task", "teacher_forcing", "teacher_forcing_decay", "skip_bad_lines")  # options beyond the LM's
@@ -80,6 +81,7 @@ class PairsRun:
     bad_evals: int = 0
     saved_step: int | None = None
     history: list = field(default_factory=list)
+    eval_every: int = 500  # steps between evaluations (validation.eval_period)
     encoded: list = field(default_factory=list)
     val_encoded: list = field(default_factory=list)
 
@@ -263,6 +265,7 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
         train_opts = {**(train_opts or {}), "init_from": init_from}  # refused by prepare, with a hint
     run, warnings = prepare(pairs_path, train_opts or {}, model_opts or {}, s2s_opts, resume,
                             skip_bad_lines, encoding_errors)
+    run.eval_every = eval_period(run.tcfg, run.n_batches)  # --eval-every, or sized to the run
     with PairsRunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
         reporter.summary(run, warnings)
         last_eval = start_step = run.step if resume is not None else -1
@@ -284,7 +287,7 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
                               "chars_per_s": wchars / max(time.perf_counter() - wstart, 1e-9),
                               "elapsed": time.monotonic() - started}
                     reporter.step(run, record)
-                    if run.step % run.tcfg.eval_every == 0:
+                    if run.step % run.eval_every == 0:
                         record["train_loss"] = wl / ws
                         _evaluate_and_save(run, record, rundir, reporter)
                         last_eval = run.step

@@ -8,6 +8,8 @@ data wraps to a new epoch the state is reset to zeros (chunk 0 does not continue
 Everything the loop needs to continue lives in the checkpoint (see trained_model.py): parameters,
 optimizer state, RNG state, (epoch, chunk) position, the carried state and the step count, so a
 run stopped and resumed produces bit-for-bit the parameters of a run that never stopped.
+
+Validation (when, on which part of the split, what it costs): see validation.py.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import numpy as np
 from charrnn import model
 from charrnn.config import TrainConfig
 from charrnn.errors import TrainingDiverged
-from charrnn.evaluate import stream_loss
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
 from charrnn.run import Run, prepare_run
 from charrnn.rundir import RunDir
+from charrnn.validation import ValidationPlan, eval_period
 
 
 class Reporter:
@@ -37,6 +39,8 @@ class Reporter:
     def start(self, run: Run) -> None: ...
 
     def step(self, run: Run, record: dict) -> None: ...
+
+    def validating(self, run: Run, done: int, total: int) -> None: ...
 
     def evaluated(self, run: Run, record: dict, sample: str | None) -> None: ...
 
@@ -54,6 +58,10 @@ class Result:
     out_dir: Path
     latest: Path
     history: list = field(default_factory=list)
+
+
+class _StopNow(Exception):
+    """Ctrl-C / SIGTERM during a validation pass: the pass is dropped at once (the run is saved)."""
 
 
 class _Signals:
@@ -81,10 +89,9 @@ class _Signals:
             signal.signal(sig, old)
 
 
-def evaluate(run: Run) -> float:
-    """Mean nats/char over the whole validation split: its own streams, state carried across chunks."""
-    total, count = stream_loss(run.params, run.cfg, run.val_streams, run.remap)
-    return total / count
+def epochs_done(run: Run) -> float:
+    """Passes over the training split so far, e.g. 2.25 (what --epochs counts)."""
+    return run.epoch + run.chunk / max(1, run.streams.n_chunks)
 
 
 def log_sample(run: Run, length: int) -> str | None:
@@ -97,12 +104,19 @@ def log_sample(run: Run, length: int) -> str | None:
     return "".join(generate(run.params, run.cfg, run.vocab, length, temperature=0.8, rng=rng, counts=run.char_counts))
 
 
-def _stop_reason(run: Run, tcfg: TrainConfig, started: float) -> str | None:
+def _last_step(run: Run, tcfg: TrainConfig) -> bool:
+    """True when --max-steps or --epochs ends the run after this step: its validation is the final one."""
+    return ((tcfg.max_steps is not None and run.step >= tcfg.max_steps)
+            or (tcfg.epochs is not None and epochs_done(run) >= tcfg.epochs - 1e-12))
+
+
+def _stop_reason(run: Run, tcfg: TrainConfig, started: float, reserve: float = 0.0) -> str | None:
+    """The stop rule that fires now, if any; `reserve`: seconds the --time budget keeps for the final validation."""
     if tcfg.max_steps is not None and run.step >= tcfg.max_steps:
         return "max-steps"
     if tcfg.epochs is not None and run.epoch + run.chunk / run.streams.n_chunks >= tcfg.epochs - 1e-12:
         return "epochs"
-    if tcfg.time_limit is not None and time.monotonic() - started >= tcfg.time_limit:
+    if tcfg.time_limit is not None and time.monotonic() - started + reserve >= tcfg.time_limit:
         return "time"
     if tcfg.patience is not None and run.bad_evals >= tcfg.patience:
         return "patience"
@@ -122,19 +136,26 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
     run, warnings = prepare_run(corpus_path, train_opts or {}, model_opts or {}, resume, init_from,
                                 encoding_errors, cache_dir)
     tcfg = run.tcfg
+    run.eval_every = eval_period(tcfg, run.streams.n_chunks)
+    run.validation = plan = ValidationPlan.for_split(run.val_streams)
     with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
+        plan.calibrate(run.params, run.cfg)  # a first estimate of the final validation's cost
         reporter.summary(run, warnings)
         opt = run.optimizer
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
         last_eval_step = start_step = run.step if resume is not None else -1
         stopped_by = None
         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
+        record = None  # the last step's record
+        signals = _Signals()
         reporter.start(run)
         try:
             # Overflow is caught below as a non-finite loss or norm, with a message: no NumPy warnings.
-            with _Signals() as signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with signals, np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while True:
-                    stopped_by = _stop_reason(run, tcfg, started)
+                    # --time keeps room for the final validation (at most half of the budget)
+                    reserve = min(plan.final_seconds(), 0.5 * (tcfg.time_limit or 0.0))
+                    stopped_by = _stop_reason(run, tcfg, started, reserve)
                     if stopped_by:
                         break
                     if run.chunk >= run.streams.n_chunks:  # wrap: new epoch, fresh state
@@ -153,19 +174,32 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                     run.state, run.chunk, run.step = new_state, run.chunk + 1, run.step + 1
                     window_loss, window_steps = window_loss + loss, window_steps + 1
                     elapsed = time.perf_counter() - window_start
-                    record = {"step": run.step, "epoch": run.epoch, "train_loss": loss, "lr": run.lr,
-                              "grad_norm": norm,
+                    record = {"step": run.step, "epoch": run.epoch, "epochs": round(epochs_done(run), 4),
+                              "train_loss": loss, "lr": run.lr, "grad_norm": norm,
                               "chars_per_s": window_steps * tcfg.batch * tcfg.seq_len / max(elapsed, 1e-9),
                               "elapsed": time.monotonic() - started}
                     reporter.step(run, record)
-                    if run.step % tcfg.eval_every == 0:
+                    if run.step % run.eval_every == 0 and not _last_step(run, tcfg):  # (the last: below)
                         record["train_loss"] = window_loss / window_steps
-                        _evaluate_and_save(run, record, rundir, reporter)
+                        _evaluate_and_save(run, record, rundir, reporter, signals, whole=False)
                         last_eval_step = run.step
                         window_loss, window_steps, window_start = 0.0, 0, time.perf_counter()
                     if signals.received is not None:
                         stopped_by = "interrupt" if signals.received == signal.SIGINT else "terminate"
                         break
+                if stopped_by not in ("interrupt", "terminate") and (run.step != last_eval_step or plan.bounded):
+                    # the final evaluation: the whole split (inside the signal handler: Ctrl-C stops it)
+                    final = dict(record or {"step": run.step, "epoch": run.epoch, "epochs": round(epochs_done(run), 4),
+                                            "train_loss": None, "lr": run.lr, "grad_norm": None,
+                                            "chars_per_s": None},
+                                 elapsed=time.monotonic() - started)
+                    if window_steps:
+                        final["train_loss"] = window_loss / window_steps
+                    _evaluate_and_save(run, final, rundir, reporter, signals, whole=True,
+                                       again=run.step == last_eval_step)
+                    last_eval_step = run.step
+        except _StopNow:
+            stopped_by = "interrupt" if signals.received == signal.SIGINT else "terminate"
         except KeyboardInterrupt:
             # A second Ctrl-C lands mid-step, possibly halfway through the parameter update: the
             # in-memory run is not a consistent state, so the last checkpoint stays as it is.
@@ -183,26 +217,45 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
             if run.step != last_eval_step:
                 rundir.save(run, best=False)
             reporter.message(f"stopped at step {run.step}: saved {rundir.latest}")
-        elif run.step != last_eval_step:  # the final evaluation
-            record = {"step": run.step, "epoch": run.epoch,
-                      "train_loss": window_loss / window_steps if window_steps else None, "lr": run.lr,
-                      "grad_norm": None, "chars_per_s": None, "elapsed": time.monotonic() - started}
-            _evaluate_and_save(run, record, rundir, reporter)
         return Result(run.step, run.epoch, run.best_val_loss, stopped_by, rundir.path, rundir.latest, run.history)
 
 
-def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporter) -> None:
-    val = evaluate(run)
-    improved = run.best_val_loss is None or val < run.best_val_loss
-    run.bad_evals = 0 if improved else run.bad_evals + 1
-    if improved:
-        run.best_val_loss = val
-    record = dict(record, val_loss=val, val_bpc=val / math.log(2), best_val_loss=run.best_val_loss)
-    run.history.append(record)
+def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporter, signals: _Signals,
+                       whole: bool, again: bool = False) -> None:
+    """Validate (the part between steps; the whole split too at the end), save, log, report.
+
+    again: the part was already scored at this step; only the whole split's loss is new, and the
+    metrics log gets a second record for the step that carries it.
+    """
+    def progress(done: int, total: int) -> None:
+        reporter.validating(run, done, total)
+        if signals.received is not None:
+            raise _StopNow
+
+    val, val_whole = run.validation.run(run.params, run.cfg, whole, run.remap, progress)
+    if again:
+        improved = False
+    else:
+        improved = run.best_val_loss is None or val < run.best_val_loss
+        run.bad_evals = 0 if improved else run.bad_evals + 1
+        if improved:
+            run.best_val_loss = val
+    record = dict(record, val_loss=val, val_bpc=val / math.log(2), best_val_loss=run.best_val_loss,
+                  val_chars=run.validation.chars(whole=False))
+    if val_whole is not None:
+        record.update(val_whole_loss=val_whole, val_whole_bpc=val_whole / math.log(2),
+                      val_whole_chars=run.validation.chars(whole=True))
+    sample = log_sample(run, run.tcfg.sample_len)
+    if sample is not None:
+        record["sample"] = sample
+    if again and run.history and run.history[-1].get("step") == run.step:
+        run.history[-1] = {k: v for k, v in record.items() if k != "sample"}
+    else:
+        run.history.append({k: v for k, v in record.items() if k != "sample"})
     run.val_loss = val
     rundir.save(run, best=improved)
     rundir.log_metrics(record)
-    reporter.evaluated(run, record, log_sample(run, run.tcfg.sample_len))
+    reporter.evaluated(run, record, None if again else sample)
 
 
 def _diverged(run: Run, loss: float, norm: float, tcfg: TrainConfig, rundir: RunDir) -> TrainingDiverged:

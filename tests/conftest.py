@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # helpers.py, reference.py
+sys.path.insert(0, str(Path(__file__).parent))  # helpers.py, reference.py, browser.py
 
+from browser import browser, page  # noqa: E402,F401  (fixtures: a headless Chromium page, see browser.py)
 from helpers import ERRORS_TEXT  # noqa: E402
 
 

@@ -28,7 +28,7 @@ def test_load_sample_evaluate_trace_info(trained, capsys):
     assert text.startswith("def ") and len(text) == 54
     cli = CliRunner().invoke(app, ["sample", str(m.path), "--length", "50", "--temp", "0.8", "--prime", "def ",
                                    "--seed", "1"])
-    assert cli.stdout == text  # the CLI runs the API
+    assert cli.stdout == text + ("" if text.endswith("\n") else "\n")  # the CLI runs the API (and ends the line)
     r = m.evaluate(TEXT)
     assert r.chars == len(TEXT) - 1 and r.bits_per_char == pytest.approx(r.nats_per_char / np.log(2))
     tr = m.trace("def f")

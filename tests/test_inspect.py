@@ -2,7 +2,6 @@
 found, the HTML page is self-contained, the dump round-trips, and the CLI's errors."""
 
 import json
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -10,13 +9,13 @@ from typer.testing import CliRunner
 
 from charrnn import model
 from charrnn.interpret.analysis import analyse
-from charrnn.interpret.files import html_series
+from charrnn.interpret.page import ALPHABET, cells_page, from_text, to_text
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.corpus import load_corpus
 from charrnn.errors import UsageError
 from charrnn.interpret.rank import correlate, saturation
-from charrnn.interpret.render import heat_plain, html_page
+from charrnn.interpret.render import heat_plain
 from charrnn.trained_model import load_trained
 from charrnn.interpret.traces import run_traces
 from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
@@ -116,55 +115,105 @@ def test_a_planted_quote_unit_is_ranked_first(tmp_path):
                          params=planted_quote_lstm(text), dtype="float64")
     a = analyse(load_trained(ck), text, ["in_double_quotes", "line_position"], top=3)
     best = [row for row in a.top if row["probe"] == "in_double_quotes"][0]
-    layer, _, index = a.traces.units[best["unit"]]
-    assert (layer, index) == (0, 0) and best["r"] > 0.9, best
+    layer, kind, index = a.unit(best["unit"])
+    assert (layer, index) == (0, 0) and kind in ("c", "tanh(c)", "h") and best["r"] > 0.9, best
+    assert a.top[0]["probe"] == "in_double_quotes"  # the strongest probe comes first
+
+
+def test_tanh_c_is_ranked_beside_c_and_counted_once_per_unit(tmp_path):
+    t = load_trained(make_checkpoint(tmp_path / "m.npz", text=TEXT, hidden=6, layers=2))
+    a = analyse(t, TEXT, ["in_string", "line_position"], top=4)
+    U = a.traces.acts.shape[1]
+    assert len(a.tanh_cols) == 2 * 6 and a.n_units == U + 12
+    u = U + 3  # tanh(c) of the fourth c column
+    layer, kind, index = a.unit(u)
+    assert kind == "tanh(c)" and a.label(u) == f"L{layer} tanh(c) {index}"
+    np.testing.assert_allclose(a.values(u), np.tanh(a.traces.acts[:, a.tanh_cols[3]]))
+    p = a.names.index("in_string")
+    assert a.r_of(u)[p] == pytest.approx(np.corrcoef(a.values(u), a.signals["in_string"])[0, 1], abs=1e-6)
+    for name in ("in_string", "line_position"):
+        rows = [r for r in a.top if r["probe"] == name]
+        bases = [(a.unit(r["unit"])[0], "c" if a.unit(r["unit"])[1] == "tanh(c)" else a.unit(r["unit"])[1],
+                  a.unit(r["unit"])[2]) for r in rows]
+        assert len(bases) == len(set(bases)) == 4  # c and tanh(c) of one unit: once
+        assert [abs(r["r"]) for r in rows] == sorted((abs(r["r"]) for r in rows), reverse=True)
+    firsts = [abs(r["r"]) for r in a.top if r["rank"] == 1]
+    assert firsts == sorted(firsts, reverse=True)  # strongest probe first
 
 
 # -------------------------------------------------------------------------------- HTML
-class _Collect(HTMLParser):
-    """Tags, option labels, and the text shown in <div id="text"> (one span per character)."""
+def _page_data(page: str):
+    import zlib
 
-    def __init__(self):
-        super().__init__()
-        self.tags, self.options, self.shown = [], [], []
-        self._in_option = self._in_text = False
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append(tag)
-        self._in_option = tag == "option"
-        if tag == "div":
-            self._in_text = ("id", "text") in attrs
-
-    def handle_endtag(self, tag):
-        if tag == "div":
-            self._in_text = False
-
-    def handle_data(self, data):
-        if self._in_option:
-            self.options.append(data)
-            self._in_option = False
-        if self._in_text:
-            self.shown.append(data)
+    data = json.loads(page.split('<script id="data" type="application/json">')[1].split("</script>")[0])
+    blob = page.split('<script id="blob" type="application/octet-stream">')[1].split("</script>")[0]
+    return data, zlib.decompress(from_text(blob))
 
 
-def test_html_is_self_contained_escaped_and_lists_every_top_unit(tmp_path):
+def _unit_values(data, raw: bytes, i: int) -> np.ndarray:
+    """What the page's script computes for unit i (the same arithmetic, in NumPy)."""
+    u, T = data["units"][i], data["T"]
+    if u["bits"] == 8:
+        return u["lo"] + np.frombuffer(raw, np.uint8, T, u["off"]) * (u["hi"] - u["lo"]) / 255
+    if u["bits"] == 4:
+        b = np.frombuffer(raw, np.uint8, (T + 1) // 2, u["off"])
+        q = np.stack([b >> 4, b & 15], axis=1).reshape(-1)[:T]
+        return u["lo"] + q * (u["hi"] - u["lo"]) / 15
+    return np.tanh(_unit_values(data, raw, u["of"]))
+
+
+def test_cells_page_is_self_contained_escaped_and_holds_every_state_unit(tmp_path):
     text = TEXT + 'if a < b and c > d: print("</script><b>&amp;")\n'
     t = load_trained(make_checkpoint(tmp_path / "m.npz", text=text))
     a = analyse(t, text, ["in_string", "bracket_depth", "regex:print"], top=2)
-    page = html_page(text, html_series(a), a.top, "summary <x>", title="m.npz")
+    page = cells_page(a, "summary <x>", title="m.npz", vocab=t.vocab.chars)
     assert "http://" not in page and "https://" not in page and "src=" not in page and "<link" not in page
-    assert "<span>&lt;</span>" in page and "<b>" not in page and "summary &lt;x&gt;" in page
-    assert page.count("</script>") == 2  # the data block and the code: the text cannot end one early
-    parser = _Collect()
-    parser.feed(page)
-    assert "select" in parser.tags and "script" in parser.tags and "b" not in parser.tags
-    assert "".join(parser.shown).replace("↵\n", "\n") == text  # every character, escaped and back
-    labels = {row["label"] for row in a.top}
-    assert labels and all(any(o.startswith(lab + " ") or o == lab for o in parser.options) for lab in labels)
-    data = page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
-    series = json.loads(data)["series"]
-    assert all(len(s["values"]) == len(text) for s in series)
-    assert page.count("<span") >= len(text)
+    assert "summary &lt;x&gt;" in page and "<b>&amp;" not in page
+    assert page.count("</script>") == 4  # data, blob, alphabet and code: the text cannot end one early
+    data, raw = _page_data(page)
+    assert data["text"] == text and data["T"] == len(text)
+    H, L = t.cfg.hidden, t.cfg.layers
+    assert len(data["units"]) == L * H * 3  # h, c and tanh(c) of every unit of every layer
+    ranked = {row["label"] for row in a.top}
+    for i, u in enumerate(data["units"]):
+        want = a.values(next(k for k in range(a.n_units) if a.label(k) == u["label"]))
+        got = _unit_values(data, raw, i)
+        if u["label"] in ranked:
+            assert u["bits"] == 8
+        if u["bits"] == 8:
+            np.testing.assert_allclose(got, want, atol=(u["hi"] - u["lo"]) / 500 + 1e-7)
+        elif u["bits"] == 4:  # 16 levels over the colour window: exact to half a level inside it
+            inside = (want >= u["lo"]) & (want <= u["hi"])
+            np.testing.assert_allclose(got[inside], want[inside], atol=(u["hi"] - u["lo"]) / 30 + 1e-7)
+    for p in data["probes"]:
+        np.testing.assert_array_equal(np.frombuffer(raw, np.float32, len(text), p["off"]), a.signals[p["name"]])
+    k = data["preds"]["k"]
+    ids = np.frombuffer(raw, "<u2", len(text) * k, data["preds"]["ids"]).reshape(-1, k)
+    assert (ids[:, 0] == a.logits.argmax(axis=1)).all()
+    best = [row for row in a.top if row["rank"] == 1]
+    assert data["units"][data["first"]]["label"] == best[0]["label"]  # it opens on the strongest unit
+    gate = a.traces.column(1, "f", 3)  # a gate chosen with --unit is on the page too, and opens it
+    data, raw = _page_data(cells_page(a, "s", chosen=[gate], vocab=t.vocab.chars))
+    assert data["units"][data["first"]]["label"] == "L1 f 3" and len(data["units"]) == L * H * 3 + 1
+    np.testing.assert_allclose(_unit_values(data, raw, data["first"]), a.values(gate), atol=1 / 255)
+
+
+def test_base85_round_trips_and_cannot_end_the_script_element():
+    assert len(ALPHABET) == len(set(ALPHABET)) == 85 and not set(ALPHABET) & set("<>&\"'\\/")
+    rng = np.random.default_rng(0)
+    for n in (0, 1, 2, 3, 4, 5, 1001):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        text = to_text(data)
+        assert from_text(text) == data and len(text) == 1 + 5 * ((n + 3) // 4)
+    assert to_text(b"\0" * 4) == "0" + ALPHABET[0] * 5 and to_text(b"\xff" * 4)[1] == ALPHABET[82]  # 2**32 - 1
+
+
+def test_cells_page_keeps_emoji_families_whole(tmp_path):
+    family = "👨\u200d👩\u200d👧"
+    text = ("ab " + family + " cd\n") * 30
+    t = load_trained(make_checkpoint(tmp_path / "m.npz", text=text, hidden=4, layers=1))
+    page = cells_page(analyse(t, text, ["word_start"], top=1), "s", vocab=t.vocab.chars)
+    assert _page_data(page)[0]["text"] == text
 
 
 def test_terminal_heat_map_shows_every_character_and_colours_by_sign():
@@ -173,7 +222,7 @@ def test_terminal_heat_map_shows_every_character_and_colours_by_sign():
     t = heat_text("a\tb\nc", np.array([1.0, 0.0, -1.0, 0.5, 0.0]), 1.0)
     assert t.plain == "a⇥   b↵\nc"
     styles = [str(span.style) for span in t.spans]
-    assert "#000000 on #ff0000" in styles and "#000000 on #0000ff" in styles
+    assert "#000000 on #ff6464" in styles and "#000000 on #6464ff" in styles
 
 
 def test_plain_heat_map_puts_marks_under_the_characters():
@@ -228,10 +277,10 @@ def test_cli_text_dump_json_and_html(trained_on_file, tmp_path):
     assert list(d["probes"]) == ["in_string", "regex:ret", "upper_case"] and d["r"].shape == (80, 3)
     assert (d["r"][:, 2] == 0).all()
     assert d["probe/regex:ret"].sum() == 15
-    row = report["top_units"][0]
+    row = next(r for r in report["top_units"] if r["kind"] in ("h", "c"))  # (tanh(c) is not in the dump)
     u = int(np.flatnonzero((d["units"] == [row["layer"], KINDS.index(row["kind"]), row["index"]]).all(axis=1))[0])
     assert d["r"][u, list(d["probes"]).index(row["probe"])] == pytest.approx(row["r"], abs=1e-5)
-    assert "<select" in page.read_text(encoding="utf-8")
+    assert 'id="unit"' in page.read_text(encoding="utf-8")
 
 
 def test_cli_errors(trained_on_file, tmp_path):
@@ -274,8 +323,6 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
     out = heat_plain(text, np.ones(len(text)), 1.0).split("\n")
     assert out[0] == "가a" + family + "é\u0301b↵"  # the real characters, no '?'
     assert out[1] == "##" + "#" + "##" + "##" + "##" + "#" + "#" + "#"  # 2 per wide, 0 per joiner/accent
-    page = html_page(family, [{"label": "u", "values": np.zeros(5)}], [], "s")
-    assert family in page.replace("</span><span>", "") and "U+200D" not in page
     from charrnn.interpret.render import heat_text
 
     assert heat_text(family, np.zeros(5), 1.0).plain == family
@@ -319,3 +366,20 @@ def test_cli_short_text_warns_and_option_errors_read_like_the_others(trained_on_
         assert r.exit_code == 2 and f"error: invalid value for {opt}: {value} (want a whole number >= " in r.stderr
     r = run(ck, "--unit", "9:h:0")
     assert r.exit_code == 2 and "hint: units of this model are LAYER:KIND:INDEX with LAYER 0..1" in r.stderr
+
+
+def test_colours_are_centred_on_the_median_and_scaled_by_a_robust_spread():
+    from charrnn.interpret.scale import FULL, robust_scale
+
+    rng = np.random.default_rng(0)
+    switch = (np.arange(1000) % 50 < 20).astype(float)  # a unit that switches, on top of an offset of 3
+    v = 3.0 + 0.4 * switch + 0.02 * rng.normal(size=1000)
+    v[7] = 40.0  # one outlier does not flatten the picture
+    centre, spread = robust_scale(v)
+    t = np.clip((v - centre) / (FULL * spread), -1, 1)
+    assert 3.0 < centre < 3.4 and spread < 0.5
+    assert t[switch == 1].mean() > 0.5 and t[(switch == 0)].mean() < 0.2  # the switch shows
+    assert robust_scale(np.full(10, 2.5)) == (2.5, 1.0)  # constant: white everywhere
+    mostly = np.zeros(100)
+    mostly[:3] = 1.0  # IQR 0: the standard deviation takes over
+    assert robust_scale(mostly)[1] == pytest.approx(np.std(mostly))

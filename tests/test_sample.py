@@ -214,11 +214,11 @@ def test_default_checkpoint_discovery(tmp_path, monkeypatch):
     assert r.stdout == ""
     make_checkpoint(tmp_path / "checkpoints" / "latest.npz", text="aaaa")  # only 'a': it can only say 'a'
     r = run("--length", "5", "--seed", "1")
-    assert r.exit_code == 0 and r.stdout == "aaaaa"
+    assert r.exit_code == 0 and r.stdout == "aaaaa\n"
     make_checkpoint(tmp_path / "checkpoints" / "best.npz", text="bbbb")  # best wins over latest
-    assert run("--length", "5", "--seed", "1").stdout == "bbbbb"
-    assert run(tmp_path / "checkpoints" / "latest.npz", "--length", "3", "--seed", "1").stdout == "aaa"
-    assert run(tmp_path / "checkpoints", "--length", "3", "--seed", "1").stdout == "bbb"
+    assert run("--length", "5", "--seed", "1").stdout == "bbbbb\n"
+    assert run(tmp_path / "checkpoints" / "latest.npz", "--length", "3", "--seed", "1").stdout == "aaa\n"
+    assert run(tmp_path / "checkpoints", "--length", "3", "--seed", "1").stdout == "bbb\n"
 
 
 def test_cli_output_is_prime_plus_text_and_deterministic(tmp_path):
@@ -226,11 +226,11 @@ def test_cli_output_is_prime_plus_text_and_deterministic(tmp_path):
     a = run(ck, "--length", "200", "--seed", "3", "--prime", "def ", "--temp", "0.7")
     b = run(ck, "--length", "200", "--seed", "3", "--prime", "def ", "--temp", "0.7")
     assert a.exit_code == 0 and a.stdout == b.stdout and a.stderr == ""
-    assert a.stdout.startswith("def ") and len(a.stdout) == 204
+    assert a.stdout.startswith("def ") and len(a.stdout.rstrip("\n")) == 204 and a.stdout.endswith("\n")
     c = run(ck, "--length", "200", "--seed", "4", "--prime", "def ", "--temp", "0.7")
     assert c.stdout != a.stdout
     r = run(ck, "--length", "50")  # no seed: a fresh one, reported on stderr
-    assert r.exit_code == 0 and len(r.stdout) == 50 and "--seed" in r.stderr
+    assert r.exit_code == 0 and len(r.stdout.rstrip("\n")) == 50 and "--seed" in r.stderr
     seed = r.stderr.split()[1]
     assert run(ck, "--length", "50", "--seed", seed).stdout == r.stdout
 
@@ -250,7 +250,7 @@ def test_cli_unknown_prime_characters(tmp_path):
     r = run(ck, "--prime", "dé€f", "--seed", "0")
     assert r.exit_code == 2 and "é" in r.stderr and "U+20AC" in r.stderr and r.stdout == ""
     r = run(ck, "--prime", "dé€f", "--seed", "0", "--length", "10", "--skip-unknown")
-    assert r.exit_code == 0 and r.stdout.startswith("df") and len(r.stdout) == 12
+    assert r.exit_code == 0 and r.stdout.startswith("df") and len(r.stdout.rstrip("\n")) == 12
     assert "warning: skipped 2 prime character(s)" in r.stderr
 
 
@@ -270,11 +270,11 @@ def test_cli_start_char_from_counts(tmp_path):
     ck = make_checkpoint(tmp_path / "c.npz", text=text, char_counts=counts)
     t = load_trained(ck)
     want = "".join(sample.generate(t.params, t.cfg, t.vocab, 40, 0, prime="a"))
-    assert run(ck, "--length", "40", "--temp", "0").stdout == want
+    assert run(ck, "--length", "40", "--temp", "0").stdout.rstrip("\n") == want
     ck2 = make_checkpoint(tmp_path / "d.npz", text=text, char_counts=[1, 9, 2])
     t2 = load_trained(ck2)
     want2 = "".join(sample.generate(t2.params, t2.cfg, t2.vocab, 40, 0, prime="b"))
-    assert run(ck2, "--length", "40", "--temp", "0").stdout == want2 != want
+    assert run(ck2, "--length", "40", "--temp", "0").stdout.rstrip("\n") == want2 != want
 
 
 def test_cli_streams_before_generation_ends(tmp_path):

@@ -45,6 +45,41 @@ def _dash(v) -> str:
     return "-" if v is None or v == "" else str(v)
 
 
+def _options(t: dict) -> str:
+    """The training options as the user would type them (the ones that shape a run)."""
+    keys = (("optimizer", "--optimizer"), ("lr", "--lr"), ("batch", "--batch"), ("seq_len", "--seq-len"),
+            ("clip", "--clip"), ("val_frac", "--val-frac"), ("eval_every", "--eval-every"), ("seed", "--seed"))
+    parts = [f"{flag} {t[k]:g}" if isinstance(t.get(k), float) else f"{flag} {t.get(k)}" for k, flag in keys
+             if t.get(k) is not None]
+    for k, flag in (("lr_decay", "--lr-decay"), ("clip_value", "--clip-value")):
+        if t.get(k) not in (None, 1.0, 0.0):
+            parts.append(f"{flag} {t[k]:g}")
+    return " ".join(parts) or "-"
+
+
+def _stops(t: dict) -> str:
+    parts = [f"{flag} {t[k]:g}{'s' if k == 'time_limit' else ''}" for k, flag in (
+        ("max_steps", "--max-steps"), ("epochs", "--epochs"), ("time_limit", "--time"), ("patience", "--patience"))
+        if isinstance(t.get(k), (int, float))]
+    return " ".join(parts) or "-"
+
+
+def _history(h: list) -> str:
+    vals = [r for r in h if isinstance(r.get("val_loss"), (int, float))]
+    if not vals:
+        return "-"
+    best = min(vals, key=lambda r: r["val_loss"])
+    return (f"{len(vals)} evaluation(s): val {vals[0]['val_loss']:.4f} at step {vals[0]['step']:,} -> "
+            f"{vals[-1]['val_loss']:.4f} at step {vals[-1]['step']:,} (best {best['val_loss']:.4f} at step "
+            f"{best['step']:,})")
+
+
+def _clock(seconds: float) -> str:
+    from charrnn.comparison import clock
+
+    return clock(seconds)
+
+
 def info_table(d: dict, file=None) -> None:
     """Print `info_dict` output as a two-column rich table (to stdout unless `file` is given)."""
     from rich.table import Table
@@ -65,6 +100,11 @@ def info_table(d: dict, file=None) -> None:
         ("epoch", _dash(d["epoch"])),
         ("val loss", _loss(d["val_loss"])),
         ("best val loss", _loss(d["best_val_loss"])),
+        ("training", _options(d.get("train") or {})),
+        ("stop rules", _stops(d.get("train") or {})),
+        ("training time", "-" if d.get("training_seconds") is None else _clock(d["training_seconds"])
+         + " (h:m:s / m:s, with validation)"),
+        ("history", _history(d.get("history") or [])),
         ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
         ("created", _dash(d["created"])),
         ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),

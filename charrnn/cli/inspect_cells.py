@@ -50,10 +50,12 @@ def inspect_cells(
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
     from charrnn.interpret import probes
     from charrnn.interpret.analysis import analyse, to_json
-    from charrnn.interpret.files import check_output, html_series, write_atomic, write_dump
+    from charrnn.interpret.files import check_output, write_atomic, write_dump
     from charrnn.errors import CorpusError, UsageError
-    from charrnn.interpret.render import html_page
+    from charrnn.interpret.page import cells_page
     import charrnn
+    from charrnn.cli.progress import progress_bar
+    from charrnn.cli.use import say_which
     from charrnn.interpret.text import known_text, read_known_text, training_text
     from charrnn.interpret.units import CELL_KINDS, parse_unit
 
@@ -64,6 +66,7 @@ def inspect_cells(
     if html is not None:
         check_output(html, "--html", "cells.html")
     m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
     path, trained = m.path, m.trained
     cfg = trained.cfg
     units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
@@ -86,7 +89,8 @@ def inspect_cells(
               f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
-    a = analyse(trained, body, names, top)
+    with progress_bar("tracing", "char") as bar:
+        a = analyse(trained, body, names, top, progress=bar)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
 
     if dump is not None:
@@ -94,10 +98,8 @@ def inspect_cells(
         print(f"wrote {dump}", file=sys.stderr)
     if html is not None:
         summary = (f"{path}: {cfg.layers}-layer {cfg.cell}, {cfg.hidden} units per layer; "
-                   f"{len(body):,} characters of {source}. Hover a character for its value.")
-        if a.constant:
-            summary += " Constant in this text (not ranked): " + ", ".join(a.constant) + "."
-        page = html_page(body, html_series(a, extra), a.top, summary, title=str(path)).encode("utf-8")
+                   f"{len(body):,} characters of {source}.")
+        page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
     if as_json:
@@ -111,18 +113,22 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     from rich.text import Text
 
     from charrnn.cli.console import console
-    from charrnn.interpret.render import heat_plain, heat_text, scale_of
+    from charrnn.interpret.analysis import WEAK_R
+    from charrnn.interpret.render import heat_plain, heat_text
+    from charrnn.interpret.scale import FULL, describe, robust_scale
 
     out = console(sys.stdout)  # every user string (probe names, text) goes in as Text: no markup
-    table = Table(title="Top units per probe", title_justify="left",
-                  caption=f"Pearson r over {len(a.text):,} characters", caption_justify="left")
+    table = Table(title="Top units per probe", title_justify="left", caption_justify="left",
+                  caption=Text(f"Pearson r over {len(a.text):,} characters, strongest probe first; weak: best "
+                               f"|r| < {WEAK_R}; tanh(c) is what an LSTM's output gate reads"))
     for col, just in (("probe", "left"), ("unit", "left"), ("r", "right")):
         table.add_column(col, justify=just)
     last = max((row["rank"] for row in a.top), default=0)
     for row in a.top:
-        r = row["r"]
-        table.add_row(Text(row["probe"] if row["rank"] == 1 else ""), Text(row["label"]),
-                      Text(f"{r:+.3f}", style="red" if r > 0 else "blue" if r < 0 else ""),
+        r, weak = row["r"], a.weak(row["probe"])
+        name = (row["probe"] + (" (weak)" if weak else "")) if row["rank"] == 1 else ""
+        table.add_row(Text(name, style="dim" if weak else ""), Text(row["label"], style="dim" if weak else ""),
+                      Text(f"{r:+.3f}", style="dim" if weak else "red" if r > 0 else "blue" if r < 0 else ""),
                       end_section=row["rank"] == last)
     for name in a.constant:
         table.add_row(Text(name), "-", "constant in this text", end_section=True)
@@ -141,19 +147,21 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
     shown = [(u, "chosen unit") for u in extra]  # `extra` has no repeats
     seen = set(extra)
     for row in a.top:
-        if row["rank"] == 1 and row["unit"] not in seen:
+        if row["rank"] == 1 and row["unit"] not in seen and not a.weak(row["probe"]):
             seen.add(row["unit"])
             shown.append((row["unit"], f"top unit for {row['probe']}, r = {row['r']:+.3f}"))
     colour = out.color_system is not None
-    legend = ("background: red positive, blue negative" if colour else
-              "marks under each character: # > 0.5, + > 0.15, - < -0.15, = < -0.5 of the scale")
-    out.print(Text(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; "
-                   "scaled by the unit's largest |activation| over the whole text)", style="bold"))
+    legend = ("background: white at the unit's median, red above, blue below" if colour else
+              "marks under each character, against the unit's median: # above by more than half the scale, "
+              "+ by more than 0.15 of it, - below by 0.15, = below by half")
+    out.print(Text(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; the scale is {FULL:g} robust "
+                   "standard deviations of the unit over the whole text; weak probes are not shown)", style="bold"))
     for u, why in shown:
-        values = a.traces.acts[:, u]
-        scale = scale_of(values)
-        out.print(Text(f"\n{a.traces.label(u)} ({why}; scale ±{scale:.3g})", style="bold"))
+        values = a.values(u)
+        centre, spread = robust_scale(values)
+        out.print(Text(f"\n{a.label(u)} ({why}; {describe(centre, spread)})", style="bold"))
+        part = values[start:stop] - centre
         if colour:
-            out.print(heat_text(a.text[start:stop], values[start:stop], scale))
+            out.print(heat_text(a.text[start:stop], part, FULL * spread))
         else:
-            print(heat_plain(a.text[start:stop], values[start:stop], scale), file=out.file, flush=True)
+            print(heat_plain(a.text[start:stop], part, FULL * spread), file=out.file, flush=True)

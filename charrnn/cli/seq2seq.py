@@ -30,12 +30,14 @@ def translate(
     Examples: echo "29 November 2026" | charrnn translate runs/dates/best.npz;
     charrnn translate runs/dates/best.npz --text inputs.txt --beam 5
     """
+    from charrnn.cli.use import say_which
     from charrnn.corpus import read_text
     from charrnn.trained_model import resolve_checkpoint
     from charrnn.translate import check_decoding, load_seq2seq
 
     check_decoding(beam, max_len, temp)
     m = load_seq2seq(resolve_checkpoint(checkpoint))
+    say_which(checkpoint, m)
     if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
         for line in sys.stdin:
             print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
@@ -124,7 +126,7 @@ class Seq2SeqReporter:
                          ("teacher forcing", f"{run.scfg.teacher_forcing:g}" + (
                              f", falling to 0 over {run.scfg.teacher_forcing_decay:,} steps"
                              if run.scfg.teacher_forcing_decay else "")),
-                         ("stop", self._stop(t))):
+                         ("stop", self._stop(t, run.eval_every))):
                 print(f"{k:<16}{v}", file=sys.stderr)
             if run.step:
                 print(f"{'resuming':<16}step {run.step:,}, epoch {run.epoch}", file=sys.stderr)
@@ -132,12 +134,12 @@ class Seq2SeqReporter:
             print(f"warning: {w}", file=sys.stderr)
 
     @staticmethod
-    def _stop(t) -> str:
+    def _stop(t, eval_every: int) -> str:
         parts = [f"{t.max_steps:,} steps" if t.max_steps is not None else "",
                  f"{t.epochs:g} epochs" if t.epochs is not None else "",
                  f"{t.time_limit:g} s" if t.time_limit is not None else "",
                  f"{t.patience} evaluations without improvement" if t.patience is not None else ""]
-        return ", ".join(p for p in parts if p) + f"; evaluate every {t.eval_every:,} steps"
+        return ", ".join(p for p in parts if p) + f"; evaluate every {eval_every:,} steps"
 
     def start(self, run) -> None:
         from tqdm import tqdm

@@ -45,6 +45,8 @@ class ConsoleReporter(Reporter):
         self.started = time.monotonic()
         self.val = None
         self.first_step = 0
+        self.val_bar = None
+        self.last_step = None  # the step of the last evaluation line
 
     def summary(self, run: Run, warnings: list[str]) -> None:
         cfg, t = run.cfg, run.tcfg
@@ -63,6 +65,7 @@ class ConsoleReporter(Reporter):
                 ("batches", f"{t.batch} streams x {t.seq_len} characters; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
                 ("stop", self._stop_rule(run)),
+                ("validation", self._validation(run)),
             ]
             if run.step:
                 rows.append(("resuming", f"step {run.step:,}, epoch {run.epoch}, best val "
@@ -82,10 +85,19 @@ class ConsoleReporter(Reporter):
         if t.epochs is not None:
             parts.append(f"{t.epochs:g} epochs")
         if t.time_limit is not None:
-            parts.append(f"{human_time(t.time_limit)} (h:m:s / m:s)")
+            parts.append(f"{human_time(t.time_limit)} (h:m:s / m:s) including the final validation")
         if t.patience is not None:
             parts.append(f"{t.patience} evaluations without improvement")
-        return ", ".join(parts) + f"; evaluate every {t.eval_every:,} steps"
+        return ", ".join(parts)
+
+    @staticmethod
+    def _validation(run: Run) -> str:
+        plan = run.validation
+        every = f"every {run.eval_every:,} steps" + ("" if run.tcfg.eval_every is not None else " (sized to the run)")
+        if plan is None or not plan.bounded:
+            return f"{every} and at the end, on the whole split"
+        return (f"{every} on a fixed part ({plan.chars(whole=False):,} of {plan.chars(whole=True):,} characters); "
+                "the whole split at the end")
 
     def _total(self, run: Run):
         """(total, done) for the bar, in steps, for the rule that fires first."""
@@ -112,7 +124,7 @@ class ConsoleReporter(Reporter):
         self.bar.update(record["step"] - self.bar.n)
         if record["step"] % 5 and record["step"] != 1:
             return
-        post = {"epoch": record["epoch"], "loss": f"{record['train_loss']:.3f}"}
+        post = {"epoch": f"{record['epochs']:.2f}", "loss": f"{record['train_loss']:.3f}"}
         if self.val is not None:
             post["val"] = f"{self.val:.3f} ({self.val / LN2:.2f} bpc)"
         post["chars/s"] = f"{record['chars_per_s']:,.0f}"
@@ -120,14 +132,38 @@ class ConsoleReporter(Reporter):
             post["time left"] = human_time(run.tcfg.time_limit - (time.monotonic() - self.started))
         self.bar.set_postfix(post, refresh=False)
 
+    def validating(self, run: Run, done: int, total: int) -> None:
+        """A second bar for a validation pass; shown only when the pass takes over 2 s."""
+        if self.quiet:
+            return
+        if self.val_bar is None:
+            self.val_bar = tqdm(total=total, unit="char", unit_scale=True, desc="validating", file=sys.stderr,
+                                leave=False, delay=2.0, position=1 if self.bar is not None else 0,
+                                dynamic_ncols=True, disable=None)
+        self.val_bar.update(done - self.val_bar.n)
+        if done >= total:
+            self._close_val_bar()
+
+    def _close_val_bar(self) -> None:
+        if self.val_bar is not None:
+            self.val_bar.close()
+            self.val_bar = None
+
     def evaluated(self, run: Run, record: dict, sample: str | None) -> None:
+        self._close_val_bar()
         self.val = record["val_loss"]
         star = " *" if record["val_loss"] == record["best_val_loss"] else ""
         tl = record.get("train_loss")
-        line = (f"step {record['step']:,}  epoch {record['epoch']}  "
+        line = (f"step {record['step']:,}  epoch {record['epochs']:.2f}  "
                 + (f"train {tl:.4f}  " if tl is not None else "")
                 + f"val {record['val_loss']:.4f} nats/char ({record['val_bpc']:.3f} bits/char){star}")
-        self.message(line)
+        if record.get("val_whole_loss") is not None and record["step"] == self.last_step:
+            line = ""  # this step's line is out already: only the whole split's figure is new
+        if record.get("val_whole_loss") is not None:
+            line += (f"\n  whole validation split ({record['val_whole_chars']:,} characters): "
+                     f"{record['val_whole_loss']:.4f} nats/char ({record['val_whole_bpc']:.3f} bits/char)")
+        self.last_step = record["step"]
+        self.message(line.lstrip("\n"))
         if sample and not self.quiet:
             self.message("  sample: " + printable(sample[:160]))
 
@@ -140,6 +176,7 @@ class ConsoleReporter(Reporter):
             print(text, file=sys.stderr)
 
     def close(self) -> None:
+        self._close_val_bar()
         if self.bar is not None:
             self.bar.close()
             self.bar = None

@@ -9,10 +9,17 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-
 from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
 
+
+def say_which(given, trained) -> None:
+    """One line on stderr naming the checkpoint that the default or a directory led to."""
+    if given is not None and not Path(given).is_dir():
+        return  # the user named the file
+    step = trained.meta.get("step")
+    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
 @app.command()
@@ -35,6 +42,7 @@ def sample(
     from charrnn.sample import clean_prime, stream
 
     m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
         warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
@@ -53,8 +61,8 @@ def sample(
         last = prime[-1:] or "\n"
         text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
         last = stream(text, out.write, out.flush) or last
-    if out.isatty() and last not in ("", "\n"):
-        out.write("\n")  # a terminal prompt on a line of its own; pipes get the text exactly
+    if last not in ("", "\n"):
+        out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
 
 
@@ -78,7 +86,10 @@ def evaluate(
         from charrnn.cli.seq2seq import evaluate_seq2seq
         return evaluate_seq2seq(m, file, as_json, encoding_errors)
     text = read_text(file, encoding_errors)
-    result = m.evaluate(text, strict=strict, streams=streams)
+    from charrnn.cli.progress import progress_bar
+
+    with progress_bar("scoring", "char") as update:
+        result = m.evaluate(text, strict=strict, streams=streams, progress=update)
     if result.skipped:
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
@@ -102,6 +113,7 @@ def info(
     from charrnn.cli.console import info_table
 
     m = charrnn.load(checkpoint)
+    say_which(checkpoint, m)
     if getattr(m, "task", "lm") == "seq2seq":
         from charrnn.cli.seq2seq import info_seq2seq
         return info_seq2seq(m, as_json)

@@ -1,5 +1,5 @@
 """The files `charrnn inspect-cells` writes (each checked before any work, written atomically):
-the raw traces (--dump) and the entries of the HTML page's unit picker (--html).
+the raw traces (--dump); the checks and the atomic write that --html (page.py) uses too.
 
 Dump layout (`write_dump`, one .npz, loads with np.load(path, allow_pickle=False)):
 
@@ -69,20 +69,3 @@ def write_dump(path, a) -> None:
         arrays[f"probe/{name}"] = a.signals[name]
     # a file object: np.savez adds no .npz suffix of its own
     write_atomic(path, lambda f: np.savez(f, **arrays), "--dump")
-
-
-def html_series(a, extra_units=()) -> list[dict]:
-    """Picker entries for the HTML page: the top units of every probe, extra units, the probes."""
-    series, seen = [], set()
-    for u in extra_units:  # first, so that the page opens on the unit the user chose
-        if u not in seen:
-            seen.add(u)
-            series.append({"label": a.traces.label(u), "group": "chosen", "values": a.traces.acts[:, u]})
-    for row in a.top:
-        if row["unit"] not in seen:
-            seen.add(row["unit"])
-            series.append({"label": row["label"], "group": "top units", "values": a.traces.acts[:, row["unit"]],
-                           "note": f"{row['probe']} r={row['r']:+.2f}"})
-    for name in a.names:
-        series.append({"label": f"probe {name}", "group": "probe signals", "values": a.signals[name]})
-    return series
