@@ -57,13 +57,13 @@ data/dates-test.tsv: data/build_pairs.py
 # One BLAS thread: at 64 x 128 the products are too small for a second thread to pay off, and on a
 # busy machine two threads wait for each other (many times slower).
 demo-seq2seq: install $(PAIRS) data/dates-test.tsv
-	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/charrnn train $(PAIRS) --task seq2seq --model gru --layers 1 --hidden 128 \
-		--batch 64 --lr 3e-3 --eval-every 200 --time $(S2S_TIME) --out $(S2S_OUT) --overwrite $(S2S_ARGS)
+	$(VENV)/bin/charrnn train $(PAIRS) --task seq2seq --model gru --layers 1 --hidden 128 \
+		--batch 64 --lr 3e-3 --eval-every 200 --time $(S2S_TIME) --out $(S2S_OUT) --overwrite --threads 1 $(S2S_ARGS)
 	@echo "--- charrnn translate (greedy) ---" >&2
 	printf '29 November 2026\n2026년 11월 29일\nNov 29, 2026\n11/29/2026\n1st January 2000\n' | \
-		OPENBLAS_NUM_THREADS=1 $(VENV)/bin/charrnn translate $(S2S_OUT)/best.npz
+		$(VENV)/bin/charrnn translate $(S2S_OUT)/best.npz
 	@echo "--- charrnn evaluate on 1,000 new pairs (data/dates-test.tsv) ---" >&2
-	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/charrnn evaluate $(S2S_OUT)/best.npz data/dates-test.tsv
+	$(VENV)/bin/charrnn evaluate $(S2S_OUT)/best.npz data/dates-test.tsv
 
 bench: install $(CORPUS)
 	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)

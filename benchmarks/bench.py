@@ -3,6 +3,7 @@
     python benchmarks/bench.py --corpus data/python-stdlib.txt            # make bench
     ../torchvenv/bin/python benchmarks/bench.py --quick                   # a 2-minute look, with PyTorch
     python benchmarks/bench.py --val-race --corpus ../shared/data/tinyshakespeare.txt
+    python benchmarks/bench.py --threads-race      # 1 thread, N threads, auto; quiet and with a CPU hog
 
 Every measurement runs in a fresh child process (benchmarks/workers.py) so that the peak RSS is
 that configuration's own; charrnn and PyTorch alternate, `--rounds` times, and the table shows
@@ -49,6 +50,8 @@ def parse_args(argv=None):
                     help="each measurement repeats its block of steps / characters until this long")
     ap.add_argument("--rounds", type=int, default=3, help="alternating charrnn/PyTorch rounds; the median is shown")
     ap.add_argument("--quick", action="store_true", help="LSTM and GRU at 128 only, 1 round")
+    ap.add_argument("--only", choices=("train", "sample"), default=None,
+                    help="measure only training or only sampling (the other columns show '-')")
     ap.add_argument("--no-torch", action="store_true", help="charrnn alone even if PyTorch is importable")
     ap.add_argument("--torch-python", default=os.environ.get("CHARRNN_TORCH_PYTHON"),
                     help="interpreter for the PyTorch jobs (default: this one; env CHARRNN_TORCH_PYTHON)")
@@ -56,6 +59,12 @@ def parse_args(argv=None):
     ap.add_argument("--val-race", action="store_true",
                     help="instead: both train a 2x128 LSTM for --race-seconds on tiny-shakespeare, then compare val loss")
     ap.add_argument("--race-seconds", type=float, default=300.0)
+    ap.add_argument("--race-corpus", default=None,
+                    help="the race's text (default: tiny-shakespeare; e.g. data/python-stdlib.txt for the second race)")
+    ap.add_argument("--threads-race", action="store_true",
+                    help="instead: charrnn training (LSTM, first --hidden) at 1 thread, all cores and --threads auto, "
+                         "on the machine as it is and with a CPU hog on one core; --threads-seconds each, --rounds rounds")
+    ap.add_argument("--threads-seconds", type=float, default=40.0)
     a = ap.parse_args(argv)
     if a.quick:
         a.cells, a.hidden, a.rounds = "lstm,gru", "128", 1
@@ -108,6 +117,10 @@ def fmt_ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
+def num(x) -> str:
+    return f"{x:,.0f}" if x is not None else "-"
+
+
 def bench(a) -> list[dict]:
     impls = ["charrnn", "torch"] if a.torch else ["charrnn"]
     if not a.torch:
@@ -122,18 +135,18 @@ def bench(a) -> list[dict]:
             got = {(i, k): [] for i in impls for k in ("train", "sample")}
             rss = {i: [] for i in impls}
             for r in range(a.rounds):
-                for kind in ("train", "sample"):
+                for kind in ([a.only] if a.only else ["train", "sample"]):
                     for impl in (impls if r % 2 == 0 else impls[::-1]):  # alternate who goes first
                         res = child(dict(base, impl=impl, kind=kind), a.torch if impl == "torch" else None)
                         got[impl, kind].append(res["chars_per_s"])
-                        if kind == "train":
+                        if kind == "train" or a.only == "sample":  # (peak RSS: of training)
                             rss[impl].append(res["rss_mb"])
                         print(f"  {cell} {H} round {r + 1} {impl:7s} {kind:6s} {res['chars_per_s']:10.0f} chars/s "
                               f"rss {res['rss_mb']:.0f} MB", file=sys.stderr)
             row = {"cell": cell, "hidden": H}
             for impl in impls:
-                row[f"{impl}_train"] = statistics.median(got[impl, "train"])
-                row[f"{impl}_sample"] = statistics.median(got[impl, "sample"])
+                row[f"{impl}_train"] = statistics.median(got[impl, "train"]) if got[impl, "train"] else None
+                row[f"{impl}_sample"] = statistics.median(got[impl, "sample"]) if got[impl, "sample"] else None
                 row[f"{impl}_rss"] = max(rss[impl])
             rows.append(row)
     return rows
@@ -146,14 +159,14 @@ def table(rows, use_torch: bool) -> str:
         lines = [head, "|" + "---|" * 11]
         for r in rows:
             lines.append(
-                f"| {r['cell']} | {r['hidden']} | {r['charrnn_train']:,.0f} | {r['torch_train']:,.0f} "
-                f"| **{fmt_ratio(r['charrnn_train'], r['torch_train'])}** | {r['charrnn_sample']:,.0f} "
-                f"| {r['torch_sample']:,.0f} | **{fmt_ratio(r['charrnn_sample'], r['torch_sample'])}** "
+                f"| {r['cell']} | {r['hidden']} | {num(r['charrnn_train'])} | {num(r['torch_train'])} "
+                f"| **{fmt_ratio(r['charrnn_train'], r['torch_train'])}** | {num(r['charrnn_sample'])} "
+                f"| {num(r['torch_sample'])} | **{fmt_ratio(r['charrnn_sample'], r['torch_sample'])}** "
                 f"| {r['charrnn_rss']:.0f} MB | {r['torch_rss']:.0f} MB | {fmt_ratio(r['charrnn_rss'], r['torch_rss'])} |")
     else:
         lines = ["| cell | H | train charrnn | sample charrnn | peak RSS charrnn |", "|---|---|---|---|---|"]
         for r in rows:
-            lines.append(f"| {r['cell']} | {r['hidden']} | {r['charrnn_train']:,.0f} | {r['charrnn_sample']:,.0f} "
+            lines.append(f"| {r['cell']} | {r['hidden']} | {num(r['charrnn_train'])} | {num(r['charrnn_sample'])} "
                          f"| {r['charrnn_rss']:.0f} MB |")
     return "\n".join(lines)
 
@@ -161,18 +174,76 @@ def table(rows, use_torch: bool) -> str:
 def race(a) -> str:
     corpus = os.path.join(ROOT, "..", "shared", "data", "tinyshakespeare.txt")
     corpus = a.corpus if a.corpus and "shakespeare" in a.corpus else os.path.normpath(corpus)
+    corpus = a.race_corpus or corpus
     job = {"kind": "race", "cell": "lstm", "hidden": 128, "layers": 2, "batch": a.batch, "seq": a.seq,
            "lr": 2e-3, "seed": 0, "corpus": corpus, "seconds": a.race_seconds}
     lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
              "val loss (nats/char) on the last 10 %.", "",
              "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
-    entrants = [("charrnn", "charrnn", {}), ("charrnn --forget-bias 0", "charrnn", {"forget_bias": 0.0})]
+    auto = {"threads": "auto"}  # as `charrnn train` runs
+    entrants = [("charrnn", "charrnn", auto), ("charrnn --forget-bias 0", "charrnn", dict(auto, forget_bias=0.0)),
+                ("charrnn --forget-bias 0 --bias-init uniform", "charrnn",
+                 dict(auto, forget_bias=0.0, bias_init="uniform"))]
     entrants += [("PyTorch", "torch", {})] if a.torch else []
     for name, impl, extra in entrants:
         print(f"  race: {name} training {a.race_seconds:.0f} s ...", file=sys.stderr)
         r = child(dict(job, impl=impl, **extra), a.torch if impl == "torch" else None)
         lines.append(f"| {name} | {r['steps']} | {r['train_loss']:.4f} | {r['val_loss']:.4f} | {r['rss_mb']:.0f} MB |")
     return "\n".join(lines)
+
+
+class Hog:
+    """A busy loop in a child process, pinned to the last core where the OS allows: one core's load."""
+
+    def __enter__(self):
+        self.p = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            os.sched_setaffinity(self.p.pid, {max(os.sched_getaffinity(0))})
+        except (AttributeError, OSError):
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        self.p.kill()
+        self.p.wait()
+
+
+def threads_race(a) -> str:
+    """Training chars/s at 1 thread, all cores, and auto; quiet and with a hog; alternating, medians."""
+    n = os.cpu_count() or 1
+    settings = [1, n, "auto"] if n > 1 else [1, "auto"]
+    cell = a.cells[0] if a.cells else "lstm"
+    job = {"impl": "charrnn", "kind": "train", "cell": cell, "hidden": a.hidden[0], "layers": a.layers,
+           "batch": a.batch, "seq": a.seq, "lr": 2e-3, "seed": 0, "corpus": a.corpus, "warmup": a.warmup,
+           "steps": 5, "min_seconds": a.threads_seconds}
+    rows = []
+    for load in ("quiet", "hog"):
+        got, notes = {s: [] for s in settings}, {}
+        loadavg = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        for r in range(a.rounds):
+            order = settings if r % 2 == 0 else settings[::-1]
+            for setting in order:
+                if load == "hog":
+                    with Hog():
+                        res = child(dict(job, threads=setting))
+                else:
+                    res = child(dict(job, threads=setting))
+                got[setting].append(res["chars_per_s"])
+                if setting == "auto":
+                    notes.setdefault("auto", []).append("/".join(map(str, res.get("auto_decisions", []))))
+                print(f"  threads {load} round {r + 1} {str(setting):5s} {res['chars_per_s']:10.0f} chars/s"
+                      + (f"  ({res.get('auto')})" if setting == "auto" else ""), file=sys.stderr)
+        med = {s: statistics.median(v) for s, v in got.items()}
+        best = max(med[s] for s in settings if s != "auto")
+        rows.append(f"| {load} (load {loadavg:.1f}) | " + " | ".join(f"{med[s]:,.0f}" for s in settings)
+                    + f" | **{med['auto'] / best:.2f}x** | {'; '.join(notes.get('auto', []))} |")
+    head = ("| machine | " + " | ".join(f"{s} thread{'s' if s not in (1, 'auto') else ''}" if s != "auto"
+                                         else "auto" for s in settings)
+            + " | auto / best fixed | auto's choices (per probe, per round) |")
+    return (f"Threads race: {a.layers}x{a.hidden[0]} {cell} training, batch {a.batch}, seq {a.seq}, chars/s, "
+            f"median of {a.rounds} alternating round(s) of {a.threads_seconds:g} s each; `hog` = one busy "
+            f"process pinned to one core. auto runs as `charrnn train --threads auto` does (its probes "
+            f"inside the timed window).\n\n" + "\n".join([head, "|" + "---|" * (len(settings) + 3)] + rows))
 
 
 def main(argv=None) -> int:
@@ -184,6 +255,8 @@ def main(argv=None) -> int:
     print(f"machine: {desc}", file=sys.stderr)
     if a.val_race:
         text = race(a)
+    elif a.threads_race:
+        text = threads_race(a)
     else:
         print(f"corpus: {a.corpus or 'synthetic'}; {a.layers} layers, batch {a.batch}, seq {a.seq}; "
               f"chars/s, median of {a.rounds} alternating round(s)", file=sys.stderr)
@@ -191,7 +264,7 @@ def main(argv=None) -> int:
         text = table(rows, use_torch=bool(a.torch))
     print(text)
     if a.out:
-        write_out(a.out, "race" if a.val_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
+        write_out(a.out, "race" if a.val_race else "threads" if a.threads_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
                          f"Machine: {desc}\n\n{text}\n")
     return 0
 

@@ -60,12 +60,32 @@ def rss_mb() -> float:
 
 
 # ------------------------------------------------------------------------------- charrnn
+def _threads(threads):
+    """--threads for a charrnn job: None (the BLAS default), a count, or 'auto' (a ThreadTuner)."""
+    if threads is None:
+        return None
+    from charrnn.threads import Blas, auto_tuner
+    blas = Blas()
+    if threads == "auto":
+        return auto_tuner(blas)  # exactly as `charrnn train --threads auto`
+    blas.set(int(threads))
+    return None
+
+
+def maybe_unit(tuner):
+    from charrnn.threads import maybe_unit as unit
+    return unit(tuner)
+
+
 def charrnn_trainer(job, V):
     from charrnn import model, optim
     from charrnn.config import ModelConfig
+    from charrnn.workspace import Workspace
     from charrnn.evaluate import stream_loss
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
-                      forget_bias=job.get("forget_bias", 1.0))
+                      **{k: job[k] for k in ("forget_bias", "bias_init", "init_scale") if k in job})
+    ws = Workspace()  # the scratch arrays of the chunks, as `charrnn train` keeps them
+    tuner = job["_tuner"] = _threads(job.get("threads"))
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     opt = optim.make_optimizer("adam")
     box = {"state": model.init_state(cfg, job["batch"])}
@@ -73,13 +93,14 @@ def charrnn_trainer(job, V):
     def train_step(x, y, reset):
         if reset:
             box["state"] = model.init_state(cfg, job["batch"])
-        loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"])
-        optim.clip_by_global_norm(grads, 5.0)
+        with maybe_unit(tuner):
+            loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"], ws=ws)
+            optim.clip_by_global_norm(grads, 5.0)
         opt.step(params, grads, job["lr"])
         return loss
 
     def val_loss(streams):  # the validation pass of `charrnn train`
-        tot, cnt = stream_loss(params, cfg, streams)
+        tot, cnt = stream_loss(params, cfg, streams, ws=ws)
         return tot / cnt
 
     return train_step, val_loss
@@ -94,6 +115,7 @@ def charrnn_sampler(job, V):
     from charrnn.vocab import Vocab
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"])
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
+    _threads(job.get("threads", 1))  # `charrnn sample` runs at 1 thread unless --threads says otherwise
     vocab = Vocab([chr(0x4E00 + i) for i in range(V)])  # any V characters: ids are what matter
     chars = sample.generate(params, cfg, vocab, length=1 << 62, rng=np.random.default_rng(job["seed"]))
 
@@ -222,6 +244,9 @@ def run(job: dict) -> dict:
         out["chars_per_s"] = n * job["batch"] * job["seq"] / elapsed
         out["steps"] = n
         out["loss"] = loss
+        if job.get("_tuner") is not None:
+            out["auto"] = job["_tuner"].describe()
+            out["auto_decisions"] = [c for _, c, _ in job["_tuner"].log]  # the count chosen at each probe
     else:  # race: wall-clock budget, then validation on the last 10 %
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < job["seconds"]:

@@ -57,14 +57,18 @@ class Model:
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None):
+    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None, threads=None):
         """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
-        progress(done, total), if given, is called as the characters are scored."""
+        progress(done, total), if given, is called as the characters are scored. `threads`: the
+        BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
         from charrnn.evaluate import evaluate_text
         from charrnn.options import check
+        from charrnn.threads import blas_threads
 
         check("streams", streams)
-        return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress)
+        with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
+            return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress,
+                                 tuner=tuner)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
@@ -113,7 +117,8 @@ def compare(runs) -> "Comparison":
 
 
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
-          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, **options):
+          overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, threads=None,
+          **options):
     """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.training.Result).
 
     `options` are `charrnn train`'s (model="gru", hidden=256, lr=1e-3, max_steps=2000, time="10m" or
@@ -122,11 +127,14 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     run with none stops after 10 epochs. `reporter` (charrnn.training.Reporter) receives progress.
     task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.train_seq2seq; also
     teacher_forcing, teacher_forcing_decay, skip_bad_lines); resuming a seq2seq checkpoint implies it.
+    `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
+    chosen by timing the steps, see charrnn.threads).
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
     from charrnn.train_seq2seq import SEQ2SEQ_KEYS, train_pairs
+    from charrnn.threads import parse_threads
     from charrnn.training import train as run_training
 
     unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS]
@@ -150,11 +158,12 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     if is_seq2seq_run(options.get("task"), resume):
         s2s = {k: v for k, v in options.items() if k in SEQ2SEQ_KEYS and k != "task"}
         return train_pairs(corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
-                           overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter)
+                           overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter,
+                           threads=parse_threads(threads) if threads is not None else None)
     given = [k for k in options if k in SEQ2SEQ_KEYS and k != "task"]
     if given:
         raise UsageError(f"{', '.join(OPTIONS[k].flag for k in given)} need(s) --task seq2seq",
                          hint="add --task seq2seq to train an encoder-decoder on a pairs file")
     return run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
-                        cache_dir=cache_dir)
+                        cache_dir=cache_dir, threads=parse_threads(threads) if threads is not None else None)

@@ -1,7 +1,7 @@
 """Recurrent cells: vanilla RNN, LSTM and GRU, each a forward over a whole chunk, its backward
 right under it, and a trace that names what the forward computed. One shared contract:
 
-    forward(p, x, state0)        -> (hs, stateT, cache)
+    forward(p, x, state0, ws)    -> (hs, stateT, cache)    (ws: charrnn.workspace, or None)
     backward(dhs, dstateT, cache) -> (dx, dstate0, grads)
     trace(cache)                 -> {kind: (T, B, H)} what the forward computed, by name
 
@@ -20,31 +20,17 @@ Speed (measured by benchmarks/bench.py; where the time goes: docs/BENCHMARKS.md)
   the weights (exact: a power of two). NumPy's fast tanh needs contiguous rows.
 * The LSTM keeps its gates gate-major inside the chunk, (4, T, B, H): contiguous gate blocks.
 * Hidden states live in one (T+1, B, H) buffer [h0, h_0 .. h_{T-1}]: outputs and previous states
-  are views of it. Big arrays come from a pool (`buffer`); the backward pass works step by step on
-  data still in cache and multiplies by a contiguous copy of Wh^T (25 % faster than a view).
+  are views of it. Big arrays come from the caller's workspace (`charrnn.workspace`: sized once,
+  reused chunk after chunk, no page faults; without one they are fresh); the backward pass works
+  step by step on data still in cache and multiplies by a contiguous copy of Wh^T (25 % faster
+  than a view). The cache carries the workspace, so backward uses the forward's.
 """
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
-
-_POOL: dict[tuple, list] = {}
-_FREE = next(sys.getrefcount(b) for b in [np.empty(0)])  # the pattern below, measured
-
-
-def buffer(shape: tuple, dtype) -> np.ndarray:
-    """np.empty(shape, dtype), recycled from an earlier call when nothing references it any more
-    (fresh memory pays a page fault per 4 KiB page on first touch, on every chunk)."""
-    bufs = _POOL.setdefault((tuple(shape), np.dtype(dtype).str), [])
-    b = next((b for b in bufs if sys.getrefcount(b) == _FREE), None)  # held by `bufs` alone
-    if b is None:
-        b = np.empty(shape, dtype)
-        if len(bufs) < 4:
-            bufs.append(b)
-    return b
+from charrnn.workspace import take
 
 
 # ---------------------------------------------------------------------------- shared pieces
@@ -57,20 +43,20 @@ def halve_sigmoid_columns(p: dict, n_sig: int) -> dict:
     return q
 
 
-def input_projection(p: dict, x: np.ndarray) -> np.ndarray:
+def input_projection(p: dict, x: np.ndarray, ws=None) -> np.ndarray:
     """x @ Wx + b for the whole chunk: (T, B, G). Integer x is one-hot: a row lookup."""
     Wx, b = p["Wx"], p["b"]
     if x.dtype.kind in "iu":  # (T, B) ids
         a = np.take(Wx, x, axis=0)  # (T, B, G), ours to overwrite (faster than take(out=))
     else:  # (T, B, D)
         T, B, D = x.shape
-        a = buffer((T, B, Wx.shape[1]), Wx.dtype)
+        a = take(ws, "A", (T, B, Wx.shape[1]), Wx.dtype)
         np.matmul(x.reshape(T * B, D), Wx, out=a.reshape(T * B, -1))
     a += b
     return a
 
 
-def input_projection_backward(p: dict, x: np.ndarray, da: np.ndarray, grads: dict):
+def input_projection_backward(p: dict, x: np.ndarray, da: np.ndarray, grads: dict, ws=None):
     """Given da = dL/d(x Wx + b) (T, B, G): fill grads Wx, b and return dx (None for ids)."""
     T, B, G = da.shape
     da2 = da.reshape(T * B, G)
@@ -91,14 +77,14 @@ def input_projection_backward(p: dict, x: np.ndarray, da: np.ndarray, grads: dic
     grads["b"] = da2.sum(axis=0)
     D = x.shape[2]
     grads["Wx"] = x.reshape(T * B, D).T @ da2  # (D, G)
-    dx = buffer((T, B, D), da.dtype)
+    dx = take(ws, "dx", (T, B, D), da.dtype)
     np.matmul(da2, p["Wx"].T, out=dx.reshape(T * B, D))
     return dx
 
 
-def _states(T: int, h0: np.ndarray, dtype) -> np.ndarray:
+def _states(T: int, h0: np.ndarray, dtype, ws, name: str) -> np.ndarray:
     """(T+1, B, H) buffer holding h0 at [0]; step t reads [t] and writes [t+1]."""
-    buf = buffer((T + 1,) + h0.shape, dtype)
+    buf = take(ws, name, (T + 1,) + h0.shape, dtype)
     buf[0] = h0
     return buf
 
@@ -108,24 +94,24 @@ def _grad_state(dstate, like: np.ndarray) -> np.ndarray:  # fresh (B, H) copy of
 
 
 # ---------------------------------------------------------------------------------- RNN
-def rnn_forward(p, x, state0):
+def rnn_forward(p, x, state0, ws=None):
     """h_t = tanh(W_xh x_t + W_hh h_{t-1} + b_h).   Wx (D, H), Wh (H, H), b (H,)."""
     Wh = p["Wh"]
-    A = input_projection(p, x)  # (T, B, H) pre-activations
+    A = input_projection(p, x, ws)  # (T, B, H) pre-activations
     T = A.shape[0]
-    Hs = _states(T, state0[0], A.dtype)
+    Hs = _states(T, state0[0], A.dtype, ws, "Hs")
     for t in range(T):
         np.matmul(Hs[t], Wh, out=Hs[t + 1])
         np.add(A[t], Hs[t + 1], out=A[t])
         np.tanh(A[t], out=Hs[t + 1])
-    return Hs[1:], (Hs[T].copy(),), (p, x, Hs)
+    return Hs[1:], (Hs[T].copy(),), (p, x, Hs, ws)
 
 
 def rnn_backward(dhs, dstateT, cache):
-    p, x, Hs = cache
+    p, x, Hs, ws = cache
     hs, (T, B, H) = Hs[1:], Hs[1:].shape
     WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
-    da = np.multiply(hs, hs)  # (T, B, H): becomes dL/da; tanh' = 1 - h^2
+    da = np.multiply(hs, hs, out=take(ws, "dA", hs.shape, hs.dtype))  # (T, B, H): becomes dL/da; tanh' = 1 - h^2
     np.subtract(1, da, out=da)
     dh = _grad_state(dstateT[0], hs[0])
     for t in range(T - 1, -1, -1):
@@ -133,7 +119,7 @@ def rnn_backward(dhs, dstateT, cache):
         da[t] *= dh  # backprop through tanh
         np.matmul(da[t], WhT, out=dh)  # into h_{t-1}
     grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ da.reshape(T * B, H)}
-    dx = input_projection_backward(p, x, da, grads)
+    dx = input_projection_backward(p, x, da, grads, ws)
     return dx, (dh,), grads
 
 
@@ -151,7 +137,7 @@ def _gate_major(w: np.ndarray, H: int, n_sig: int) -> np.ndarray:
     return w4
 
 
-def lstm_forward(p, x, state0):
+def lstm_forward(p, x, state0, ws=None):
     """Long short-term memory, gates fused into one (·, 4H) product.
 
         i, f, o = sigmoid(W_x* x_t + W_h* h_{t-1} + b_*)      input, forget, output gates
@@ -166,15 +152,15 @@ def lstm_forward(p, x, state0):
         A = np.take(_gate_major(p["Wx"] + p["b"], H, 3 * H), x, axis=1)  # (4, T, B, H)
     else:
         T, B, D = x.shape
-        A = buffer((4, T, B, H), Wh4.dtype)
+        A = take(ws, "A", (4, T, B, H), Wh4.dtype)
         np.matmul(x.reshape(T * B, D), _gate_major(p["Wx"], H, 3 * H), out=A.reshape(4, T * B, H))
         b4 = np.tile(_gate_major(p["b"][None, :], H, 3 * H), (1, B, 1))  # (4, B, H): bias of each gate
         A3 = A.reshape(4, T, B * H)
         A3 += b4.reshape(4, 1, B * H)  # B*H-long runs: faster than broadcasting (4, 1, 1, H)
     T, B = A.shape[1:3]
-    Hs = _states(T, state0[0], A.dtype)  # [h0, h_0 .. h_{T-1}]
-    Cs = _states(T, state0[1], A.dtype)  # [c0, c_0 .. c_{T-1}]
-    tcs = buffer((T, B, H), A.dtype)  # tanh(c_t)
+    Hs = _states(T, state0[0], A.dtype, ws, "Hs")  # [h0, h_0 .. h_{T-1}]
+    Cs = _states(T, state0[1], A.dtype, ws, "Cs")  # [c0, c_0 .. c_{T-1}]
+    tcs = take(ws, "tcs", (T, B, H), A.dtype)  # tanh(c_t)
     rec, ig = np.empty((4, B, H), dtype=A.dtype), np.empty((B, H), dtype=A.dtype)  # h_{t-1} Wh, i * g
     for t in range(T):
         a = A[:, t]  # (4, B, H): pre-activations, then the activated gates i, f, o, g
@@ -189,17 +175,17 @@ def lstm_forward(p, x, state0):
         c += ig
         np.tanh(c, out=tcs[t])
         np.multiply(a[2], tcs[t], out=Hs[t + 1])
-    return Hs[1:], (Hs[T].copy(), Cs[T].copy()), (p, x, A, Hs, Cs, tcs)
+    return Hs[1:], (Hs[T].copy(), Cs[T].copy()), (p, x, A, Hs, Cs, tcs, ws)
 
 
 def lstm_backward(dhs, dstateT, cache):
-    p, x, A, Hs, Cs, tcs = cache
+    p, x, A, Hs, Cs, tcs, ws = cache
     (_, T, B, H), G = A.shape, A.shape[0] * A.shape[3]
     WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
     n = min(T, max(1, _BLOCK_BYTES // (4 * Hs[0].nbytes)))  # steps per block of local derivatives
-    K = buffer((4, n, B, H), A.dtype)  # local derivatives of the block, gate-major (below)
-    P = buffer((n, B, H), A.dtype)  # o (1 - tanh(c_t)^2) = dc_t / dh_t
-    dA = buffer((T, B, G), A.dtype)  # dL/da in the row layout of the weights: one product per step
+    K = take(ws, "K", (4, n, B, H), A.dtype)  # local derivatives of the block, gate-major (below)
+    P = take(ws, "P", (n, B, H), A.dtype)  # o (1 - tanh(c_t)^2) = dc_t / dh_t
+    dA = take(ws, "dA", (T, B, G), A.dtype)  # dL/da in the row layout of the weights: one product per step
     dhr, dc = _grad_state(dstateT[0], Hs[0]), _grad_state(dstateT[1], Hs[0])
     dh, tmp = np.empty_like(dhr), np.empty_like(dhr)
     for t1 in range(T, 0, -n):
@@ -216,7 +202,7 @@ def lstm_backward(dhs, dstateT, cache):
             np.matmul(dA[t], WhT, out=dhr)  # into h_{t-1}
             dc *= A[1, t]  # into c_{t-1}: times f_t
     grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ dA.reshape(T * B, G)}
-    dx = input_projection_backward(p, x, dA, grads)
+    dx = input_projection_backward(p, x, dA, grads, ws)
     return dx, (dhr, dc), grads
 
 
@@ -240,7 +226,7 @@ def _lstm_local(a, c, tc, d, P):
 
 # ---------------------------------------------------------------------------------- GRU
 # Gate blocks: [r, z, g]. Wh[:, :2H] feeds r and z from h_{t-1}; Wh[:, 2H:] feeds g from r * h_{t-1}.
-def gru_forward(p, x, state0):
+def gru_forward(p, x, state0, ws=None):
     """Gated recurrent unit, reset applied before the recurrent product (Cho et al. 2014).
 
         r, z = sigmoid(W_x* x_t + W_h* h_{t-1} + b_*)         reset, update gates
@@ -251,10 +237,10 @@ def gru_forward(p, x, state0):
     H = p["Wh"].shape[0]
     q = halve_sigmoid_columns(p, 2 * H)
     Wh_rz, Wh_g = np.ascontiguousarray(q["Wh"][:, :2 * H]), np.ascontiguousarray(q["Wh"][:, 2 * H:])
-    A = input_projection(q, x)  # (T, B, 3H): pre-activations (r, z halved); r, z activated in place
+    A = input_projection(q, x, ws)  # (T, B, 3H): pre-activations (r, z halved); r, z activated in place
     T, B, _ = A.shape
-    Hs = _states(T, state0[0], A.dtype)  # [h0, h_0 .. h_{T-1}]
-    gs, rhs = buffer((T, B, H), A.dtype), buffer((T, B, H), A.dtype)  # g_t; r * h_{t-1}, the input of W_hg
+    Hs = _states(T, state0[0], A.dtype, ws, "Hs")  # [h0, h_0 .. h_{T-1}]
+    gs, rhs = take(ws, "gs", (T, B, H), A.dtype), take(ws, "rhs", (T, B, H), A.dtype)  # g_t; r * h_{t-1}, the input of W_hg
     rz = np.empty((B, 2 * H), dtype=A.dtype)  # contiguous, for the fast tanh
     for t in range(T):
         a, h, g = A[t], Hs[t], gs[t]
@@ -270,14 +256,14 @@ def gru_forward(p, x, state0):
         hn = np.subtract(g, h, out=Hs[t + 1])  # h + z (g - h) = (1 - z) h + z g
         hn *= a[:, H:2 * H]
         hn += h
-    return Hs[1:], (Hs[T].copy(),), (p, x, A, Hs, gs, rhs)
+    return Hs[1:], (Hs[T].copy(),), (p, x, A, Hs, gs, rhs, ws)
 
 
 def gru_backward(dhs, dstateT, cache):
-    p, x, A, Hs, gs, rhs = cache
+    p, x, A, Hs, gs, rhs, ws = cache
     (T, B, G), H = A.shape, A.shape[2] // 3
     Wh_rzT, Wh_gT = np.ascontiguousarray(p["Wh"][:, :2 * H].T), np.ascontiguousarray(p["Wh"][:, 2 * H:].T)
-    dA = buffer(A.shape, A.dtype)  # (T, B, 3H) dL/da
+    dA = take(ws, "dA", A.shape, A.dtype)  # (T, B, 3H) dL/da
     dhr = _grad_state(dstateT[0], Hs[0])  # gradient reaching h_t from step t+1 (or the next chunk)
     dh, drh, tmp = np.empty_like(dhr), np.empty_like(dhr), np.empty_like(dhr)
     for t in range(T - 1, -1, -1):
@@ -302,7 +288,7 @@ def gru_backward(dhs, dstateT, cache):
     dA2 = dA.reshape(T * B, 3 * H)
     grads = {"Wh": np.concatenate((Hs[:-1].reshape(T * B, H).T @ dA2[:, :2 * H],
                                    rhs.reshape(T * B, H).T @ dA2[:, 2 * H:]), axis=1)}
-    dx = input_projection_backward(p, x, dA, grads)
+    dx = input_projection_backward(p, x, dA, grads, ws)
     return dx, (dhr,), grads
 
 

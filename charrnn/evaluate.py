@@ -29,7 +29,9 @@ from charrnn import model
 from charrnn.corpus import Streams
 from charrnn.errors import CorpusError, VocabError
 from charrnn.options import check
+from charrnn.threads import maybe_unit
 from charrnn.vocab import describe, display
+from charrnn.workspace import Workspace
 
 CHUNK = 1024  # time steps per forward pass
 
@@ -61,35 +63,43 @@ def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, 
     return k.ids, k.dropped, k.unknown
 
 
-def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK, progress=None) -> tuple[float, int]:
+def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK, progress=None,
+              tuner=None) -> tuple[float, int]:
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
     check("streams", streams)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0
-    return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk), progress=progress)
+    return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk), progress=progress,
+                       tuner=tuner)
 
 
-def stream_loss(params, cfg, streams: Streams, remap=None, progress=None) -> tuple[float, int]:
+def stream_loss(params, cfg, streams: Streams, remap=None, progress=None, ws: Workspace | None = None,
+                tuner=None) -> tuple[float, int]:
     """(total nats, characters scored) over every chunk of `streams` once, the state carried from
     chunk to chunk; remap (optional) maps the corpus's ids to the model's; progress(done, total)
-    (optional) is called after each chunk with characters read so far and in all."""
+    (optional) is called after each chunk with characters read so far and in all. The scratch
+    arrays live in `ws`, else in a workspace of this call, freed on return. `tuner`
+    (charrnn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk."""
+    ws = ws if ws is not None else Workspace()
     state = model.init_state(cfg, streams.batch)
     total, count = 0.0, 0
     for x, y in streams.eval_chunks():
         if remap is not None:
             x, y = remap(x), remap(y)
-        s, c, state = model.loss_sum(params, cfg, x, y, state)
+        with maybe_unit(tuner):
+            s, c, state = model.loss_sum(params, cfg, x, y, state, ws)
         total, count = total + s, count + c
         if progress is not None:
             progress(count, streams.batch * streams.length)
     return total, count
 
 
-def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1, progress=None) -> EvalResult:
+def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1, progress=None,
+                  tuner=None) -> EvalResult:
     """Score `text` with a `trained.Trained` model (see the module docstring for the rules)."""
     ids, skipped, unknown = known_ids(trained.vocab, text, strict)
-    total, count = score_ids(trained.params, trained.cfg, ids, streams, progress=progress)
+    total, count = score_ids(trained.params, trained.cfg, ids, streams, progress=progress, tuner=tuner)
     if count == 0:
         what = "no characters" if not len(ids) else "only one character"
         raise CorpusError(f"the text has {what} the model knows, nothing to score",

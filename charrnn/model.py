@@ -25,6 +25,7 @@ import numpy as np
 
 from charrnn.cells import CELLS
 from charrnn.config import ModelConfig
+from charrnn.workspace import Workspace
 
 
 def layer_params(params: dict, k: int) -> dict:
@@ -54,19 +55,25 @@ def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int) -> int:
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Weights ~ U(-1/sqrt(H), 1/sqrt(H)) (as PyTorch), biases 0, LSTM forget bias cfg.forget_bias."""
-    bound = 1.0 / math.sqrt(cfg.hidden)
+    """Weights ~ U(-s/sqrt(H), s/sqrt(H)) with s = cfg.init_scale (1: as PyTorch); biases 0, or
+    with cfg.bias_init "uniform" as PyTorch's two bias vectors summed, U(-k, k) + U(-k, k) with
+    k = 1/sqrt(H) (output bias: one U(-k, k), as nn.Linear); the LSTM forget-gate block gets
+    cfg.forget_bias added."""
+    k = 1.0 / math.sqrt(cfg.hidden)
     params = {}
     for name, shape in param_shapes(cfg).items():
-        if name.endswith(".b") or name == "by":
-            params[name] = np.zeros(shape, dtype=cfg.dtype)
+        if not (name.endswith(".b") or name == "by"):
+            params[name] = rng.uniform(-cfg.init_scale * k, cfg.init_scale * k, size=shape).astype(cfg.dtype)
+        elif cfg.bias_init == "uniform":
+            b = rng.uniform(-k, k, size=shape) + (rng.uniform(-k, k, size=shape) if name != "by" else 0.0)
+            params[name] = b.astype(cfg.dtype)
         else:
-            params[name] = rng.uniform(-bound, bound, size=shape).astype(cfg.dtype)
+            params[name] = np.zeros(shape, dtype=cfg.dtype)
     gates = CELLS[cfg.cell].gate_order
     if "f" in gates:  # the LSTM's forget gate
         f, H = gates.index("f"), cfg.hidden
-        for k in range(cfg.layers):
-            params[f"l{k}.b"][f * H:(f + 1) * H] = cfg.forget_bias
+        for layer in range(cfg.layers):
+            params[f"l{layer}.b"][f * H:(f + 1) * H] += np.asarray(cfg.forget_bias, dtype=cfg.dtype)
     return params
 
 
@@ -76,17 +83,20 @@ def init_state(cfg: ModelConfig, batch: int) -> list[tuple]:
 
 
 # ------------------------------------------------------------------------ forward / backward
-def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None):
+def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None,
+            ws: Workspace | None = None):
     """ids (B, T) -> logits (T*B, V), time-major rows (row t*B + b), the final state, and a cache.
 
     Dropout (inverted) is applied to each layer's output when cfg.dropout > 0 and an `rng` is
-    given (training); evaluation and sampling pass no rng.
+    given (training); evaluation and sampling pass no rng. With a workspace `ws` (charrnn.workspace)
+    the layers' big arrays are its buffers: the cache is then valid until the next chunk run with
+    the same workspace. Without one they are fresh (what a caller that keeps caches wants).
     """
     cell = CELLS[cfg.cell]
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
     layer_caches, masks, stateT = [], [], []
     for k in range(cfg.layers):
-        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k])
+        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k], None if ws is None else ws.scope(f"l{k}."))
         layer_caches.append(lc)
         stateT.append(sT)
         mask = None
@@ -136,20 +146,21 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray):
 
 
 def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list,
-                   rng: np.random.Generator | None = None):
+                   rng: np.random.Generator | None = None, ws: Workspace | None = None):
     """One chunk of truncated BPTT: x, y (B, T) ids -> (mean loss in nats, grads, final state).
 
-    The final state is the value to carry into the next chunk; the gradient stops here.
+    The final state is the value to carry into the next chunk; the gradient stops here. A run of
+    many chunks passes one workspace `ws` for the scratch arrays (see `forward`).
     """
-    logits, stateT, cache = forward(params, cfg, x, state, rng)
+    logits, stateT, cache = forward(params, cfg, x, state, rng, ws)
     loss, dlogits = softmax_xent(logits, y.T.reshape(-1))
     grads, _ = backward(params, cfg, dlogits, cache)
     return loss, grads, stateT
 
 
-def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list):
+def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list, ws: Workspace | None = None):
     """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
-    logits, stateT, _ = forward(params, cfg, x, state)
+    logits, stateT, _ = forward(params, cfg, x, state, ws=ws)
     targets = y.T.reshape(-1)
     z = logits - logits.max(axis=1, keepdims=True)
     nll = np.log(np.exp(z).sum(axis=1), dtype=np.float64) - z[np.arange(len(targets)), targets]

@@ -45,6 +45,7 @@ SAMPLING = "Sampling"
 INPUT = "Input"
 SEQ2SEQ = "Seq2seq"
 DECODING = "Decoding"
+PERFORMANCE = "Performance"
 
 # Upper bounds that catch typos (hidden 1000000) before they eat the machine's memory.
 MAX_HIDDEN = 8192
@@ -58,6 +59,7 @@ CELLS = tuple(_cells.CELLS)  # lstm, gru, rnn: the registry's order
 OPTIMIZERS = ("adam", "rmsprop", "adagrad", "sgd")
 DTYPES = ("float32", "float64")
 DECAY_UNITS = ("step", "epoch")
+BIAS_INITS = ("zero", "uniform")
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 TASKS = ("lm", "seq2seq")
 MAX_BEAM = 100
@@ -148,6 +150,10 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            high_open=True, want="a fraction in [0, 1)", hint="0 turns dropout off; 0.2 to 0.5 fights overfitting"),
     Option("forget_bias", 1.0, "LSTM: initial forget-gate bias (1 keeps memory early on).", MODEL, float, -10, 10,
            hint="e.g. --forget-bias 1"),
+    Option("bias_init", "zero", "Initial biases: zero, or uniform as PyTorch's (small random values).", MODEL,
+           choices=BIAS_INITS, hint="zero or uniform"),
+    Option("init_scale", 1.0, "Initial weights ~ U(-s/sqrt(H), s/sqrt(H)) with s this scale (1: as PyTorch).", MODEL,
+           float, 0, 10, low_open=True, want="a number > 0, at most 10", hint="e.g. --init-scale 1"),
     Option("dtype", "float32", "Floating-point type: float32 (fast) or float64.", MODEL, choices=DTYPES,
            hint="float32 trains fast; float64 is for gradient checks"),
     # ------------------------------------------------------------------------- train: data
@@ -247,6 +253,10 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "(1: the whole file as one stream).", INPUT, int, 1,
            hint="1 scores the file as one stream (exact)"),
     # ---------------------------------------------------------------------------------- shared
+    Option("threads", "auto", "Threads for the matrix products: auto (time the work at 1 thread and at all "
+           "cores, use the faster, measure again as the load changes; sample: 1 thread, which keeps a seed's "
+           "text the same) or a number (1 suits a machine busy with other jobs).", PERFORMANCE, metavar="N|auto",
+           hint="--threads auto picks 1 or all cores by timing the work; --threads 1 suits a busy machine"),
     Option("as_json", False, "Print one JSON object instead of the table(s).", OUTPUT, bool, flags=("--json",),
            show_default="off"),
     # -------------------------------------------------------------------------- inspect-cells

@@ -16,6 +16,7 @@ from charrnn.optim import Optimizer, make_optimizer
 from charrnn.options import OPTIONS, key_of_field
 from charrnn.trained_model import load_trained
 from charrnn.vocab import Vocab, describe
+from charrnn.workspace import Workspace
 
 # Training options that fix the data layout: a resumed run must keep them.
 LAYOUT_FIELDS = ("batch", "seq_len", "val_frac", "optimizer")  # (the optimizer: its saved state fits no other)
@@ -44,6 +45,8 @@ class Run:
     bad_evals: int = 0
     saved_step: int | None = None
     history: list = field(default_factory=list)
+    # Scratch arrays of the training and validation chunks (sized once, freed with the run).
+    workspace: Workspace = field(default_factory=Workspace, repr=False)
     eval_every: int = 500  # steps between validation passes (resolved by validation.eval_period)
     validation: object = None  # validation.ValidationPlan: what is scored, and what it costs
 

@@ -32,6 +32,7 @@ from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at, make_optimi
 from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
 from charrnn.options import check, default
 from charrnn.rundir import RunDir
+from charrnn.threads import blas_threads, maybe_unit
 from charrnn.training import Reporter, _diverged, _Signals
 from charrnn.validation import eval_period
 from charrnn.translate import TASK, load_seq2seq, score_pairs
@@ -253,10 +254,11 @@ def evaluate(run: PairsRun) -> dict:
 
 def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts: dict | None = None,
                 s2s_opts: dict | None = None, resume=None, init_from=None, overwrite: bool = False,
-                encoding_errors: str = "strict", reporter: Reporter | None = None) -> Result:
+                encoding_errors: str = "strict", reporter: Reporter | None = None, threads=None) -> Result:
     """Train a seq2seq model on a pairs file until a stop rule fires (as `training.train` for the LM).
 
-    s2s_opts: teacher_forcing, teacher_forcing_decay, skip_bad_lines (only those given)."""
+    s2s_opts: teacher_forcing, teacher_forcing_decay, skip_bad_lines (only those given).
+    threads: the BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
     reporter = reporter or Reporter()
     started = time.monotonic()
     s2s_opts = dict(s2s_opts or {})
@@ -266,7 +268,7 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
     run, warnings = prepare(pairs_path, train_opts or {}, model_opts or {}, s2s_opts, resume,
                             skip_bad_lines, encoding_errors)
     run.eval_every = eval_period(run.tcfg, run.n_batches)  # --eval-every, or sized to the run
-    with PairsRunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
+    with PairsRunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir, blas_threads(threads) as tuner:
         reporter.summary(run, warnings)
         last_eval = start_step = run.step if resume is not None else -1
         stopped_by = None
@@ -278,7 +280,8 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
                     stopped_by = _stop_reason(run, started)
                     if stopped_by:
                         break
-                    loss, norm, chars = train_step(run)
+                    with maybe_unit(tuner):  # (auto threads: each step is one timed unit)
+                        loss, norm, chars = train_step(run)
                     if not (math.isfinite(loss) and math.isfinite(norm)):
                         raise _diverged(run, loss, norm, run.tcfg, rundir)
                     wl, ws, wchars = wl + loss, ws + 1, wchars + chars

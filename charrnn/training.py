@@ -28,6 +28,7 @@ from charrnn.errors import TrainingDiverged
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
 from charrnn.run import Run, prepare_run
 from charrnn.rundir import RunDir
+from charrnn.threads import blas_threads, maybe_unit
 from charrnn.validation import ValidationPlan, eval_period
 
 
@@ -125,11 +126,13 @@ def _stop_reason(run: Run, tcfg: TrainConfig, started: float, reserve: float = 0
 
 def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict | None = None, resume=None,
           init_from=None, encoding_errors: str = "strict", overwrite: bool = False,
-          reporter: Reporter | None = None, cache_dir=None) -> Result:
+          reporter: Reporter | None = None, cache_dir=None, threads=None) -> Result:
     """Train on `corpus_path` until a stop rule fires; checkpoints and metrics go to `out_dir`.
 
     `train_opts` / `model_opts`: the TrainConfig / ModelConfig fields the user chose; the others
-    come from the checkpoint when resuming, else from the defaults.
+    come from the checkpoint when resuming, else from the defaults. `threads`: the BLAS threads,
+    None (as they are), a count, or 'auto' (chosen by timing the steps: charrnn.threads; the
+    numbers then repeat only up to rounding).
     """
     reporter = reporter or Reporter()
     started = time.monotonic()
@@ -138,8 +141,9 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
     tcfg = run.tcfg
     run.eval_every = eval_period(tcfg, run.streams.n_chunks)
     run.validation = plan = ValidationPlan.for_split(run.val_streams)
-    with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir:
-        plan.calibrate(run.params, run.cfg)  # a first estimate of the final validation's cost
+    # (the thread setting also covers the validation passes, the final one after the loop included)
+    with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir, blas_threads(threads) as tuner:
+        plan.calibrate(run.params, run.cfg, ws=run.workspace)  # a first estimate of the final validation's cost
         reporter.summary(run, warnings)
         opt = run.optimizer
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
@@ -162,9 +166,11 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                         run.epoch, run.chunk = run.epoch + 1, 0
                         run.state = model.init_state(run.cfg, tcfg.batch)
                     x, y = run.streams.chunk(run.chunk)
-                    loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x), run.remap(y),
-                                                                  run.state, dropout_rng)
-                    norm = clip_by_global_norm(grads, tcfg.clip)
+                    with maybe_unit(tuner):  # (auto threads: each step is one timed unit)
+                        loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x),
+                                                                      run.remap(y), run.state, dropout_rng,
+                                                                      ws=run.workspace)
+                        norm = clip_by_global_norm(grads, tcfg.clip)
                     if not (math.isfinite(loss) and math.isfinite(norm)):
                         raise _diverged(run, loss, norm, tcfg, rundir)
                     clip_by_value(grads, tcfg.clip_value)
@@ -178,6 +184,8 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
                               "train_loss": loss, "lr": run.lr, "grad_norm": norm,
                               "chars_per_s": window_steps * tcfg.batch * tcfg.seq_len / max(elapsed, 1e-9),
                               "elapsed": time.monotonic() - started}
+                    if tuner is not None:
+                        record["threads"] = tuner.current
                     reporter.step(run, record)
                     if run.step % run.eval_every == 0 and not _last_step(run, tcfg):  # (the last: below)
                         record["train_loss"] = window_loss / window_steps
@@ -232,7 +240,7 @@ def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporte
         if signals.received is not None:
             raise _StopNow
 
-    val, val_whole = run.validation.run(run.params, run.cfg, whole, run.remap, progress)
+    val, val_whole = run.validation.run(run.params, run.cfg, whole, run.remap, progress, ws=run.workspace)
     if again:
         improved = False
     else:

@@ -77,7 +77,7 @@ class ValidationPlan:
         widths = list_chunk_widths(self.streams)
         return self.streams.batch * sum(widths if whole else widths[: self.part_chunks])
 
-    def calibrate(self, params, cfg) -> None:
+    def calibrate(self, params, cfg, ws=None) -> None:
         """A first cost estimate: time one forward chunk of the validation streams (the faster of
         two calls: the first one also pays for warming up)."""
         x, y = next(iter(self.streams.eval_chunks()))
@@ -85,7 +85,7 @@ class ValidationPlan:
         best = math.inf
         for _ in range(2):
             t0 = time.perf_counter()
-            model.loss_sum(params, cfg, x, y, state)
+            model.loss_sum(params, cfg, x, y, state, ws)
             best = min(best, time.perf_counter() - t0)
         self.sec_per_char = best / max(1, x.size)
 
@@ -93,11 +93,12 @@ class ValidationPlan:
         """Estimated seconds of the validation pass at the end of the run (over the whole split)."""
         return 0.0 if self.sec_per_char is None else self.sec_per_char * self.chars(whole=True)
 
-    def run(self, params, cfg, whole: bool, remap=None, progress=None) -> tuple[float, float | None]:
+    def run(self, params, cfg, whole: bool, remap=None, progress=None, ws=None) -> tuple[float, float | None]:
         """Mean nats/char over the part, and over the whole split (None unless `whole` and bounded).
 
         The state is carried from chunk to chunk; progress(done, total) is called after each chunk
-        with the characters scored so far and in all (it may raise to stop the pass).
+        with the characters scored so far and in all (it may raise to stop the pass). `ws`: the
+        run's workspace for the scratch arrays (charrnn.workspace), or None (fresh ones).
         """
         t0 = time.perf_counter()
         state = model.init_state(cfg, self.streams.batch)
@@ -109,7 +110,7 @@ class ValidationPlan:
                 break
             if remap is not None:
                 x, y = remap(x), remap(y)
-            s, c, state = model.loss_sum(params, cfg, x, y, state)  # (B, T) ids -> nats summed
+            s, c, state = model.loss_sum(params, cfg, x, y, state, ws)  # (B, T) ids -> nats summed
             total, count = total + s, count + c
             if k + 1 == self.part_chunks:
                 part = total / count

@@ -7,6 +7,7 @@ import pytest
 
 from charrnn import model
 from charrnn.config import ModelConfig
+from charrnn.errors import UsageError
 from charrnn.stepper import make_stepper
 from helpers import numeric_grad, rel_error
 from reference import model_step
@@ -157,6 +158,33 @@ def test_stepper_float32_and_default_state():
         np.testing.assert_allclose(got, want[0], atol=1e-5)
 
 
+def test_init_defaults_are_unchanged_and_options_shape_the_draws():
+    """Default: U(-1/sqrt(H), 1/sqrt(H)) weights drawn in parameter order, zero biases, forget bias 1
+    (the same numbers as before --bias-init / --init-scale existed); the options change only that."""
+    cfg = ModelConfig(cell="lstm", vocab_size=5, hidden=16, layers=2)
+    got = model.init_params(cfg, np.random.default_rng(3))
+    rng, k = np.random.default_rng(3), 0.25
+    for name, shape in model.param_shapes(cfg).items():
+        if name.endswith(".b") or name == "by":
+            want = np.zeros(shape, np.float32)
+            if name.endswith(".b"):
+                want[16:32] = 1.0
+        else:
+            want = rng.uniform(-k, k, size=shape).astype(np.float32)
+        np.testing.assert_array_equal(got[name], want)
+    wide = model.init_params(ModelConfig(cell="gru", vocab_size=5, hidden=16, init_scale=2.0), np.random.default_rng(0))
+    assert 0.4 < np.abs(wide["l0.Wh"]).max() <= 0.5
+    uni = model.init_params(ModelConfig(cell="lstm", vocab_size=5, hidden=16, bias_init="uniform", forget_bias=0.0),
+                            np.random.default_rng(0))
+    b = uni["l1.b"]
+    assert np.abs(b).max() <= 0.5 and b.std() > 0.05 and np.abs(uni["by"]).max() <= 0.25
+    fb1 = model.init_params(ModelConfig(cell="lstm", vocab_size=5, hidden=16, bias_init="uniform", forget_bias=1.0),
+                            np.random.default_rng(0))
+    np.testing.assert_allclose(fb1["l1.b"][16:32] - b[16:32], 1.0, rtol=1e-6)  # forget bias added to the draw
+    with pytest.raises(UsageError, match="--bias-init"):
+        ModelConfig(bias_init="normal")
+    with pytest.raises(UsageError, match="--init-scale"):
+        ModelConfig(init_scale=0)
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("layers", [1, 2, 3])
 def test_stepper_matches_the_chunk_forward(cell, layers):
@@ -175,3 +203,17 @@ def test_stepper_matches_the_chunk_forward(cell, layers):
     for got_layer, want_layer in zip(st.state, stateT):
         for got, want in zip(got_layer, want_layer):
             np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+def test_float32_stepper_agrees_with_the_float64_forward_to_rounding(cell):
+    """The fused float32 sampler (the GRU's split (r * h) Wh_g = (tr * h) Wh_g/2 + h Wh_g/2 included)
+    stays within float32 rounding of the float64 chunk forward over a long run of characters."""
+    cfg64 = ModelConfig(cell=cell, vocab_size=30, hidden=64, layers=2, dtype="float64")
+    cfg32 = ModelConfig(cell=cell, vocab_size=30, hidden=64, layers=2)
+    params = model.init_params(cfg64, np.random.default_rng(6))
+    ids = np.random.default_rng(7).integers(0, 30, (1, 200))
+    want, _, _ = model.forward(params, cfg64, ids, model.init_state(cfg64, 1))
+    st = make_stepper({k: v.astype(np.float32) for k, v in params.items()}, cfg32)
+    got = np.stack([st.step(int(ix)).copy() for ix in ids[0]])
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())

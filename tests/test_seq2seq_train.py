@@ -137,14 +137,14 @@ def test_cli_train_translate_evaluate_info(reverse_run, tmp_path):
     assert out.exit_code == 0 and out.stdout == "dcba\nbad\n", out.output
     inputs = tmp_path / "in.txt"
     inputs.write_text("abc\n", encoding="utf-8")
-    out = cli("translate", ck, "--text", inputs, "--beam", "2")
+    out = cli("translate", ck, "--text", inputs, "--beam", "2", "--threads", "1")
     assert out.exit_code == 0 and out.stdout == "cba\n"
     drawn = [cli("translate", ck, "--temp", "3", "--seed", "7", input="abcd\nabc\n").stdout for _ in range(2)]
     assert drawn[0] == drawn[1] and drawn[0].count("\n") == 2  # the same seed, the same draws
     out = cli("translate", ck, "--beam", "2", "--temp", "0.5", input="ab\n")
     assert out.exit_code == 2 and "cannot be used together" in out.stderr
     held = write_pairs(tmp_path / "held.tsv", [("abc", "cba"), ("dd", "dd"), ("ab", "ab")])
-    out = cli("evaluate", ck, held, "--json")
+    out = cli("evaluate", ck, held, "--json", "--threads", "auto")
     d = json.loads(out.stdout)
     assert d["pairs"] == 3 and d["exact_match"] == pytest.approx(2 / 3)
     assert d["char_error_rate"] == pytest.approx(2 / 7) and d["nats_per_char"] > 0

@@ -49,9 +49,9 @@ def test_state_is_carried_between_chunks_and_reset_at_each_epoch(corpus, tmp_pat
     seen = []
     real = model.loss_and_grads
 
-    def spy(params, cfg, x, y, state, rng=None):
+    def spy(params, cfg, x, y, state, rng=None, **kw):
         seen.append(float(np.abs(state[0][0]).sum()))
-        out = real(params, cfg, x, y, state, rng)
+        out = real(params, cfg, x, y, state, rng, **kw)
         seen_out.append(out[2])
         return out
 
@@ -98,8 +98,8 @@ def test_nan_stops_and_keeps_last_good_checkpoint(corpus, tmp_path, monkeypatch)
     before = (out / "latest.npz").read_bytes()
     real = model.loss_and_grads
 
-    def poisoned(params, cfg, x, y, state, rng=None):
-        loss, grads, s = real(params, cfg, x, y, state, rng)
+    def poisoned(params, cfg, x, y, state, rng=None, **kw):
+        loss, grads, s = real(params, cfg, x, y, state, rng, **kw)
         return float("nan"), grads, s
 
     monkeypatch.setattr(model, "loss_and_grads", poisoned)

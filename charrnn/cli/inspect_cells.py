@@ -46,8 +46,12 @@ def inspect_cells(
     html: Optional[Path] = opt("html"),
     dump: Optional[Path] = opt("dump"),
     as_json: bool = opt("as_json", help="Print the ranking and saturation as JSON instead of tables."),
+    threads: str = opt("threads"),
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
+    from charrnn.threads import blas_threads, parse_threads
+
+    threads = parse_threads(threads)
     from charrnn.interpret import probes
     from charrnn.interpret.analysis import analyse, to_json
     from charrnn.interpret.files import check_output, write_atomic, write_dump
@@ -89,8 +93,16 @@ def inspect_cells(
               f"characters are unreliable ({how})")
     print(f"tracing {len(body):,} characters ({source}) through {path} "
           f"({cfg.layers} x {cfg.hidden} {cfg.cell})", file=sys.stderr)
-    with progress_bar("tracing", "char") as bar:
-        a = analyse(trained, body, names, top, progress=bar)
+    with progress_bar("tracing", "char") as bar, blas_threads(threads) as tuner:
+        if tuner is None:
+            progress = bar
+        else:  # auto: the threads chosen chunk by chunk (a tick after each)
+            tuner.tick()
+
+            def progress(done: int, total: int) -> None:
+                bar(done, total)
+                tuner.tick()
+        a = analyse(trained, body, names, top, progress=progress)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
 
     if dump is not None:

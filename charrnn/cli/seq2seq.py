@@ -24,6 +24,7 @@ def translate(
     temp: float = opt("translate_temp"),
     seed: Optional[int] = opt("sample_seed", help="Random seed for --temp (none: a fresh one).",
                               rich_help_panel="Decoding"),
+    threads: str = opt("threads"),
 ):
     """Translate each input line with a model trained by `charrnn train PAIRS.tsv --task seq2seq`.
 
@@ -38,25 +39,36 @@ def translate(
     check_decoding(beam, max_len, temp)
     m = load_seq2seq(resolve_checkpoint(checkpoint))
     say_which(checkpoint, m)
-    if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
-        for line in sys.stdin:
-            print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
-        return
-    lines = (read_text(text) if text is not None else sys.stdin.read()).split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
-        print(out)
+    with decoding_threads(threads):
+        if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
+            for line in sys.stdin:
+                print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
+            return
+        lines = (read_text(text) if text is not None else sys.stdin.read()).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
+            print(out)
+
+
+def decoding_threads(threads):
+    """The BLAS threads for decoding; auto means 1, as for `sample`: the products are small (one
+    row per input), and a timing-based choice could change the draws of a seed."""
+    from charrnn.threads import AUTO, blas_threads, parse_threads
+
+    threads = parse_threads(threads)
+    return blas_threads(1 if threads == AUTO else threads)
 
 
 # ------------------------------------------------------------------------------ evaluate, info
-def evaluate_seq2seq(m, file: Path, as_json: bool, encoding_errors: str = "strict") -> None:
+def evaluate_seq2seq(m, file: Path, as_json: bool, encoding_errors: str = "strict", threads=None) -> None:
     """`charrnn evaluate` with a seq2seq model `m`: FILE is a pairs file."""
     from charrnn.pairs import read_pairs
     from charrnn.translate import evaluate_pairs
 
     pairs, _ = read_pairs(file, skip_bad_lines=None, encoding_errors=encoding_errors)  # every pair counts
-    s = evaluate_pairs(m, pairs, path=file)
+    with decoding_threads(threads if threads is not None else "auto"):
+        s = evaluate_pairs(m, pairs, path=file)
     if as_json:
         print(json.dumps({"checkpoint": str(m.path), "file": str(file), **s.to_dict()}))
         return

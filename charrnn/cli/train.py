@@ -37,6 +37,8 @@ def train(
     layers: int = opt("layers"),
     dropout: float = opt("dropout"),
     forget_bias: float = opt("forget_bias"),
+    bias_init: choice("bias_init") = opt("bias_init"),
+    init_scale: float = opt("init_scale"),
     dtype: choice("dtype") = opt("dtype"),
     seq_len: int = opt("seq_len"),
     batch: int = opt("batch"),
@@ -66,6 +68,7 @@ def train(
     teacher_forcing: float = opt("teacher_forcing"),
     teacher_forcing_decay: int = opt("teacher_forcing_decay"),
     skip_bad_lines: bool = opt("skip_bad_lines"),
+    threads: str = opt("threads"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     import charrnn
@@ -73,6 +76,9 @@ def train(
     from charrnn.api import is_seq2seq_run
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.train_seq2seq import SEQ2SEQ_KEYS
+    from charrnn.threads import parse_threads
+
+    threads = parse_threads(threads)
 
     # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
     typed = {k: v for k, v in ctx.params.items() if k in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS
@@ -86,7 +92,7 @@ def train(
     else:
         reporter = ConsoleReporter(quiet=quiet)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
-                           overwrite=overwrite, reporter=reporter, **typed)
+                           overwrite=overwrite, reporter=reporter, threads=threads, **typed)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
     if getattr(result, "best_exact", None) is not None:  # seq2seq
         best = f"{result.best_exact:.2%} exact match, {best}"

@@ -128,6 +128,8 @@ class ConsoleReporter(Reporter):
         if self.val is not None:
             post["val"] = f"{self.val:.3f} ({self.val / LN2:.2f} bpc)"
         post["chars/s"] = f"{record['chars_per_s']:,.0f}"
+        if "threads" in record:  # --threads auto: the count in use now
+            post["threads"] = record["threads"]
         if run.tcfg.time_limit is not None:
             post["time left"] = human_time(run.tcfg.time_limit - (time.monotonic() - self.started))
         self.bar.set_postfix(post, refresh=False)

@@ -34,13 +34,21 @@ def sample(
     top_p: Optional[float] = opt("top_p"),
     num_samples: int = opt("num_samples"),
     skip_unknown: bool = opt("skip_unknown"),
+    threads: str = opt("threads"),
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
 
     import charrnn
     from charrnn.sample import clean_prime, stream
+    from charrnn.threads import AUTO, blas_threads, parse_threads
 
+    threads = parse_threads(threads)
+    # auto: 1 thread. At batch 1 every product is one row times a matrix, which threads barely
+    # speed up on a quiet machine and slow down many times over on a busy one; and OpenBLAS can
+    # round such a product differently at another thread count, so a timing-based choice could
+    # change the text of a seed.
+    threads = 1 if threads == AUTO else threads
     m = charrnn.load(checkpoint)
     say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
@@ -53,14 +61,15 @@ def sample(
     rng = np.random.default_rng(seed)  # one generator for all the samples
     out = sys.stdout
     last = ""  # the last character written: samples are separated on a line of their own
-    for k in range(num_samples):
-        if num_samples > 1:
-            out.write(("" if last in ("", "\n") else "\n") + f"--- sample {k + 1}/{num_samples} ---\n")
-        out.write(prime)
-        out.flush()
-        last = prime[-1:] or "\n"
-        text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
-        last = stream(text, out.write, out.flush) or last
+    with blas_threads(threads):
+        for k in range(num_samples):
+            if num_samples > 1:
+                out.write(("" if last in ("", "\n") else "\n") + f"--- sample {k + 1}/{num_samples} ---\n")
+            out.write(prime)
+            out.flush()
+            last = prime[-1:] or "\n"
+            text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
+            last = stream(text, out.write, out.flush) or last
     if last not in ("", "\n"):
         out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
@@ -75,21 +84,24 @@ def evaluate(
     as_json: bool = opt("as_json"),
     streams: int = opt("streams"),
     encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
+    threads: str = opt("threads"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
     from charrnn.corpus import read_text
+    from charrnn.threads import parse_threads
     from charrnn.vocab import unknown_message
 
+    threads = parse_threads(threads)
     m = charrnn.load(checkpoint)
     if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
         from charrnn.cli.seq2seq import evaluate_seq2seq
-        return evaluate_seq2seq(m, file, as_json, encoding_errors)
+        return evaluate_seq2seq(m, file, as_json, encoding_errors, threads)
     text = read_text(file, encoding_errors)
     from charrnn.cli.progress import progress_bar
 
     with progress_bar("scoring", "char") as update:
-        result = m.evaluate(text, strict=strict, streams=streams, progress=update)
+        result = m.evaluate(text, strict=strict, streams=streams, progress=update, threads=threads)
     if result.skipped:
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:

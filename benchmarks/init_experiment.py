@@ -1,0 +1,191 @@
+"""Which LSTM initialisation should `charrnn train` use? Issue 13's defaults experiment.
+
+    python benchmarks/init_experiment.py ../shared/data/tinyshakespeare.txt --out docs/init-experiment
+
+Phase 1 trains the default run (`charrnn train CORPUS`: 2x128 LSTM, 10 epochs, everything else
+default) once per setting and seed, each setting one combination of
+
+    --forget-bias 0 | 1          the LSTM forget-gate bias at the start
+    --bias-init zero | uniform   zero biases, or PyTorch's small uniform ones
+    --init-scale 0.5 | 1 | 2     weights ~ U(-s/sqrt(H), s/sqrt(H)); 1 is PyTorch's (and charrnn's)
+
+Phase 2 trains the two best settings (lowest mean best validation loss over the seeds) for
+--long-steps steps (20,000) with --long-seeds (2) seeds. Every run is the `charrnn` command itself,
+in its own process and output directory (the table shows the exact command), so the experiment
+measures the product. A run already finished in --out (its result.json) is not run again: the
+experiment can be stopped and started again.
+
+Writes OUT/results.md (tables, the command lines, a suggestion for the default) and
+OUT/results.json (every run). Progress goes to stderr. A missing corpus is skipped with a note
+(exit 0), so that scripts running every benchmark go on.
+
+Time on a quiet 2-core machine (2x128 LSTM at about 50,000 chars/s, as in docs/BENCHMARKS.md):
+one default run is 10 epochs of tiny-shakespeare's 1.0 M training characters, 4,015 steps, about
+3.5 minutes; phase 1 is 12 settings x 3 seeds = 36 runs, about 2.1 hours; phase 2 is 4 runs of
+20,000 steps (50 M characters), about 17 minutes each, 1.1 hours; in all about 3.3 hours
+(`--jobs 2 --threads 1` runs two at once, one thread each: about 1.6x the throughput).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FORGET_BIASES = (0.0, 1.0)
+BIAS_INITS = ("zero", "uniform")
+INIT_SCALES = (0.5, 1.0, 2.0)
+
+
+def settings(a) -> list[dict]:
+    return [{"forget_bias": f, "bias_init": b, "init_scale": s}
+            for f, b, s in itertools.product(a.forget_biases, a.bias_inits, a.init_scales)]
+
+
+def name(setting: dict) -> str:
+    return f"fb{setting['forget_bias']:g}-{setting['bias_init']}-s{setting['init_scale']:g}"
+
+
+def command(a, corpus: str, out: str, setting: dict, seed: int, extra: list[str]) -> list[str]:
+    """The `charrnn train` command line of one run (the default run but for the options named)."""
+    return [a.python, "-m", "charrnn", "train", corpus, "--out", out, "--overwrite", "--quiet",
+            "--seed", str(seed), "--forget-bias", f"{setting['forget_bias']:g}", "--bias-init", setting["bias_init"],
+            "--init-scale", f"{setting['init_scale']:g}", "--threads", a.threads, *shlex.split(a.train_args), *extra]
+
+
+def run_one(a, corpus: str, phase: str, setting: dict, seed: int, extra: list[str]) -> dict:
+    out = os.path.join(a.out, "runs", phase, f"{name(setting)}-seed{seed}")
+    done = os.path.join(out, "result.json")
+    if os.path.exists(done):
+        with open(done, encoding="utf-8") as f:
+            return json.load(f)
+    cmd = command(a, corpus, out, setting, seed, extra)
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"error: run failed ({' '.join(cmd)}):\n{r.stderr.strip()[-2000:]}")
+    records = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"), encoding="utf-8")]
+    evals = [rec for rec in records if rec.get("val_loss") is not None]
+    result = {"phase": phase, "setting": setting, "name": name(setting), "seed": seed,
+              "best_val_loss": min(rec["val_loss"] for rec in evals), "final_val_loss": evals[-1]["val_loss"],
+              "steps": evals[-1]["step"], "seconds": round(time.perf_counter() - t0, 1),
+              "curve": [[rec["step"], rec["val_loss"]] for rec in evals],
+              "command": shlex.join(["charrnn"] + cmd[3:])}  # as a user types it
+    with open(done, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    print(f"  {phase} {result['name']} seed {seed}: best val {result['best_val_loss']:.4f} after "
+          f"{result['steps']} steps ({result['seconds']:.0f} s)", file=sys.stderr)
+    return result
+
+
+def run_all(a, corpus, phase, jobs: list[tuple[dict, int]], extra) -> list[dict]:
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # each run is its own process
+        return list(pool.map(lambda job: run_one(a, corpus, phase, job[0], job[1], extra), jobs))
+
+
+def summarise(results: list[dict]) -> list[dict]:
+    """Per setting: mean and standard deviation of the best val loss over seeds, best first."""
+    by = {}
+    for r in results:
+        by.setdefault(r["name"], []).append(r)
+    rows = []
+    for n, rs in by.items():
+        losses = [r["best_val_loss"] for r in rs]
+        rows.append({"name": n, "setting": rs[0]["setting"], "mean": statistics.fmean(losses),
+                     "std": statistics.stdev(losses) if len(losses) > 1 else 0.0, "n": len(losses),
+                     "losses": losses, "steps": rs[0]["steps"]})
+    return sorted(rows, key=lambda row: row["mean"])
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| setting | forget bias | biases | init scale | seeds | best val loss, mean | std | per seed | steps |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        s = r["setting"]
+        lines.append(f"| {r['name']} | {s['forget_bias']:g} | {s['bias_init']} | {s['init_scale']:g} | {r['n']} "
+                     f"| {r['mean']:.4f} | {r['std']:.4f} | {', '.join(f'{x:.4f}' for x in r['losses'])} "
+                     f"| {r['steps']:,} |")
+    return "\n".join(lines)
+
+
+def suggestion(short: list[dict], long: list[dict]) -> str:
+    """The issue's rule: the winner at the default length, unless it loses at the long horizon
+    by more than the seed noise (here: more than twice the larger of the two standard deviations)."""
+    if not long:
+        return f"Phase 1 winner: {short[0]['name']} (phase 2 not run)."
+    a, b = short[0]["name"], short[1]["name"]
+    la = next(r for r in long if r["name"] == a)
+    lb = next(r for r in long if r["name"] == b)
+    noise = 2 * max(la["std"], lb["std"], 1e-9)
+    if la["mean"] - lb["mean"] > noise:
+        return (f"{a} wins at the default length but loses at the long horizon by {la['mean'] - lb['mean']:.4f} "
+                f"nats/char (> {noise:.4f}, twice the seed noise): choose {b}.")
+    return (f"Choose {a}: it wins at the default length ({short[0]['mean']:.4f} vs {short[1]['mean']:.4f}) and at "
+            f"the long horizon it is within the seed noise or better ({la['mean']:.4f} vs {lb['mean']:.4f}, "
+            f"noise {noise:.4f}).")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("corpus", help="the text (issue 13: tiny-shakespeare)")
+    ap.add_argument("--out", default="init-experiment", help="directory for the runs and results.md / results.json")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--long-seeds", default="0,1")
+    ap.add_argument("--long-steps", type=int, default=20000)
+    ap.add_argument("--forget-biases", default=",".join(f"{x:g}" for x in FORGET_BIASES))
+    ap.add_argument("--bias-inits", default=",".join(BIAS_INITS))
+    ap.add_argument("--init-scales", default=",".join(f"{x:g}" for x in INIT_SCALES))
+    ap.add_argument("--train-args", default="", help="more `charrnn train` options for every run (e.g. --lr 3e-3)")
+    ap.add_argument("--jobs", type=int, default=1, help="runs at once (each its own process)")
+    ap.add_argument("--threads", default="auto", help="--threads of every run (with --jobs 2: 1)")
+    ap.add_argument("--skip-long", action="store_true", help="phase 1 only")
+    ap.add_argument("--python", default=sys.executable, help="the interpreter that runs charrnn")
+    a = ap.parse_args(argv)
+    if not os.path.exists(a.corpus):
+        print(f"skipped: the corpus {a.corpus} is not there (pass its path as the first argument)", file=sys.stderr)
+        return 0
+    a.forget_biases = [float(x) for x in a.forget_biases.split(",")]
+    a.bias_inits = a.bias_inits.split(",")
+    a.init_scales = [float(x) for x in a.init_scales.split(",")]
+    seeds = [int(x) for x in a.seeds.split(",")]
+    corpus = os.path.abspath(a.corpus)
+    a.out = os.path.abspath(a.out)
+    os.makedirs(a.out, exist_ok=True)
+    started = time.strftime("%Y-%m-%d %H:%M")
+    short = run_all(a, corpus, "default", [(s, seed) for s in settings(a) for seed in seeds], [])
+    short_rows = summarise(short)
+    long, long_rows = [], []
+    if not a.skip_long and len(short_rows) >= 2:
+        best2 = [r["setting"] for r in short_rows[:2]]
+        long = run_all(a, corpus, "long", [(s, int(seed)) for s in best2 for seed in a.long_seeds.split(",")],
+                       ["--max-steps", str(a.long_steps)])
+        long_rows = summarise(long)
+    me = shlex.join(["python", os.path.relpath(__file__, ROOT)] + (argv if argv is not None else sys.argv[1:]))
+    example = short[0]["command"] if short else ""
+    md = "\n".join([
+        f"# LSTM initialisation experiment ({started})", "",
+        f"Command: `{me}`", "",
+        f"Each run is `charrnn train` with the default settings but for the initialisation, e.g. `{example}`;",
+        "the loss is the best validation loss (nats/char) over the run's evaluations.", "",
+        f"## The default run ({len(seeds)} seed(s) per setting), best first", "", table(short_rows), "",
+        *([f"## The two best over {a.long_steps:,} steps", "", table(long_rows), ""] if long_rows else []),
+        "## Suggestion", "", suggestion(short_rows, long_rows), ""])
+    with open(os.path.join(a.out, "results.md"), "w", encoding="utf-8") as f:
+        f.write(md)
+    with open(os.path.join(a.out, "results.json"), "w", encoding="utf-8") as f:
+        json.dump({"command": me, "started": started, "default_run": short_rows, "long": long_rows,
+                   "runs": short + long}, f, indent=1)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""benchmarks/init_experiment.py on a tiny corpus with a handful of steps: the runs, the tables, the
+restart that reuses finished runs, and the clean skip without a corpus."""
+
+import importlib.util
+import json
+import os
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    spec = importlib.util.spec_from_file_location("init_experiment", os.path.join(ROOT, "benchmarks", "init_experiment.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_smoke_run_writes_tables_and_reuses_finished_runs(experiment, tmp_path, capsys):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 40)
+    out = tmp_path / "exp"
+    args = [str(corpus), "--out", str(out), "--seeds", "0", "--long-seeds", "0", "--long-steps", "4",
+            "--bias-inits", "zero,uniform", "--init-scales", "1", "--forget-biases", "1", "--jobs", "2",
+            "--threads", "1", "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2"]
+    assert experiment.main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in res["default_run"]] and len(res["default_run"]) == 2
+    assert {r["name"] for r in res["long"]} == {r["name"] for r in res["default_run"]}  # the two best
+    assert all(r["steps"] == 2 for r in res["runs"] if r["phase"] == "default")
+    assert all(r["steps"] == 4 for r in res["runs"] if r["phase"] == "long")
+    md = (out / "results.md").read_text()
+    assert "init_experiment.py" in md and "`charrnn train " in md and "| fb1-uniform-s1 | 1 | uniform | 1 |" in md
+    assert "## Suggestion" in md
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("latest.npz")}
+    capsys.readouterr()
+    assert experiment.main(args) == 0  # again: every run is reused, none trained
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("latest.npz")} == before
+
+
+def test_missing_corpus_is_skipped(experiment, tmp_path, capsys):
+    assert experiment.main([str(tmp_path / "absent.txt"), "--out", str(tmp_path / "o")]) == 0
+    assert "skipped" in capsys.readouterr().err and not (tmp_path / "o").exists()
