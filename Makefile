@@ -20,7 +20,7 @@ SHOTS_OUT ?= shots-out
 SHOTS_TIME ?= 5m
 SHOTS_ARGS ?=
 
-.PHONY: install test demo demo-seq2seq bench clean corpus screenshots
+.PHONY: install test demo demo-seq2seq bench clean corpus screenshots memory-demo
 
 install: $(STAMP)
 
@@ -64,6 +64,17 @@ demo-seq2seq: install $(PAIRS) data/dates-test.tsv
 		$(VENV)/bin/charrnn translate $(S2S_OUT)/best.npz
 	@echo "--- charrnn evaluate on 1,000 new pairs (data/dates-test.tsv) ---" >&2
 	$(VENV)/bin/charrnn evaluate $(S2S_OUT)/best.npz data/dates-test.tsv
+
+# inspect-memory on 2x128 RNN, LSTM and GRU, each trained for $(MEMORY_TIME) (skipped when runs/<cell>/best.npz exists).
+MEMORY_TIME ?= 5m
+memory-demo: install $(CORPUS)
+	@for cell in rnn lstm gru; do \
+	  if [ -f runs/$$cell/best.npz ]; then echo "runs/$$cell/best.npz exists: not retrained" >&2; \
+	  else $(VENV)/bin/charrnn train $(CORPUS) --model $$cell --hidden 128 --layers 2 --time $(MEMORY_TIME) \
+	       --out runs/$$cell --overwrite || exit 1; fi; \
+	done
+	$(VENV)/bin/charrnn inspect-memory runs/rnn/best.npz runs/lstm/best.npz runs/gru/best.npz --init \
+	  --html runs/memory.html --dump runs/memory.npz
 
 bench: install $(CORPUS)
 	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)

@@ -5,6 +5,7 @@
     m.sample(200, temperature=0.8, prime="def ", seed=1)  # -> str: the prime, then 200 characters
     m.evaluate(text)                                      # -> EvalResult: nats_per_char, bits_per_char, ...
     m.trace(text)                                         # -> Traces: activations by unit (inspect-cells)
+    m.memory(text, init=True)                             # -> Memory: context usage, gradient reach (inspect-memory)
     charrnn.train("corpus.txt", out="runs/a", model="gru", hidden=256, max_steps=2000)
 
 Options are those of the command line (charrnn.options), by their Python names. Nothing here
@@ -79,6 +80,25 @@ class Model:
 
         text = known_text(text, self.vocab, warn)
         return run_traces(self.params, self.cfg, self.vocab.encode(text))
+
+    def memory(self, text: str, max_context: int = 1024, max_targets: int = 2000, max_distance: int = 256,
+               positions: int = 64, init: bool = False, at: int | None = None,
+               warn: Callable[[str], None] | None = None, progress: Callable[[int], None] | None = None):
+        """How much context the model uses and how far back its gradient reaches on `text`, as
+        `charrnn inspect-memory` measures them (charrnn.interpret.memory.Memory: effective_context,
+        gradient_horizon, grad_h_median, loss_at, ... and `init` for the fresh model with init=True);
+        `at` (an index into `text`) also gives the saliency of the characters before it."""
+        from charrnn.interpret.memory import measure, prepare
+        from charrnn.options import check
+
+        for key, value in (("max_context", max_context), ("max_targets", max_targets),
+                           ("max_distance", max_distance), ("positions", positions), ("at", at)):
+            check(key, value)
+        job = prepare(self.trained, text, max_context, max_targets, max_distance, positions, at, warn)
+        seed = self.trained.train_cfg.seed if init else None
+        m = measure(self.params, self.cfg, job.ids, job.plan, job.points, seed, progress)
+        m.extra.update(skipped=job.skipped, checkpoint=str(self.path))
+        return m
 
     def info(self) -> dict:
         """What the checkpoint holds, as `charrnn info --json` prints it."""

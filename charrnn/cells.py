@@ -3,6 +3,9 @@ right under it, and a trace that names what the forward computed. One shared con
 
     forward(p, x, state0, ws)    -> (hs, stateT, cache)    (ws: charrnn.workspace, or None)
     backward(dhs, dstateT, cache) -> (dx, dstate0, grads)
+    backward(dhs, dstateT, cache, dstates) also fills dstates, one (T, B, H) array per state
+        component (h; and c for an LSTM), with the TOTAL gradient reaching each intermediate
+        state: dstates[0][t] = dL/dh_t over every path (`charrnn inspect-memory` reads it)
     trace(cache)                 -> {kind: (T, B, H)} what the forward computed, by name
 
 (the one-step sampler is charrnn.stepper; plain references for the tests: tests/reference.py).
@@ -107,7 +110,7 @@ def rnn_forward(p, x, state0, ws=None):
     return Hs[1:], (Hs[T].copy(),), (p, x, Hs, ws)
 
 
-def rnn_backward(dhs, dstateT, cache):
+def rnn_backward(dhs, dstateT, cache, dstates=None):
     p, x, Hs, ws = cache
     hs, (T, B, H) = Hs[1:], Hs[1:].shape
     WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
@@ -116,6 +119,8 @@ def rnn_backward(dhs, dstateT, cache):
     dh = _grad_state(dstateT[0], hs[0])
     for t in range(T - 1, -1, -1):
         dh += dhs[t]  # total gradient reaching h_t
+        if dstates is not None:
+            dstates[0][t] = dh
         da[t] *= dh  # backprop through tanh
         np.matmul(da[t], WhT, out=dh)  # into h_{t-1}
     grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ da.reshape(T * B, H)}
@@ -178,7 +183,7 @@ def lstm_forward(p, x, state0, ws=None):
     return Hs[1:], (Hs[T].copy(), Cs[T].copy()), (p, x, A, Hs, Cs, tcs, ws)
 
 
-def lstm_backward(dhs, dstateT, cache):
+def lstm_backward(dhs, dstateT, cache, dstates=None):
     p, x, A, Hs, Cs, tcs, ws = cache
     (_, T, B, H), G = A.shape, A.shape[0] * A.shape[3]
     WhT = np.ascontiguousarray(p["Wh"].T)  # (G, H): a contiguous copy multiplies ~25% faster
@@ -196,6 +201,8 @@ def lstm_backward(dhs, dstateT, cache):
             np.add(dhr, dhs[t], out=dh)  # total gradient reaching h_t
             np.multiply(dh, P[t - t0], out=tmp)
             dc += tmp  # dc_t = dc_{t+1} f_{t+1} + dh_t o (1 - tanh(c_t)^2)
+            if dstates is not None:
+                dstates[0][t], dstates[1][t] = dh, dc
             np.multiply(k[:2], dc, out=d[:2])  # d a_i, d a_f
             np.multiply(k[3], dc, out=d[3])  # d a_g
             np.multiply(k[2], dh, out=d[2])  # d a_o
@@ -259,7 +266,7 @@ def gru_forward(p, x, state0, ws=None):
     return Hs[1:], (Hs[T].copy(),), (p, x, A, Hs, gs, rhs, ws)
 
 
-def gru_backward(dhs, dstateT, cache):
+def gru_backward(dhs, dstateT, cache, dstates=None):
     p, x, A, Hs, gs, rhs, ws = cache
     (T, B, G), H = A.shape, A.shape[2] // 3
     Wh_rzT, Wh_gT = np.ascontiguousarray(p["Wh"][:, :2 * H].T), np.ascontiguousarray(p["Wh"][:, 2 * H:].T)
@@ -269,7 +276,9 @@ def gru_backward(dhs, dstateT, cache):
     for t in range(T - 1, -1, -1):
         a, d, g, h = A[t], dA[t], gs[t], Hs[t]  # h = h_{t-1}
         r, z = a[:, :H], a[:, H:2 * H]
-        np.add(dhr, dhs[t], out=dh)
+        np.add(dhr, dhs[t], out=dh)  # total gradient reaching h_t
+        if dstates is not None:
+            dstates[0][t] = dh
         rz, drz = a[:, :2 * H], d[:, :2 * H]
         np.multiply(rz, rz, out=drz)
         np.subtract(rz, drz, out=drz)  # s (1 - s) for r, z

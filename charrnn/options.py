@@ -45,6 +45,7 @@ SAMPLING = "Sampling"
 INPUT = "Input"
 SEQ2SEQ = "Seq2seq"
 DECODING = "Decoding"
+MEASURE = "Measurements"
 PERFORMANCE = "Performance"
 
 # Upper bounds that catch typos (hidden 1000000) before they eat the machine's memory.
@@ -279,6 +280,22 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            flags=("--html",), show_default="none"),
     Option("dump", None, "Write the raw traces, text, unit index and probes to this .npz.", OUTPUT, Path,
            flags=("--dump",), show_default="none"),
+    # ------------------------------------------------------------------------- inspect-memory
+    Option("max_context", 1024, "Longest context k of the context-usage curve (k = 1, 2, 4, ... up to this).",
+           MEASURE, int, 1, hint="e.g. --max-context 1024"),
+    Option("max_targets", 2000, "Targets scored for context usage, evenly spaced.", MEASURE, int, 1,
+           hint="e.g. --max-targets 2000"),
+    Option("max_distance", 256, "Steps the gradient is followed back from each target.", MEASURE, int, 1,
+           hint="e.g. --max-distance 256"),
+    Option("positions", 64, "Targets the gradient is followed back from, evenly spaced.", MEASURE, int, 1,
+           hint="e.g. --positions 64"),
+    Option("init", False, "Also measure each architecture freshly initialised (with the checkpoint's seed).",
+           MEASURE, bool, flags=("--init",), show_default="off"),
+    Option("at", None, "Saliency of the characters before character N of the text (counting from 0).", MEASURE,
+           int, 1, flags=("--at",), metavar="N", show_default="the middle of the text",
+           want="a whole number >= 1: a target needs a character before it", hint="e.g. --at 1000"),
+    Option("at_match", None, "Saliency target: the last character of the first match of REGEX.", MEASURE,
+           flags=("--at-match",), metavar="REGEX", show_default="none"),
     # -------------------------------------------------------------------------------- compare
     Option("width", 64, "Width of the terminal charts in characters.", OUTPUT, int, 16, 400,
            hint="e.g. --width 100"),

@@ -74,12 +74,12 @@ class Seq2SeqModel:
     def info(self) -> dict:
         return info_dict(self)
 
-    # What only a language model does (sample, inspect-cells): a clear error instead.
+    # What only a language model does (sample, inspect-cells, inspect-memory): a clear error instead.
     def _lm_only(self, *args, **kwargs):
-        raise UsageError(f"{self.path} holds a seq2seq model; sample and inspect-cells work on language models",
-                         hint="use charrnn translate, evaluate or info with it")
+        raise UsageError(f"{self.path} holds a seq2seq model; sample, inspect-cells and inspect-memory work on "
+                         "language models", hint="use charrnn translate, evaluate or info with it")
 
-    generate = sample = trace = _lm_only
+    generate = sample = trace = memory = _lm_only
 
     @property
     def trained(self):

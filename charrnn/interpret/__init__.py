@@ -8,4 +8,6 @@
     analysis.py  all of it in one call (`analyse`) and its JSON form
     files.py     the files inspect-cells writes (--dump; the --html page's unit picker), atomically
     render.py    heat maps: rich Text for the terminal, a self-contained HTML page
+    memory.py    inspect-memory: context usage, gradient reach, saliency (from the cells' backward)
+    memory_html.py  the inspect-memory page (inline SVG curves, saliency heat maps)
 """
