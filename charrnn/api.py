@@ -4,6 +4,7 @@
     m = charrnn.load("checkpoints/best.npz")              # a trained model (a directory: its best/latest)
     m.sample(200, temperature=0.8, prime="def ", seed=1)  # -> str: the prime, then 200 characters
     m.evaluate(text)                                      # -> EvalResult: nats_per_char, bits_per_char, ...
+    m.evaluate_file("big.txt", streams=64)                # the same, on a file of any size (bounded memory)
     m.trace(text)                                         # -> Traces: activations by unit (inspect-cells)
     m.memory(text, init=True)                             # -> Memory: context usage, gradient reach (inspect-memory)
     charrnn.train("corpus.txt", out="runs/a", model="gru", hidden=256, max_steps=2000)
@@ -70,6 +71,17 @@ class Model:
         with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
             return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress,
                                  tuner=tuner)
+
+    def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
+                      progress: Callable[[str, int, int], None] | None = None, threads=None):
+        """`evaluate` on a text file of any size, in bounded memory (charrnn.evaluate_file); progress
+        (optional) is called as progress(phase, done, total), phase "read" (bytes) then "score"
+        (characters); `threads` as in `evaluate`."""
+        from charrnn.evaluate_file import evaluate_file
+        from charrnn.threads import blas_threads
+
+        with blas_threads(threads) as tuner:
+            return evaluate_file(self.trained, path, strict, streams, encoding_errors, progress, tuner)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:

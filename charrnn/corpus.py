@@ -19,7 +19,8 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,7 @@ from charrnn.vocab import Vocab, code_points
 
 CHUNK_BYTES = 1 << 20  # small enough that each chunk's arrays stay in the CPU cache
 CACHE_MIN_BYTES = 8 << 20
+BLOCK_BYTES = 1 << 20  # the cache stores a CRC-32 of every block of this many id bytes
 MAX_CODE_POINT = 0x110000
 
 
@@ -42,6 +44,7 @@ class Corpus:
     ids: np.ndarray  # (n_chars,) vocab.dtype; a read-only memmap for large files
     counts: np.ndarray  # (V,) occurrences of each vocabulary character
     encoding_errors: str = "strict"
+    warnings: list = field(default_factory=list)  # one line each, e.g. a damaged cache that was rebuilt
 
     @property
     def n_chars(self) -> int:
@@ -171,15 +174,22 @@ def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus
     """Read and encode a UTF-8 text file; large files are encoded once into a memory-mapped cache.
 
     Small files: one pass for the hash and histogram (vocabulary), one to encode. Large files:
-    the hash alone finds a cached encoding (vocabulary and counts are stored beside it); on a
-    miss, the two passes above write the ids into the cache, chunk by chunk.
+    the hash alone finds a cached encoding (vocabulary, counts and block checksums are stored
+    beside it), which is verified before use; on a miss, or a cache that fails its check, the
+    two passes above write the ids into the cache, chunk by chunk.
     """
     check("encoding_errors", encoding_errors)
     path, size = _open(path)
+    warnings = []
     if size >= CACHE_MIN_BYTES:
         directory = Path(cache_dir) if cache_dir else cache_dir_default()
         sha = _sha256(path)
-        hit = _cache_hit(directory / f"{sha}-{encoding_errors}.npy")
+        target = directory / f"{sha}-{encoding_errors}.npy"
+        try:
+            hit = _cache_hit(target)
+        except _CacheFailed as e:
+            hit = None
+            warnings.append(f"the corpus cache {target} failed its check ({e}); rebuilding it from {path}")
         if hit is not None:
             return Corpus(path, sha, size, *hit, encoding_errors)
     sha, hist = _scan(path, encoding_errors)
@@ -190,8 +200,8 @@ def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus
     if size < CACHE_MIN_BYTES:
         ids = _encode_all(path, vocab, encoding_errors)
     else:
-        ids = _build_cache(path, directory / f"{sha}-{encoding_errors}.npy", vocab, counts, encoding_errors)
-    return Corpus(path, sha, size, vocab, ids, counts, encoding_errors)
+        ids = _build_cache(path, target, vocab, counts, encoding_errors)
+    return Corpus(path, sha, size, vocab, ids, counts, encoding_errors, warnings)
 
 
 # ----------------------------------------------------------------------------------- cache
@@ -199,22 +209,72 @@ def cache_dir_default() -> Path:
     return Path(os.environ.get("CHARRNN_CACHE_DIR") or Path.home() / ".cache" / "charrnn")
 
 
+class _CacheFailed(Exception):
+    """A cache entry exists but cannot be trusted (the message says why); it is rebuilt."""
+
+
+def _block_crcs(chunks) -> list[int]:
+    """CRC-32 of every BLOCK_BYTES-long block of the concatenated byte `chunks` (the last may be short)."""
+    crcs, crc, filled = [], 0, 0
+    for data in chunks:
+        data = memoryview(data).cast("B")
+        while len(data):
+            take = min(len(data), BLOCK_BYTES - filled)
+            crc, filled, data = zlib.crc32(data[:take], crc), filled + take, data[take:]
+            if filled == BLOCK_BYTES:
+                crcs.append(crc)
+                crc, filled = 0, 0
+    if filled:
+        crcs.append(crc)
+    return crcs
+
+
 def _cache_hit(target: Path):
-    """(vocab, ids memmap, counts) from `<sha256>-<errors>.npy` and its `.json`, or None."""
+    """(vocab, ids memmap, counts) from `<sha256>-<errors>.npy` and its `.json`; None when there is
+    no entry; _CacheFailed when there is one that fails its check.
+
+    The check reads every id once (no memory map: bounded memory) to compare the CRC-32 of each
+    block with the one stored when the cache was written, and to see that every id is in the
+    vocabulary - much cheaper than re-encoding the text (the sha256 of the text costs as much).
+    """
+    meta = target.with_suffix(".json")
+    if not target.exists() and not meta.exists():
+        return None
     try:
-        info = json.loads(target.with_suffix(".json").read_text(encoding="utf-8"))
+        info = json.loads(meta.read_text(encoding="utf-8"))
         vocab = Vocab.from_list(info["vocab"])
         counts = np.array(info["counts"], dtype=np.int64)
+        crcs = info.get("block_crc32")
+        if not isinstance(crcs, list) or info.get("block_bytes") != BLOCK_BYTES:
+            raise _CacheFailed("no block checksums: written by an older charrnn")
         ids = np.load(target, mmap_mode="r", allow_pickle=False)
-        if ids.shape == (int(counts.sum()),) and ids.dtype == vocab.dtype and counts.shape == (vocab.size,):
-            return vocab, ids, counts
-    except (OSError, ValueError, KeyError, TypeError, CharRNNError):
-        pass  # missing or damaged: (re)built by the caller
-    return None
+        if not (ids.shape == (int(counts.sum()),) and ids.dtype == vocab.dtype and counts.shape == (vocab.size,)):
+            raise _CacheFailed("its length, type or vocabulary does not match")
+        offset, n_bytes = ids.offset, ids.nbytes
+        del ids
+        with open(target, "rb") as f:
+            f.seek(offset)
+            blocks = iter(lambda: f.read(BLOCK_BYTES), b"")
+            read = 0
+            for k, (block, want) in enumerate(zip(blocks, crcs)):
+                read += len(block)
+                if zlib.crc32(block) != want:
+                    raise _CacheFailed(f"checksum mismatch in block {k} (bytes {k * BLOCK_BYTES:,}..)")
+                top = int(np.frombuffer(block, dtype=vocab.dtype).max(initial=0))
+                if top >= vocab.size:
+                    raise _CacheFailed(f"character id {top} in block {k}, beyond its vocabulary of {vocab.size}")
+            if read != n_bytes or len(crcs) != -(-n_bytes // BLOCK_BYTES):
+                raise _CacheFailed("it is shorter or longer than its checksums")
+        return vocab, np.load(target, mmap_mode="r", allow_pickle=False), counts
+    except _CacheFailed:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, CharRNNError) as e:
+        raise _CacheFailed(f"unreadable: {type(e).__name__}") from None
 
 
 def _build_cache(path: Path, target: Path, vocab: Vocab, counts: np.ndarray, errors: str) -> np.ndarray:
-    """Encode the file chunk by chunk into `target` (atomically); the ids in memory if it cannot be written."""
+    """Encode the file chunk by chunk into `target` (atomically) with a CRC-32 per block beside it
+    in the `.json`; the ids in memory if the cache cannot be written."""
     n = int(counts.sum())
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -222,18 +282,25 @@ def _build_cache(path: Path, target: Path, vocab: Vocab, counts: np.ndarray, err
     except OSError:  # no writable cache: encode into memory instead
         return _encode_all(path, vocab, errors)
     try:
-        with os.fdopen(fd, "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False, "shape": (n,)}
-            np.lib.format.write_array_header_1_0(f, header)
-            at = 0
+        written = []  # byte count per chunk, for the length check
+
+        def chunks():
             for p, _ in _decoded_chunks(path, errors):
                 ids = vocab.encode_points(p)
                 f.write(ids.data)
-                at += ids.size
-        if at != n:
+                written.append(ids.size)
+                yield ids.data
+
+        with os.fdopen(fd, "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False, "shape": (n,)}
+            np.lib.format.write_array_header_1_0(f, header)
+            crcs = _block_crcs(chunks())
+        if sum(written) != n:
             raise CorpusError(f"{path} changed while it was being read", hint="run again once it is complete")
+        target.with_suffix(".json").unlink(missing_ok=True)  # never a new .npy beside an old .json
         os.replace(tmp, target)
-        info = {"source": str(path.resolve()), "vocab": vocab.to_list(), "counts": counts.tolist(), "n_chars": n}
+        info = {"source": str(path.resolve()), "vocab": vocab.to_list(), "counts": counts.tolist(), "n_chars": n,
+                "block_bytes": BLOCK_BYTES, "block_crc32": crcs}
         target.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
     except OSError:  # e.g. the disk filled up: the cache is an optimisation, carry on without it
         Path(tmp).unlink(missing_ok=True)

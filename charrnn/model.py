@@ -25,7 +25,8 @@ import numpy as np
 
 from charrnn.cells import CELLS
 from charrnn.config import ModelConfig
-from charrnn.workspace import Workspace
+from charrnn.errors import VocabError
+from charrnn.workspace import Workspace, take
 
 
 def layer_params(params: dict, k: int) -> dict:
@@ -46,12 +47,24 @@ def n_params(cfg: ModelConfig) -> int:
     return sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
-def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int) -> int:
-    """Bytes: parameters, gradients and Adam moments (4 copies) plus one chunk's forward cache."""
+def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str = "adam") -> int:
+    """Bytes that training adds to a process already holding the parameters (and the corpus):
+
+        item * ((2 + 2 slots + scratch) P + B T V + layers B T floats_per_step(H))
+
+    P parameters: the gradients twice (a step's are alive while the next step's are computed),
+    the optimizer's slots (Adam m and v: 2; SGD, RMSprop, Adagrad: 1) and the copies of them a
+    checkpoint writes, Adam's scratch array (1); one chunk's logits, worked on in place by the
+    loss, in the run's workspace (B T V: the largest array at a large vocabulary); each layer's
+    forward cache (cells.Cell.floats_per_step). Checked against peak RSS at V = 65, 577 and
+    20,001 in docs/BENCHMARKS.md.
+    """
     item = np.dtype(cfg.dtype).itemsize
+    slots = {"adam": 2, "sgd": 1, "rmsprop": 1, "adagrad": 1}.get(optimizer, 2)
+    scratch = 1 if optimizer == "adam" else 0
     per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
-    logits = 2 * batch * seq_len * cfg.vocab_size
-    return item * (4 * n_params(cfg) + cfg.layers * per_layer + logits)
+    logits = batch * seq_len * cfg.vocab_size
+    return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer)
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -93,6 +106,10 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
     the same workspace. Without one they are fresh (what a caller that keeps caches wants).
     """
     cell = CELLS[cfg.cell]
+    if ids.size and not 0 <= int(ids.min()) <= int(ids.max()) < cfg.vocab_size:  # any data source
+        bad = int(ids.max()) if int(ids.max()) >= cfg.vocab_size else int(ids.min())
+        raise VocabError(f"character id {bad} is outside the model's vocabulary of {cfg.vocab_size} characters",
+                         hint="the ids do not come from this model's vocabulary (damaged data?)")
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
     layer_caches, masks, stateT = [], [], []
     for k in range(cfg.layers):
@@ -108,7 +125,8 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
         x = hs  # (T, B, H)
     T, B, H = x.shape
     top = x.reshape(T * B, H)
-    logits = top @ params["Wy"]
+    logits = take(ws, "logits", (T * B, cfg.vocab_size), params["Wy"].dtype)  # (TB, V): reused, not paged in anew
+    np.matmul(top, params["Wy"], out=logits)
     logits += params["by"]
     return logits, stateT, (layer_caches, masks, top)
 
@@ -131,14 +149,20 @@ def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache):
     return grads, dstate0
 
 
-def softmax_xent(logits: np.ndarray, targets: np.ndarray):
-    """Mean cross-entropy (nats) of rows of logits (N, V) against targets (N,), and dL/dlogits."""
+def softmax_xent(logits: np.ndarray, targets: np.ndarray, overwrite: bool = False):
+    """Mean cross-entropy (nats) of rows of logits (N, V) against targets (N,), and dL/dlogits.
+
+    overwrite: dL/dlogits is computed in the logits array itself (no (N, V) temporaries: at
+    V = 20,001 each one is 200 MB, written once per step).
+    """
     N = logits.shape[0]
     rows = np.arange(N)
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
+    z = logits if overwrite else logits.copy()
+    z -= z.max(axis=1, keepdims=True)
+    picked = z[rows, targets].astype(np.float64)  # (N,) z of the right characters, before exp
+    e = np.exp(z, out=z)
     s = e.sum(axis=1, keepdims=True)
-    loss = float(np.mean(np.log(s[:, 0], dtype=np.float64) - z[rows, targets]))
+    loss = float(np.mean(np.log(s[:, 0], dtype=np.float64) - picked))
     e /= s  # probabilities
     e[rows, targets] -= 1
     e /= N
@@ -153,7 +177,7 @@ def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state
     many chunks passes one workspace `ws` for the scratch arrays (see `forward`).
     """
     logits, stateT, cache = forward(params, cfg, x, state, rng, ws)
-    loss, dlogits = softmax_xent(logits, y.T.reshape(-1))
+    loss, dlogits = softmax_xent(logits, y.T.reshape(-1), overwrite=True)
     grads, _ = backward(params, cfg, dlogits, cache)
     return loss, grads, stateT
 
@@ -162,6 +186,8 @@ def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list
     """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
     logits, stateT, _ = forward(params, cfg, x, state, ws=ws)
     targets = y.T.reshape(-1)
-    z = logits - logits.max(axis=1, keepdims=True)
-    nll = np.log(np.exp(z).sum(axis=1), dtype=np.float64) - z[np.arange(len(targets)), targets]
+    z = logits  # ours: worked on in place (no (TB, V) temporaries)
+    z -= z.max(axis=1, keepdims=True)
+    picked = z[np.arange(len(targets)), targets]
+    nll = np.log(np.exp(z, out=z).sum(axis=1), dtype=np.float64) - picked
     return float(nll.sum()), len(targets), stateT

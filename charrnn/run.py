@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,6 +50,7 @@ class Run:
     history: list = field(default_factory=list)
     # Scratch arrays of the training and validation chunks (sized once, freed with the run).
     workspace: Workspace = field(default_factory=Workspace, repr=False)
+    base_bytes: int = 0  # resident memory once set up (corpus, parameters): what est. memory adds to
     eval_every: int = 500  # steps between validation passes (resolved by validation.eval_period)
     validation: object = None  # validation.ValidationPlan: what is scored, and what it costs
 
@@ -107,6 +111,7 @@ def prepare_run(corpus_path, train_opts: dict, model_opts: dict, resume=None, in
     else:
         tcfg = TrainConfig(**train_opts)
     corpus = load_corpus(corpus_path, encoding_errors=encoding_errors, cache_dir=cache_dir)
+    warnings.extend(corpus.warnings)
     lookup = None
     if saved is None:
         cfg = ModelConfig(vocab_size=corpus.vocab.size, **model_opts)
@@ -144,7 +149,24 @@ def prepare_run(corpus_path, train_opts: dict, model_opts: dict, resume=None, in
     if model.n_params(cfg) > len(train_ids):
         warnings.append(f"the model has {model.n_params(cfg):,} parameters for {len(train_ids):,} training "
                         "characters: it will memorise the text (try a smaller --hidden or more text)")
+    run.base_bytes = resident_bytes()
     return run, warnings
+
+
+def resident_bytes() -> int:
+    """Bytes this process holds now (the interpreter, the corpus, the model). Linux: /proc;
+    elsewhere the peak so far (resource), or 0 where neither can be read."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
 
 
 def _restore(run: Run, saved) -> None:

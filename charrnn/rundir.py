@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
 from charrnn import __version__
 from charrnn.cells import CELLS
-from charrnn.checkpoint import remove_partial, save_checkpoint
+from charrnn.checkpoint import atomic_write, load_checkpoint, remove_partial, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.run import Run
+from charrnn.runlock import RunLock
 
 
 class RunDir:
@@ -27,9 +27,9 @@ class RunDir:
         self._truncate_metrics = not self.continues  # a new log (at the first record)
         self.latest, self.best = self.path / "latest.npz", self.path / "best.npz"
         self.metrics = self.path / "metrics.jsonl"
-        self.lock = self.path / ".lock"
+        self._lock = RunLock(self.path)
+        self.lock = self._lock.path
         self.overwrite = overwrite
-        self._locked = False
 
     def __enter__(self):
         if self.path.exists() and not self.path.is_dir():
@@ -56,59 +56,98 @@ class RunDir:
                 f.unlink(missing_ok=True)
         return self
 
-    def __exit__(self, *exc):
-        self.release()
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            self.release()
+        except OSError as e:
+            if exc is None:
+                raise CheckpointError(f"could not release the lock {self.lock}: {e.strerror or e}",
+                                      hint="check the directory; the checkpoints are complete") from None
+            # The first error wins: a clean-up that fails after it is a note, never a replacement.
+            exc.__notes__ = [*getattr(exc, "__notes__", []),  # (exc.add_note from Python 3.11)
+                             f"also: could not release the lock {self.lock}: {e.strerror or e}"]
 
     def _acquire(self) -> None:
-        me = f"{os.getpid()} {socket.gethostname()}"
-        for _ in range(2):
-            try:
-                fd = os.open(self.lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self._lock_is_live():
-                    raise UsageError(f"another `charrnn train` ({self.lock.read_text().strip()}) is writing to "
-                                     f"{self.path}/", hint="wait for it to finish, or use --out another directory")
-                self.lock.unlink(missing_ok=True)  # left behind by a run that was killed
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(me)
-            self._locked = True
-            return
-        raise UsageError(f"could not lock {self.path}/", hint="remove the stale file " + str(self.lock))
-
-    def _lock_is_live(self) -> bool:
-        try:
-            pid, host = self.lock.read_text().split()
-            if host != socket.gethostname():
-                return True  # another machine: we cannot tell, so we do not take over
-            os.kill(int(pid), 0)
-            return True
-        except (ValueError, OSError):
-            return False
+        self._lock.acquire()  # UsageError naming the other writer (the kernel frees a dead one's lock)
 
     def release(self) -> None:
-        if self._locked:
-            self.lock.unlink(missing_ok=True)
-            self._locked = False
+        self._lock.release()
 
-    def save(self, run: Run, best: bool) -> None:
+    def _arrays(self, run: Run) -> dict:
         arrays = {f"param/{k}": v for k, v in run.params.items()}
         arrays.update({f"opt/{k}": v for k, v in run.optimizer.state_dict().items()})
         for k, layer in enumerate(run.state):
             for name, a in zip(CELLS[run.cfg.cell].state, layer):
                 arrays[f"state/l{k}.{name}"] = a
-        meta = {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
+        return arrays
+
+    def _meta(self, run: Run) -> dict:
+        return {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
                 "step": run.step, "epoch": run.epoch, "chunk": run.chunk, "val_loss": run.val_loss,
                 "best_val_loss": run.best_val_loss, "bad_evals": run.bad_evals,
                 "rng": run.rng.bit_generator.state, "corpus": run.corpus_info, "char_counts": run.char_counts,
                 "history": run.history,
                 "charrnn_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        save_checkpoint(self.latest, arrays, meta)
-        if best:
+
+    def save(self, run: Run, best: bool) -> None:
+        arrays, meta = self._arrays(run), self._meta(run)
+        if best:  # best first: latest never records a best loss that best.npz was not given
             save_checkpoint(self.best, arrays, meta)
+        save_checkpoint(self.latest, arrays, meta)
         run.saved_step = run.step
 
     def log_metrics(self, record: dict) -> None:
+        """Append one record, on disk (fsync) before the checkpoint that follows it."""
         with open(self.metrics, "w" if self._truncate_metrics else "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
         self._truncate_metrics = False
+
+    def _repair_metrics(self, run: Run) -> None:
+        try:
+            lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept = []
+        for line in lines:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill
+            if isinstance(r, dict) and isinstance(r.get("step"), int) and r["step"] <= run.step:
+                kept.append(r)
+        logged = {r["step"] for r in kept}
+        kept += [r for r in run.history if r.get("step") not in logged and r.get("step", 0) <= run.step]
+        kept.sort(key=lambda r: r["step"])  # (stable: two records of one step keep their order)
+        text = "".join(json.dumps(r) + "\n" for r in kept)
+        atomic_write(self.metrics, lambda f: f.write(text.encode("utf-8")), durable=True)
+        self._truncate_metrics = False
+
+    def repair(self, run: Run, evaluate) -> list[str]:
+        """On resume, make the directory agree with the checkpoint resumed from (returns warnings).
+
+        - metrics.jsonl of a continued run keeps its records up to the checkpoint's step (those of
+          later steps go: the steps run again), and gets back from the checkpoint's history any
+          record a kill lost;
+        - the run's best loss becomes what best.npz really holds (a kill between the two saves
+          leaves best.npz one evaluation ahead of latest.npz); if best.npz is missing or
+          unreadable, the resumed state is evaluated (`evaluate(run)`) and written as best.npz.
+        """
+        warnings = []
+        if self.continues:
+            self._repair_metrics(run)
+        if run.best_val_loss is None:
+            return warnings
+        try:
+            held = load_checkpoint(self.best)[1]["val_loss"] if self.best.exists() else None
+        except (CheckpointError, KeyError):
+            held = None
+        if isinstance(held, (int, float)):
+            run.best_val_loss = held
+            return warnings
+        run.val_loss = run.best_val_loss = evaluate(run)
+        save_checkpoint(self.best, self._arrays(run), self._meta(run))
+        warnings.append(f"{self.best} was missing or unreadable: wrote the resumed state (step {run.step}, "
+                        f"val {run.val_loss:.4f} nats/char) as the best so far")
+        return warnings

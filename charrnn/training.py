@@ -144,6 +144,9 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
     # (the thread setting also covers the validation passes, the final one after the loop included)
     with RunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir, blas_threads(threads) as tuner:
         plan.calibrate(run.params, run.cfg, ws=run.workspace)  # a first estimate of the final validation's cost
+        if resume is not None:  # (the loss best.npz holds is the validation loss of its steps)
+            warnings = warnings + rundir.repair(
+                run, lambda r: plan.run(r.params, r.cfg, False, r.remap, None, ws=r.workspace)[0])
         reporter.summary(run, warnings)
         opt = run.optimizer
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
@@ -261,8 +264,8 @@ def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporte
     else:
         run.history.append({k: v for k, v in record.items() if k != "sample"})
     run.val_loss = val
+    rundir.log_metrics(record)  # on disk before the checkpoint (a resume rewrites the log from its history)
     rundir.save(run, best=improved)
-    rundir.log_metrics(record)
     reporter.evaluated(run, record, None if again else sample)
 
 

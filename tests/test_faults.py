@@ -52,7 +52,8 @@ def test_sigkill_at_random_moments_never_loses_the_newest_checkpoint(tmp_path, m
             assert t.meta["step"] >= last_step, "a checkpoint went back in time"
             last_step = t.meta["step"]
             loads += 1
-            assert not (out / "best.npz").exists() or load_trained(out / "best.npz").meta["step"] <= last_step
+            # best.npz is written before latest.npz: a kill between them leaves it one evaluation ahead
+            assert not (out / "best.npz").exists() or load_trained(out / "best.npz").meta["step"] <= last_step + 1
         for p in out.glob("*.npz"):
             assert p.name in ("latest.npz", "best.npz")  # half-written files keep a temporary name
     assert kills == 6 and loads >= 4 and last_step > 0
@@ -64,7 +65,10 @@ def test_sigkill_at_random_moments_never_loses_the_newest_checkpoint(tmp_path, m
     assert "Traceback" not in stderr and stdout == ""
     t = load_trained(latest)
     assert t.meta["step"] == last_step + 3
-    assert not (out / ".lock").exists()
+    from charrnn.runlock import RunLock
+    free = RunLock(out)  # the lock was released: a new writer gets it at once
+    free.acquire()
+    free.release()
     records = []
     for line in (out / "metrics.jsonl").read_text().splitlines():
         try:

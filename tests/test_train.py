@@ -114,10 +114,13 @@ def test_existing_run_is_not_overwritten_and_lock_refuses_second_run(corpus, tmp
     train(corpus, out, dict(SMALL, max_steps=4), TINY_MODEL)
     with pytest.raises(UsageError, match="already holds a training run"):
         train(corpus, out, dict(SMALL, max_steps=4), TINY_MODEL)
-    (out / ".lock").write_text(f"{os.getpid()} {os.uname().nodename}")  # a live run holds the lock
-    with pytest.raises(UsageError, match="another `charrnn train`"):
+    from charrnn.runlock import RunLock
+    live = RunLock(out)  # a live run holds the lock
+    live.acquire()
+    with pytest.raises(UsageError, match=f"another `charrnn train` \\(process {os.getpid()}\\)"):
         train(corpus, out, {"max_steps": 8}, resume=out / "latest.npz")
-    (out / ".lock").write_text("999999999 " + os.uname().nodename)  # stale: its process is gone
+    live.release()
+    (out / ".lock").write_text("999999999 " + os.uname().nodename)  # stale, as older versions left it
     assert train(corpus, out, {"max_steps": 8}, resume=out / "latest.npz").step == 8
 
 

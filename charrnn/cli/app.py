@@ -67,12 +67,22 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def fail(message: str, hint: str | None = None, code: int = 1) -> None:
-    """Print a one-line error (and hint) on stderr and exit."""
+def fail(message: str, hint: str | None = None, code: int = 1, note: str | None = None) -> None:
+    """Print a one-line error (and hint, and a note such as a clean-up that failed after it) on stderr and exit."""
     print(f"error: {message}", file=sys.stderr)
     if hint:
         print(f"hint: {hint}", file=sys.stderr)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
     raise typer.Exit(code)
+
+
+def _first_error(e: BaseException):
+    """The CharRNNError that `e` was raised while handling, if any: the first error wins."""
+    seen = e.__context__
+    while seen is not None and not isinstance(seen, CharRNNError):
+        seen = seen.__context__
+    return seen
 
 
 def handled(fn):
@@ -90,7 +100,7 @@ def handled(fn):
         except CharRNNError as e:
             if _state["debug"]:
                 traceback.print_exc()
-            fail(e.message, e.hint, e.exit_code)
+            fail(e.message, e.hint, e.exit_code, (getattr(e, "__notes__", None) or [None])[0])
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             raise typer.Exit(130)
@@ -105,10 +115,14 @@ def handled(fn):
         except OSError as e:
             if _state["debug"]:
                 traceback.print_exc()
+            if (first := _first_error(e)) is not None:  # a clean-up failed after a real error
+                fail(first.message, first.hint, first.exit_code, f"also: {type(e).__name__}: {e}")
             fail(f"{type(e).__name__}: {e}", "run with --debug for the traceback")
         except Exception as e:  # a bug in charrnn: still one line, the traceback on request
             if _state["debug"]:
                 traceback.print_exc()
+            if (first := _first_error(e)) is not None:
+                fail(first.message, first.hint, first.exit_code, f"also: {type(e).__name__}: {e}")
             fail(f"internal error: {type(e).__name__}: {e}",
                  "this is a bug in charrnn; run with --debug for the traceback and report it")
 

@@ -17,6 +17,7 @@ from charrnn.model import estimate_memory
 from charrnn.run import Run
 from charrnn.training import Reporter
 
+
 LN2 = math.log(2)
 
 
@@ -61,7 +62,7 @@ class ConsoleReporter(Reporter):
                 ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} characters"),
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
-                ("est. memory", human_bytes(estimate_memory(cfg, t.batch, t.seq_len))),
+                ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
                 ("batches", f"{t.batch} streams x {t.seq_len} characters; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
                 ("stop", self._stop_rule(run)),

@@ -88,7 +88,7 @@ def evaluate(
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
-    from charrnn.corpus import read_text
+    from charrnn.cli.progress import progress_bar
     from charrnn.threads import parse_threads
     from charrnn.vocab import unknown_message
 
@@ -97,11 +97,11 @@ def evaluate(
     if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
         from charrnn.cli.seq2seq import evaluate_seq2seq
         return evaluate_seq2seq(m, file, as_json, encoding_errors, threads)
-    text = read_text(file, encoding_errors)
-    from charrnn.cli.progress import progress_bar
-
-    with progress_bar("scoring", "char") as update:
-        result = m.evaluate(text, strict=strict, streams=streams, progress=update, threads=threads)
+    # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
+    with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
+        result = m.evaluate_file(file, strict=strict, streams=streams, encoding_errors=encoding_errors,
+                                 progress=lambda phase, done, total: (read if phase == "read" else score)(done, total),
+                                 threads=threads)
     if result.skipped:
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
