@@ -119,11 +119,24 @@ class Model:
         return info_dict(self.trained)
 
 
-def load(path: str | Path | None = None) -> Model:
-    """The model in checkpoint `path` (a directory: its best.npz, else latest.npz; None: checkpoints/)."""
+def load(path: str | Path | None = None):
+    """The model in checkpoint `path` (a directory: its best.npz, else latest.npz; None: checkpoints/):
+    a `Model`, or for a seq2seq checkpoint a `charrnn.translate.Seq2SeqModel` (translate, evaluate, info)."""
     from charrnn.trained_model import load_trained, resolve_checkpoint
+    from charrnn.translate import is_seq2seq, load_seq2seq
 
-    return Model(load_trained(resolve_checkpoint(path)))
+    path = resolve_checkpoint(path)
+    return load_seq2seq(path) if is_seq2seq(path) else Model(load_trained(path))
+
+
+def is_seq2seq_run(task: str | None, resume) -> bool:
+    """Whether a training run is seq2seq: --task seq2seq, or resuming a seq2seq checkpoint."""
+    from pathlib import Path
+
+    from charrnn.translate import is_seq2seq
+
+    return task == "seq2seq" or (task is None and resume is not None and Path(resume).is_file()
+                                 and is_seq2seq(resume))
 
 
 def compare(runs) -> "Comparison":
@@ -144,16 +157,19 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     seconds, ...). Only the options given are applied: a resumed run keeps its own settings for
     the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
     run with none stops after 10 epochs. `reporter` (charrnn.training.Reporter) receives progress.
+    task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.train_seq2seq; also
+    teacher_forcing, teacher_forcing_decay, skip_bad_lines); resuming a seq2seq checkpoint implies it.
     `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
     chosen by timing the steps, see charrnn.threads).
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
+    from charrnn.train_seq2seq import SEQ2SEQ_KEYS, train_pairs
     from charrnn.threads import parse_threads
     from charrnn.training import train as run_training
 
-    unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS]
+    unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS]
     if unknown:
         raise UsageError(f"unknown training option(s): {', '.join(unknown)}",
                          hint="use the names of `charrnn train --help` with '_' for '-', e.g. max_steps=2000")
@@ -171,6 +187,15 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
         train_opts.update({field(k): options.get(k) for k in STOP_KEYS})
     elif resume is None:
         train_opts["epochs"] = DEFAULT_EPOCHS
+    if is_seq2seq_run(options.get("task"), resume):
+        s2s = {k: v for k, v in options.items() if k in SEQ2SEQ_KEYS and k != "task"}
+        return train_pairs(corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
+                           overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter,
+                           threads=parse_threads(threads) if threads is not None else None)
+    given = [k for k in options if k in SEQ2SEQ_KEYS and k != "task"]
+    if given:
+        raise UsageError(f"{', '.join(OPTIONS[k].flag for k in given)} need(s) --task seq2seq",
+                         hint="add --task seq2seq to train an encoder-decoder on a pairs file")
     return run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
                         cache_dir=cache_dir, threads=parse_threads(threads) if threads is not None else None)

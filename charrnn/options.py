@@ -43,6 +43,8 @@ STOP = "Stop rules"
 OUTPUT = "Output"
 SAMPLING = "Sampling"
 INPUT = "Input"
+SEQ2SEQ = "Seq2seq"
+DECODING = "Decoding"
 MEASURE = "Measurements"
 PERFORMANCE = "Performance"
 
@@ -60,6 +62,9 @@ DTYPES = ("float32", "float64")
 DECAY_UNITS = ("step", "epoch")
 BIAS_INITS = ("zero", "uniform")
 ENCODING_ERRORS = ("strict", "replace", "ignore")
+TASKS = ("lm", "seq2seq")
+MAX_BEAM = 100
+MAX_OUTPUT = 100_000
 
 
 @dataclass(frozen=True)
@@ -203,6 +208,24 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            hint="0 shows no sample"),
     Option("quiet", False, "Only warnings, errors and the final line.", OUTPUT, bool, flags=("--quiet", "-q"),
            show_default="off"),
+    # ------------------------------------------------------------------------ train: seq2seq
+    Option("task", "lm", "lm: a language model of CORPUS; seq2seq: an encoder-decoder on a pairs file "
+           "(source<TAB>target per line).", SEQ2SEQ, choices=TASKS, hint="lm or seq2seq"),
+    Option("teacher_forcing", 1.0, "seq2seq: probability of feeding the decoder the true previous character "
+           "(below 1: scheduled sampling).", SEQ2SEQ, float, 0, 1, want="a probability in [0, 1]",
+           hint="1 always feeds the truth; e.g. --teacher-forcing 0.75"),
+    Option("teacher_forcing_decay", 0, "seq2seq: steps over which --teacher-forcing falls linearly to 0 "
+           "(0: constant).", SEQ2SEQ, int, 0, hint="0 keeps it constant; e.g. --teacher-forcing-decay 5000"),
+    Option("skip_bad_lines", False, "seq2seq: leave out lines that are not one source<TAB>target pair (and count "
+           "them) instead of failing.", SEQ2SEQ, bool, flags=("--skip-bad-lines",), show_default="off"),
+    # ------------------------------------------------------------------------------ translate
+    Option("beam", None, "Beam search with this many hypotheses and length normalisation (none: greedy).",
+           DECODING, int, 1, MAX_BEAM, show_default="none", hint="e.g. --beam 5; --beam 1 is greedy"),
+    Option("max_len", None, "Most output characters per input (none: twice the longest training target + 10).",
+           DECODING, int, 1, MAX_OUTPUT, show_default="none", hint="e.g. --max-len 50"),
+    Option("translate_temp", 0.0, "Sample each output character from softmax(logits / T) instead of taking the "
+           "most likely one (0: greedy).", DECODING, float, 0, MAX_TEMPERATURE, flags=("--temp", "--temperature"),
+           want=f"a number >= 0, at most {MAX_TEMPERATURE:g}", hint="0 is greedy; e.g. --temp 0.5"),
     # --------------------------------------------------------------------------------- sample
     Option("temp", 1.0, "Temperature: 0 is greedy (argmax), < 1 more conservative, > 1 more random (at most 100).",
            SAMPLING, float, 0, MAX_TEMPERATURE, flags=("--temp", "--temperature"),

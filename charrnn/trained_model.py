@@ -56,6 +56,9 @@ def load_trained(path: str | Path) -> Trained:
     """Read and validate a checkpoint: config, vocabulary and every parameter shape."""
     path = Path(path)
     arrays, meta = load_checkpoint(path)
+    if meta.get("task", "lm") != "lm":
+        raise CheckpointError(f"{path} holds a {meta.get('task')} model, not a language model",
+                              hint="use charrnn translate, evaluate or info with it")
     try:
         cfg = ModelConfig.from_dict(meta["model"])
         vocab = Vocab.from_list(meta["vocab"])

@@ -4,6 +4,7 @@
     params.py         Typer options and arguments built from the option table (charrnn.options)
     train.py          charrnn train
     use.py            charrnn sample, evaluate, info
+    seq2seq.py        charrnn translate; the seq2seq side of train (progress), evaluate and info
     inspect_cells.py  charrnn inspect-cells
     inspect_memory.py charrnn inspect-memory
     compare.py        charrnn compare (textplot.py: its plain-text charts)
@@ -18,6 +19,6 @@ of the commands in `--help`. A new command: a new module here that does
 """
 
 from charrnn.cli.app import app, main
-from charrnn.cli import train, use, inspect_cells, inspect_memory, compare  # noqa: E402,F401  (registers the commands, in this order)
+from charrnn.cli import train, use, seq2seq, inspect_cells, inspect_memory, compare  # noqa: E402,F401  (registers the commands, in this order)
 
 __all__ = ["app", "main"]

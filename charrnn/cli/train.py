@@ -64,26 +64,38 @@ def train(
     eval_every: int = opt("eval_every"),
     sample_len: int = opt("sample_len"),
     quiet: bool = opt("quiet"),
+    task: choice("task") = opt("task"),
+    teacher_forcing: float = opt("teacher_forcing"),
+    teacher_forcing_decay: int = opt("teacher_forcing_decay"),
+    skip_bad_lines: bool = opt("skip_bad_lines"),
     threads: str = opt("threads"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     import charrnn
     from charrnn.cli.train_progress import ConsoleReporter
+    from charrnn.api import is_seq2seq_run
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
+    from charrnn.train_seq2seq import SEQ2SEQ_KEYS
     from charrnn.threads import parse_threads
 
     threads = parse_threads(threads)
 
     # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
-    typed = {k: v for k, v in ctx.params.items()
-             if k in MODEL_KEYS + TRAIN_KEYS and getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
+    typed = {k: v for k, v in ctx.params.items() if k in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS
+             and getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
     typed = {k: getattr(v, "value", v) for k, v in typed.items()}  # choices arrive as Enum members
     if resume is not None and getattr(ctx.get_parameter_source("out"), "name", "") != "COMMANDLINE":
         out = resume.parent  # continue the run where it lives
-    reporter = ConsoleReporter(quiet=quiet)
+    if is_seq2seq_run(typed.get("task"), resume):
+        from charrnn.cli.seq2seq import Seq2SeqReporter
+        reporter = Seq2SeqReporter(quiet=quiet)
+    else:
+        reporter = ConsoleReporter(quiet=quiet)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
                            overwrite=overwrite, reporter=reporter, threads=threads, **typed)
     best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
+    if getattr(result, "best_exact", None) is not None:  # seq2seq
+        best = f"{result.best_exact:.2%} exact match, {best}"
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
     print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)
     if result.stopped_by in ("interrupt", "terminate"):

@@ -79,7 +79,7 @@ def sample(
 @handled
 def evaluate(
     checkpoint: Path = checkpoint_arg(required=True),
-    file: Path = file_arg("UTF-8 text file to score.", "FILE"),
+    file: Path = file_arg("UTF-8 text file to score (for a seq2seq model: a pairs file, source<TAB>target per line).", "FILE"),
     strict: bool = opt("strict"),
     as_json: bool = opt("as_json"),
     streams: int = opt("streams"),
@@ -94,6 +94,9 @@ def evaluate(
 
     threads = parse_threads(threads)
     m = charrnn.load(checkpoint)
+    if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
+        from charrnn.cli.seq2seq import evaluate_seq2seq
+        return evaluate_seq2seq(m, file, as_json, encoding_errors, threads)
     # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
     with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
         result = m.evaluate_file(file, strict=strict, streams=streams, encoding_errors=encoding_errors,
@@ -123,6 +126,9 @@ def info(
 
     m = charrnn.load(checkpoint)
     say_which(checkpoint, m)
+    if getattr(m, "task", "lm") == "seq2seq":
+        from charrnn.cli.seq2seq import info_seq2seq
+        return info_seq2seq(m, as_json)
     d = m.info()
     if as_json:
         print(json.dumps(d))

@@ -1,0 +1,202 @@
+"""`charrnn translate`, and the seq2seq side of `train --task seq2seq` (its progress output),
+`evaluate` on a pairs file and `info` (bodies in the library: train_seq2seq.py, translate.py).
+stdout carries the product (translations, figures); progress and logs go to stderr.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from charrnn.cli.app import app, handled
+from charrnn.cli.params import checkpoint_arg, opt
+
+
+# --------------------------------------------------------------------------------- translate
+@app.command()
+@handled
+def translate(
+    checkpoint: Optional[Path] = checkpoint_arg(),
+    text: Optional[Path] = opt("text", help="File of inputs, one per line (none: read stdin)."),
+    beam: Optional[int] = opt("beam"),
+    max_len: Optional[int] = opt("max_len"),
+    temp: float = opt("translate_temp"),
+    seed: Optional[int] = opt("sample_seed", help="Random seed for --temp (none: a fresh one).",
+                              rich_help_panel="Decoding"),
+    threads: str = opt("threads"),
+):
+    """Translate each input line with a model trained by `charrnn train PAIRS.tsv --task seq2seq`.
+
+    Examples: echo "29 November 2026" | charrnn translate runs/dates/best.npz;
+    charrnn translate runs/dates/best.npz --text inputs.txt --beam 5
+    """
+    from charrnn.cli.use import say_which
+    from charrnn.corpus import read_text
+    from charrnn.trained_model import resolve_checkpoint
+    from charrnn.translate import check_decoding, load_seq2seq
+
+    check_decoding(beam, max_len, temp)
+    m = load_seq2seq(resolve_checkpoint(checkpoint))
+    say_which(checkpoint, m)
+    with decoding_threads(threads):
+        if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
+            for line in sys.stdin:
+                print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
+            return
+        lines = (read_text(text) if text is not None else sys.stdin.read()).split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
+            print(out)
+
+
+def decoding_threads(threads):
+    """The BLAS threads for decoding; auto means 1, as for `sample`: the products are small (one
+    row per input), and a timing-based choice could change the draws of a seed."""
+    from charrnn.threads import AUTO, blas_threads, parse_threads
+
+    threads = parse_threads(threads)
+    return blas_threads(1 if threads == AUTO else threads)
+
+
+# ------------------------------------------------------------------------------ evaluate, info
+def evaluate_seq2seq(m, file: Path, as_json: bool, encoding_errors: str = "strict", threads=None) -> None:
+    """`charrnn evaluate` with a seq2seq model `m`: FILE is a pairs file."""
+    from charrnn.pairs import read_pairs
+    from charrnn.translate import evaluate_pairs
+
+    pairs, _ = read_pairs(file, skip_bad_lines=None, encoding_errors=encoding_errors)  # every pair counts
+    with decoding_threads(threads if threads is not None else "auto"):
+        s = evaluate_pairs(m, pairs, path=file)
+    if as_json:
+        print(json.dumps({"checkpoint": str(m.path), "file": str(file), **s.to_dict()}))
+        return
+    for name, value in (("exact match", f"{s.exact_match:.2%}"), ("char error rate", f"{s.char_error_rate:.4f}"),
+                        ("nats/char", f"{s.nats_per_char:.4f} (teacher-forced)"), ("pairs", f"{s.pairs:,}")):
+        print(f"{name:<16} {value}")
+
+
+def info_seq2seq(m, as_json: bool) -> None:
+    """`charrnn info` with a seq2seq model `m`."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from charrnn.cli.console import console
+    from charrnn.vocab import display
+
+    d = m.info()
+    if as_json:
+        print(json.dumps(d))
+        return
+
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    table = Table(title=Text(f"charrnn checkpoint {d['checkpoint']}"), title_justify="left", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    tf = d["teacher_forcing"]
+    rows = [("task", "seq2seq (encoder-decoder)"),
+            ("model", f"{d['cell'].upper()} encoder and decoder, {d['layers']} layer(s) x {d['hidden']} hidden units"),
+            ("parameters", f"{d['parameters']:,}"), ("dtype", d["dtype"]),
+            ("vocabulary", f"{d['vocab_size']} characters + END, START, PAD (ids {d['tokens']['end']}, "
+                           f"{d['tokens']['start']}, {d['tokens']['pad']})"),
+            ("characters", " ".join(display(c) for c in d["vocab"])),
+            ("teacher forcing", "-" if tf is None else f"{tf:g}" + (
+                f", falling to 0 over {d['teacher_forcing_decay']:,} steps" if d["teacher_forcing_decay"] else "")),
+            ("step", num(d["step"], ",")), ("epoch", num(d["epoch"], "")),
+            ("val loss", num(d["val_loss"], ".4f") + " nats/char (teacher-forced)"),
+            ("val exact match", num(d["val_exact_match"], ".2%") + " (greedy, free-running)"),
+            ("best", f"{num(d['best_exact_match'], '.2%')} exact match, {num(d['best_val_loss'], '.4f')} nats/char"),
+            ("corpus", f"{d['corpus'] or '-'}" + ("" if d["corpus_pairs"] is None else f" ({d['corpus_pairs']:,} pairs)")),
+            ("created", d["created"] or "-")]
+    for k, v in rows:
+        table.add_row(k, Text(v))
+    console(sys.stdout).print(table)
+
+
+# ------------------------------------------------------------------------------------ train
+class Seq2SeqReporter:
+    """What `charrnn train --task seq2seq` shows on stderr: a summary, a progress bar, one line per
+    evaluation with the teacher-forced val loss and the free-running exact match, and a few misses."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet, self.bar, self.val = quiet, None, None
+
+    def summary(self, run, warnings) -> None:
+        from charrnn import seq2seq
+
+        t, c = run.tcfg, run.cfg
+        if not self.quiet:
+            for k, v in (("pairs", f"{run.corpus['path']} ({len(run.train_pairs):,} train / {len(run.val_pairs):,} val)"),
+                         ("vocabulary", f"{run.tokens.V} characters + END, START, PAD"),
+                         ("model", f"{c.layers} x {c.hidden} {c.cell.upper()} encoder and decoder, {c.dtype}, "
+                                   f"{seq2seq.n_params(c):,} parameters"),
+                         ("batches", f"{t.batch} pairs; {run.n_batches:,} per epoch"),
+                         ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
+                         ("teacher forcing", f"{run.scfg.teacher_forcing:g}" + (
+                             f", falling to 0 over {run.scfg.teacher_forcing_decay:,} steps"
+                             if run.scfg.teacher_forcing_decay else "")),
+                         ("stop", self._stop(t, run.eval_every))):
+                print(f"{k:<16}{v}", file=sys.stderr)
+            if run.step:
+                print(f"{'resuming':<16}step {run.step:,}, epoch {run.epoch}", file=sys.stderr)
+        for w in warnings:
+            print(f"warning: {w}", file=sys.stderr)
+
+    @staticmethod
+    def _stop(t, eval_every: int) -> str:
+        parts = [f"{t.max_steps:,} steps" if t.max_steps is not None else "",
+                 f"{t.epochs:g} epochs" if t.epochs is not None else "",
+                 f"{t.time_limit:g} s" if t.time_limit is not None else "",
+                 f"{t.patience} evaluations without improvement" if t.patience is not None else ""]
+        return ", ".join(p for p in parts if p) + f"; evaluate every {eval_every:,} steps"
+
+    def start(self, run) -> None:
+        from tqdm import tqdm
+
+        t = run.tcfg
+        totals = [v for v in (t.max_steps, None if t.epochs is None else int(t.epochs * run.n_batches + 0.999))
+                  if v is not None]
+        self.bar = tqdm(total=min(totals) if totals else None, initial=run.step, unit="step", file=sys.stderr,
+                        dynamic_ncols=True, disable=self.quiet or None, leave=False)
+
+    def step(self, run, record) -> None:
+        if self.bar is None or self.bar.disable:
+            return
+        self.bar.update(record["step"] - self.bar.n)
+        if record["step"] % 5 == 0:
+            post = {"loss": f"{record['train_loss']:.3f}", "tf": f"{record['teacher_forcing']:.2f}",
+                    "chars/s": f"{record['chars_per_s']:,.0f}"}
+            if self.val is not None:
+                post["val exact"] = f"{self.val:.1%}"
+            self.bar.set_postfix(post, refresh=False)
+
+    def evaluated(self, run, record, examples) -> None:
+        from charrnn.cli.train_progress import printable
+
+        self.val = record["val_exact_match"]
+        star = " *" if record["val_exact_match"] == record["best_exact_match"] and \
+            record["val_loss"] == record["best_val_loss"] else ""
+        tl = record.get("train_loss")
+        self.message(f"step {record['step']:,}  epoch {record['epoch']}  " + (f"train {tl:.4f}  " if tl is not None else "")
+                     + f"val {record['val_loss']:.4f} nats/char (teacher-forced)  exact match "
+                     f"{record['val_exact_match']:.2%}  char errors {record['val_char_error_rate']:.2%} "
+                     f"(free-running){star}  [{time.strftime('%M:%S', time.gmtime(record['elapsed']))}]")
+        if not self.quiet:
+            for s, t, o in examples[:3]:
+                self.message(f"  miss: {printable(s)} -> {printable(o)} (want {printable(t)})")
+
+    def message(self, text: str) -> None:
+        if self.quiet and not text.startswith("stopped"):
+            return
+        if self.bar is not None and not self.bar.disable:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -1,0 +1,94 @@
+"""Free-running decoding of a seq2seq model: greedy, sampled, beam search.
+
+The decoder starts from the encoder's final state and the START token; each output is fed back
+as the next input until END (or max_len outputs). One step is the cells' own chunk forward with
+T = 1 (`charrnn.cells`: no second implementation of the cell maths), for B sequences at once:
+
+    h_t = cell(x_t, h_{t-1}) (every layer)   z_t = W_y h_t + b_y   x_{t+1} = choice(z_t)
+
+greedy: argmax z_t. sample: draw from softmax(z_t / temp). beam: keep the `beam` best partial
+outputs by summed log-probability; finished ones (ending in END) are ranked by their mean
+log-probability per output token, END included (length normalisation: without it short
+outputs win). With beam 1 this is greedy (tested).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from charrnn.cells import CELLS
+from charrnn.seq2seq import encode, layer_params
+
+
+def _step(params, cfg, ids: np.ndarray, state: list):
+    """ids (B,) -> (logits (B, N_out), new state)."""
+    cell = CELLS[cfg.cell]
+    x, new = np.ascontiguousarray(ids, dtype=np.int64)[None, :], []  # (1, B): a chunk of one step
+    for k in range(cfg.layers):
+        x, s, _ = cell.forward(layer_params(params, "dec", k), x, state[k])  # x (1, B, H)
+        new.append(s)
+    return x[0] @ params["Wy"] + params["by"], new
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def free_run(params, cfg, tokens, src: np.ndarray, src_len: np.ndarray, max_len: int,
+             temperature: float = 0.0, rng: np.random.Generator | None = None) -> list[list[int]]:
+    """Greedy (temperature 0) or sampled outputs for a batch: src (S, B) -> B lists of ids (no END)."""
+    state, _ = encode(params, cfg, src, src_len)
+    B = src.shape[1]
+    ids = np.full(B, tokens.start, dtype=np.int64)
+    out = [[] for _ in range(B)]
+    alive = np.ones(B, dtype=bool)
+    for _ in range(max_len):
+        logits, state = _step(params, cfg, ids, state)
+        if temperature > 0:
+            logp = _log_softmax(logits.astype(np.float64) / temperature)
+            g = -np.log(-np.log(rng.random(logp.shape)))  # Gumbel-max: a draw from softmax
+            ids = np.argmax(logp + g, axis=1)
+        else:
+            ids = np.argmax(logits, axis=1)
+        for b in np.flatnonzero(alive):
+            if ids[b] == tokens.end:
+                alive[b] = False
+            else:
+                out[b].append(int(ids[b]))
+        if not alive.any():
+            break
+    return out
+
+
+def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: int) -> list[int]:
+    """The best output for ONE source by beam search with length normalisation (ids, no END)."""
+    src, lens = src_ids.reshape(-1, 1).astype(np.int64), np.array([len(src_ids)])
+    if src.shape[0] == 0:
+        src = np.full((1, 1), tokens.pad, dtype=np.int64)
+    state, _ = encode(params, cfg, src, lens)
+    hyps = [((), 0.0)]  # (output ids, summed log-probability), alive
+    finished = []  # (mean log-probability per token incl. END, output ids)
+    for t in range(max_len):
+        rows = [tuple(a.repeat(len(hyps), axis=0) for a in layer) for layer in state] if t == 0 else state
+        last = np.array([h[0][-1] if h[0] else tokens.start for h in hyps], dtype=np.int64)
+        logits, new_state = _step(params, cfg, last, rows)
+        logp = _log_softmax(logits.astype(np.float64))  # (n, N_out)
+        total = np.array([h[1] for h in hyps])[:, None] + logp
+        flat = np.argsort(-total, axis=None, kind="stable")[:beam]
+        keep, nxt = [], []
+        for f in flat:
+            i, c = divmod(int(f), logp.shape[1])
+            if c == tokens.end:
+                finished.append((total[i, c] / (len(hyps[i][0]) + 1), hyps[i][0]))
+            else:
+                keep.append(i)
+                nxt.append((hyps[i][0] + (c,), float(total[i, c])))
+        if len(finished) >= beam or not nxt:
+            break
+        hyps = nxt
+        state = [tuple(a[keep] for a in layer) for layer in new_state]
+    if not finished:  # max_len reached: the best unfinished output, normalised the same way
+        finished = [(s / max(1, len(ids)), ids) for ids, s in hyps]
+    best = max(finished, key=lambda f: f[0])
+    return list(best[1])

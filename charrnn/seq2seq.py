@@ -1,0 +1,257 @@
+"""Encoder-decoder (seq2seq) over the same cells as the language model, trained with teacher forcing.
+
+    source ids (S, B) -> encoder layers 0..L-1 (no outputs) -> final state of every layer
+                      -> initial state of decoder layer k (h, and c for LSTM)
+    decoder input  START y_1 .. y_n  -> decoder layers -> z_t = W_y h_t + b_y -> softmax
+    decoder target y_1 .. y_n END    (masked cross-entropy: padding carries weight 0)
+
+Parameters (one flat dict, the names the checkpoint stores after `param/`; N_in = V + 3 one-hot
+inputs, N_out = V + 1 outputs, see `pairs.Tokens`; gate blocks as in `cells.GATE_ORDER`):
+
+    enc.l{k}.Wx (N_in or H, G)   enc.l{k}.Wh (H, G)   enc.l{k}.b (G,)     encoder layer k
+    dec.l{k}.Wx (N_in or H, G)   dec.l{k}.Wh (H, G)   dec.l{k}.b (G,)     decoder layer k
+    Wy (H, N_out)   by (N_out,)                                         decoder output layer
+
+Every recurrent computation is a call of the cells' own forward/backward (`cells.CELLS`); this
+module only arranges them:
+
+* Encoder, exact under padding: the batch is sorted by source length (longest first) and run in
+  segments between consecutive distinct lengths; in segment [t0, t1) only the rows still inside
+  their source take part (a prefix of the sorted batch), each a chunk forward starting from the
+  state the previous segment ended in. A row's final state is the state at its own last
+  character, and a padding token is never read. Backward runs the segments in reverse, passing
+  dL/d(state) from one segment into the one before (full BPTT through the source).
+* Decoder with teacher forcing 1.0: one chunk forward per layer over the padded targets. Padding
+  sits after every real target, so (causally) it cannot change a real step; its loss weight is 0,
+  so dL/dlogits there is exactly 0 and nothing flows back from it.
+* Decoder with scheduled sampling (teacher forcing P < 1): step by step, each step a T = 1
+  chunk of the same cell forward, because the input of step t (the truth with probability P, else
+  a character drawn from the model's own step t-1 distribution) is known only after step t-1.
+  No gradient flows through the drawn character.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from charrnn.cells import CELLS
+from charrnn.config import ModelConfig
+
+
+def layer_params(params: dict, part: str, k: int) -> dict:
+    return {"Wx": params[f"{part}.l{k}.Wx"], "Wh": params[f"{part}.l{k}.Wh"], "b": params[f"{part}.l{k}.b"]}
+
+
+def n_in(cfg: ModelConfig) -> int:  # characters + END, START, PAD (cfg.vocab_size counts characters)
+    return cfg.vocab_size + 3
+
+
+def n_out(cfg: ModelConfig) -> int:  # characters + END
+    return cfg.vocab_size + 1
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple]:
+    G, H = CELLS[cfg.cell].gates * cfg.hidden, cfg.hidden
+    shapes = {}
+    for part in ("enc", "dec"):
+        for k in range(cfg.layers):
+            D = n_in(cfg) if k == 0 else H
+            shapes.update({f"{part}.l{k}.Wx": (D, G), f"{part}.l{k}.Wh": (H, G), f"{part}.l{k}.b": (G,)})
+    shapes.update({"Wy": (H, n_out(cfg)), "by": (n_out(cfg),)})
+    return shapes
+
+
+def n_params(cfg: ModelConfig) -> int:
+    return sum(math.prod(s) for s in param_shapes(cfg).values())
+
+
+def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """As the language model (`model.init_params`): weights ~ U(-s/sqrt(H), s/sqrt(H)), s =
+    cfg.init_scale; biases 0, or with cfg.bias_init "uniform" U(-k, k) + U(-k, k), k = 1/sqrt(H)
+    (the output bias one U(-k, k)); cfg.forget_bias added to the LSTM forget-gate blocks."""
+    k = 1.0 / math.sqrt(cfg.hidden)
+    params = {}
+    for name, shape in param_shapes(cfg).items():
+        if not (name.endswith(".b") or name == "by"):
+            params[name] = rng.uniform(-cfg.init_scale * k, cfg.init_scale * k, size=shape).astype(cfg.dtype)
+        elif cfg.bias_init == "uniform":
+            b = rng.uniform(-k, k, size=shape) + (rng.uniform(-k, k, size=shape) if name != "by" else 0.0)
+            params[name] = b.astype(cfg.dtype)
+        else:
+            params[name] = np.zeros(shape, dtype=cfg.dtype)
+    gates = CELLS[cfg.cell].gate_order
+    if "f" in gates:  # the LSTM's forget gate
+        f, H = gates.index("f"), cfg.hidden
+        for name in params:
+            if name.endswith(".b"):
+                params[name][f * H:(f + 1) * H] += np.asarray(cfg.forget_bias, dtype=cfg.dtype)
+    return params
+
+
+def zero_state(cfg: ModelConfig, batch: int) -> list[tuple]:
+    n = CELLS[cfg.cell].n_state
+    return [tuple(np.zeros((batch, cfg.hidden), dtype=cfg.dtype) for _ in range(n)) for _ in range(cfg.layers)]
+
+
+# ------------------------------------------------------------------------------- encoder
+def encode(params, cfg: ModelConfig, src: np.ndarray, src_len: np.ndarray):
+    """src (S, B) ids, src_len (B,) -> (final state: one tuple per layer of (B, H) arrays, cache).
+
+    Rows are sorted longest first; segment [t0, t1) runs the n rows with length >= t1."""
+    cell = CELLS[cfg.cell]
+    B = src.shape[1]
+    order = np.argsort(-src_len, kind="stable")
+    lens = src_len[order]
+    x_all = src[:, order]  # (S, B) sorted
+    state = [[a.copy() for a in layer] for layer in zero_state(cfg, B)]  # running, sorted rows
+    segments, t0 = [], 0
+    for t1 in sorted(set(int(v) for v in lens if v > 0)):
+        n = int(np.sum(lens >= t1))
+        x = np.ascontiguousarray(x_all[t0:t1, :n])  # (t1 - t0, n) ids
+        caches = []
+        for k in range(cfg.layers):
+            hs, sT, c = cell.forward(layer_params(params, "enc", k), x, tuple(a[:n] for a in state[k]))
+            for a, v in zip(state[k], sT):
+                a[:n] = v
+            caches.append(c)
+            x = hs  # (t1 - t0, n, H)
+        segments.append((t0, t1, n, caches))
+        t0 = t1
+    inv = np.argsort(order)
+    final = [tuple(a[inv] for a in layer) for layer in state]
+    return final, (order, segments)
+
+
+def encode_backward(cfg: ModelConfig, dfinal: list, cache, grads: dict) -> None:
+    """dfinal: dL/d(final state), one tuple per layer (B, H); adds the encoder's gradients to grads."""
+    cell = CELLS[cfg.cell]
+    order, segments = cache
+    dstate = [[np.array(d[order]) for d in layer] for layer in dfinal]  # sorted rows, running
+    for t0, t1, n, caches in reversed(segments):
+        dx = None
+        for k in range(cfg.layers - 1, -1, -1):
+            if dx is None:  # the encoder's top layer emits no outputs
+                dx = np.zeros((t1 - t0, n, cfg.hidden), dtype=dstate[k][0].dtype)
+            dx, ds0, g = cell.backward(dx, tuple(d[:n] for d in dstate[k]), caches[k])
+            for d, v in zip(dstate[k], ds0):
+                d[:n] = v  # dL/d(state at t0) for the rows of this segment
+            _accumulate(grads, "enc", k, g)
+
+
+def _accumulate(grads: dict, part: str, k: int, g: dict) -> None:
+    for name, value in g.items():
+        key = f"{part}.l{k}.{name}"
+        if key in grads:
+            grads[key] += value
+        else:
+            grads[key] = np.array(value)
+
+
+# ------------------------------------------------------------------------------- decoder
+def decode_forward(params, cfg: ModelConfig, dec_in: np.ndarray, state0: list):
+    """Teacher forcing: dec_in (T, B) ids -> logits (T*B, N_out) (row t*B + b), cache."""
+    cell = CELLS[cfg.cell]
+    x, caches = dec_in, []
+    for k in range(cfg.layers):
+        x, _, c = cell.forward(layer_params(params, "dec", k), x, state0[k])
+        caches.append(c)
+    T, B, H = x.shape
+    top = x.reshape(T * B, H)  # (T*B, H), row t*B + b
+    return top @ params["Wy"] + params["by"], ("chunk", caches, top, (T, B))
+
+
+def decode_forward_sampled(params, cfg: ModelConfig, dec_in: np.ndarray, state0: list, use_truth: np.ndarray,
+                           coins: np.ndarray):
+    """Scheduled sampling, step by step (T = 1 chunks of the cells' forward).
+
+    use_truth (T, B) bool: feed dec_in[t] where true, else the character drawn from the model's
+    step t-1 distribution with the uniform numbers coins (T, B) (inverse CDF). Row 0 is START."""
+    cell = CELLS[cfg.cell]
+    T, B = dec_in.shape
+    state, steps, tops = list(state0), [], []
+    logits = None
+    x_ids = dec_in[0].copy()
+    for t in range(T):
+        if t > 0:
+            z = logits - logits.max(axis=1, keepdims=True)
+            p = np.exp(z)
+            cdf = np.cumsum(p, axis=1)
+            drawn = np.minimum((cdf < coins[t, :, None] * cdf[:, -1:]).sum(axis=1), p.shape[1] - 1)
+            x_ids = np.where(use_truth[t], dec_in[t], drawn)
+        x, caches = x_ids[None, :], []  # (1, B)
+        for k in range(cfg.layers):
+            x, state[k], c = cell.forward(layer_params(params, "dec", k), x, state[k])
+            caches.append(c)
+        steps.append(caches)
+        tops.append(x[0].copy())
+        logits = x[0] @ params["Wy"] + params["by"]
+    top = np.stack(tops).reshape(T * B, -1)  # (T*B, H)
+    return top @ params["Wy"] + params["by"], ("steps", steps, top, (T, B))
+
+
+def decode_backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache, grads: dict) -> list:
+    """dlogits (T*B, N_out) -> dL/d(initial state) per layer; adds the decoder's gradients to grads."""
+    cell = CELLS[cfg.cell]
+    kind, caches, top, (T, B) = cache
+    grads["Wy"], grads["by"] = top.T @ dlogits, dlogits.sum(axis=0)
+    dtop = (dlogits @ params["Wy"].T).reshape(T, B, cfg.hidden)  # into the top layer's outputs
+    zero = (0.0,) * cell.n_state  # nothing flows back from after the last step
+    if kind == "chunk":
+        dx, dstate0 = dtop, [None] * cfg.layers
+        for k in range(cfg.layers - 1, -1, -1):
+            dx, dstate0[k], g = cell.backward(dx, zero, caches[k])
+            _accumulate(grads, "dec", k, g)
+        return dstate0
+    dstate = [zero] * cfg.layers  # dL/d(state after step t), per layer
+    for t in range(T - 1, -1, -1):
+        dx = dtop[t][None]
+        for k in range(cfg.layers - 1, -1, -1):
+            dx, dstate[k], g = cell.backward(dx, dstate[k], caches[t][k])
+            _accumulate(grads, "dec", k, g)
+    return dstate
+
+
+# ---------------------------------------------------------------------------------- loss
+def masked_xent(logits: np.ndarray, targets: np.ndarray, mask: np.ndarray, norm: float):
+    """Sum over real targets of -log softmax(logits)[target], divided by norm, and dL/dlogits.
+    logits (N, N_out), targets and mask (N,); rows with mask 0 get a gradient of exactly 0."""
+    N = logits.shape[0]
+    rows, tgt = np.arange(N), np.where(mask > 0, targets, 0)
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(axis=1, keepdims=True)
+    nll = np.log(s[:, 0], dtype=np.float64) - z[rows, tgt]
+    total = float(np.sum(nll * mask))
+    e /= s
+    e[rows, tgt] -= 1
+    e *= (mask / norm)[:, None].astype(e.dtype)
+    return total / norm, e
+
+
+def loss_and_grads(params, cfg: ModelConfig, batch, norm: float | None = None, use_truth=None, coins=None):
+    """One batch (`pairs.Batch`): (loss = summed nats / norm, grads, (encoder final state)).
+
+    norm defaults to the number of real targets (the mean nats per target character, END
+    included). use_truth / coins: scheduled sampling (see decode_forward_sampled); None is
+    teacher forcing 1.0."""
+    norm = batch.n_targets if norm is None else norm
+    state, enc_cache = encode(params, cfg, batch.src, batch.src_len)
+    if use_truth is None:
+        logits, dec_cache = decode_forward(params, cfg, batch.dec_in, state)
+    else:
+        logits, dec_cache = decode_forward_sampled(params, cfg, batch.dec_in, state, use_truth, coins)
+    loss, dlogits = masked_xent(logits, batch.dec_out.reshape(-1), batch.mask.reshape(-1), norm)
+    grads: dict = {}
+    dstate0 = decode_backward(params, cfg, dlogits, dec_cache, grads)
+    encode_backward(cfg, dstate0, enc_cache, grads)
+    return loss, grads, state
+
+
+def loss_sum(params, cfg: ModelConfig, batch) -> tuple[float, int]:
+    """Teacher-forced evaluation: (summed nats over the real targets, their number)."""
+    state, _ = encode(params, cfg, batch.src, batch.src_len)
+    logits, _ = decode_forward(params, cfg, batch.dec_in, state)
+    total, _ = masked_xent(logits, batch.dec_out.reshape(-1), batch.mask.reshape(-1), 1.0)
+    return total, batch.n_targets
