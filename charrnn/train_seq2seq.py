@@ -323,7 +323,10 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
 
 
 def _evaluate_and_save(run: PairsRun, record: dict, rundir: PairsRunDir, reporter: Reporter) -> None:
+    validating = time.monotonic()
     ev = evaluate(run)
+    if record.get("elapsed") is not None:  # the time when the loss is known: this validation included
+        record = dict(record, elapsed=record["elapsed"] + time.monotonic() - validating)
     val, exact = ev["val_loss"], ev["val_exact_match"]
     improved = run.best_exact is None or exact > run.best_exact or (
         exact == run.best_exact and (run.best_val_loss is None or val < run.best_val_loss))

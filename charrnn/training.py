@@ -243,7 +243,10 @@ def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporte
         if signals.received is not None:
             raise _StopNow
 
+    validating = time.monotonic()
     val, val_whole = run.validation.run(run.params, run.cfg, whole, run.remap, progress, ws=run.workspace)
+    if record.get("elapsed") is not None:  # the time when the loss is known: this validation included
+        record = dict(record, elapsed=record["elapsed"] + time.monotonic() - validating)
     if again:
         improved = False
     else:
