@@ -20,16 +20,16 @@ _PAGE = r"""<!DOCTYPE html>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.2em 1.5em;color:#222;max-width:1400px}
 h1{font-size:1.4em;margin:.2em 0}h2{font-size:1.1em;margin:1.2em 0 .4em}
-table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;display:block;max-width:100%;overflow-x:auto}td,th{padding:3px 10px;border-bottom:1px solid #e4e4e4;text-align:right;white-space:nowrap}
 th{background:#f6f6f6}td.l,th.l{text-align:left}.diff{background:#fff7e0}
 .sw{display:inline-block;width:.9em;height:.9em;border-radius:2px;vertical-align:-.1em;margin-right:.4em}
-#charts{display:flex;flex-wrap:wrap;gap:1.5em}.chart{flex:1 1 560px;min-width:420px}
+#charts{display:flex;flex-wrap:wrap;gap:1.5em}.chart{flex:1 1 560px;min-width:min(420px,100%)}
 .chart svg{width:100%;height:auto;border:1px solid #ddd;background:#fff;cursor:crosshair}
 .controls{margin:.6em 0}.controls label{margin-right:1.2em}
 #legend span{cursor:pointer;margin-right:1.2em;user-select:none}#legend span.off{opacity:.35}
 #tip{position:fixed;pointer-events:none;background:rgba(255,255,255,.96);border:1px solid #bbb;
  padding:4px 8px;font-size:12px;display:none;white-space:pre;font-family:ui-monospace,Menlo,Consolas,monospace}
-#samples{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:1em}
+#samples{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(360px,100%),1fr));gap:1em}
 .card{border:1px solid #ddd;border-radius:4px;padding:.5em .8em}
 .card pre{white-space:pre-wrap;font-size:12px;background:#fafafa;padding:.5em;margin:.4em 0;max-height:18em;overflow:auto}
 .card input{width:100%}.muted{color:#777}

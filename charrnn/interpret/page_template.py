@@ -8,12 +8,12 @@ body{font-family:system-ui,sans-serif;margin:0;color:#222}
 main{padding:0 1.5em 2em}
 h1{font-size:1.35em;margin:.7em 0 .2em}h2{font-size:1.05em;margin:1em 0 .4em}
 .muted{color:#777}.weak{color:#aaa}.tag{font-size:.75em;border:1px solid #bbb;border-radius:3px;padding:0 .3em;margin-left:.4em;color:#888}
-#top{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}#top p{max-width:34em;font-size:.85em}
-table{border-collapse:collapse;font-size:.9em}td,th{padding:2px 7px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
+#top{display:flex;flex-wrap:wrap;gap:2em;align-items:flex-start}#top>*{min-width:0;max-width:100%}#top p{max-width:34em;font-size:.85em}
+table{border-collapse:collapse;font-size:.9em;display:block;max-width:100%;overflow-x:auto}td,th{padding:2px 7px;border-bottom:1px solid #eee;text-align:left;white-space:nowrap}
 th{background:#f6f6f6;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pos{color:#b00}.neg{color:#00b}a.u{color:inherit;text-decoration:underline dotted;cursor:pointer}
 tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
-#gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:.8em}
+#gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(380px,100%),1fr));gap:.8em}
 .card{border:1px solid #ddd;border-radius:4px;padding:.4em .6em;cursor:pointer}
 .card:hover{border-color:#888}.card .head{font-size:.9em;margin-bottom:.3em}
 .mono{font-family:ui-monospace,Menlo,Consolas,monospace;white-space:pre-wrap;font-size:12px;line-height:1.4;word-break:break-all}
