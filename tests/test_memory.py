@@ -247,7 +247,7 @@ def test_json_has_exactly_the_documented_keys(ck, text):
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     keys = {"checkpoint", "cell", "layers", "hidden", "full_loss", "contexts", "context_loss", "effective_context",
-            "distances", "grad_h_median", "gradient_horizon", "init"}
+            "distances", "grad_h_median", "gradient_horizon", "grad_c_median", "c_horizon", "init"}
     assert list(out) == ["models"] and set(out["models"][0]) == keys
     m = out["models"][0]
     assert set(m["init"]) == keys and m["init"]["init"] is None

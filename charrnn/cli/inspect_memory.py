@@ -149,6 +149,9 @@ def _summary(m, checkpoint: str) -> dict:
         "distances": [int(k) for k in m.distances],
         "grad_h_median": [[float(f"{v:.6g}") for v in row] for row in m.grad_h_median],
         "gradient_horizon": [int(k) for k in m.gradient_horizon],
+        "grad_c_median": None if m.grad_c_median is None else [[float(f"{v:.6g}") for v in row]
+                                                               for row in m.grad_c_median],
+        "c_horizon": None if m.c_horizon is None else [int(k) for k in m.c_horizon],
     }
 
 
