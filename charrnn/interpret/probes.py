@@ -65,7 +65,8 @@ def _compile(pattern: str) -> re.Pattern:
     try:
         return re.compile(pattern, re.MULTILINE)
     except re.error as e:
-        raise UsageError(f"invalid regular expression in probe 'regex:{pattern}': {e}") from None
+        raise UsageError(f"invalid regular expression in probe 'regex:{pattern}': {e}",
+                         hint="a Python regular expression, e.g. --probe 'regex:[0-9]+'") from None
 
 
 def compute(text: str, names=BUILTIN, mode: str = "auto") -> dict[str, np.ndarray]:
