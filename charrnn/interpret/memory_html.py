@@ -232,9 +232,9 @@ _PAGE = """<!DOCTYPE html>
 <title>charrnn inspect-memory</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1180px}
-.plot{display:flex;align-items:flex-start;gap:1em}p{overflow-wrap:anywhere}
+.plot{display:flex;flex-wrap:wrap;align-items:flex-start;gap:1em}p{overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:.5em 0 1em;display:block;max-width:100%;overflow-x:auto}td,th{padding:2px 10px;border-bottom:1px solid #eee;text-align:left}
-.chart{display:block;font-size:11px}.frame{fill:#fff;stroke:#999}.grid{stroke:#eee}.tick{fill:#555}
+.chart{display:block;font-size:11px;max-width:100%;height:auto}.frame{fill:#fff;stroke:#999}.grid{stroke:#eee}.tick{fill:#555}
 .axis{fill:#333;font-size:12px}.threshold{stroke:#888;stroke-dasharray:4 3}.guide{stroke:#444;stroke-width:1}
 .hover{fill:transparent;cursor:crosshair}.legend{margin:.3em 0}.key{margin-right:1.2em;white-space:nowrap}
 .key svg{vertical-align:middle;margin-right:.3em}
