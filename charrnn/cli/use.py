@@ -50,6 +50,8 @@ def sample(
     # change the text of a seed.
     threads = 1 if threads == AUTO else threads
     m = charrnn.load(checkpoint)
+    if getattr(m, "task", "lm") != "lm":
+        m.generate()  # a seq2seq model: raises its usage error before anything is printed
     say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:

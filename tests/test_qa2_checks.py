@@ -1,0 +1,42 @@
+"""QA round 2: a checkpoint of the wrong kind (seq2seq given to a language-model command, or
+the reverse) is a usage error (exit 2) in every command, with nothing printed before the error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from charrnn.cli import app
+from charrnn.train_seq2seq import train_pairs
+
+
+def cli(*args, **kw):
+    return CliRunner().invoke(app, [str(a) for a in args], **kw)
+
+
+@pytest.fixture(scope="module")
+def s2s(tmp_path_factory):
+    d = tmp_path_factory.mktemp("s2s")
+    f = d / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab", "bca"] * 8), encoding="utf-8")
+    r = train_pairs(f, d / "out", {"max_steps": 2, "batch": 4}, {"cell": "gru", "hidden": 4, "layers": 1})
+    return r.out_dir / "best.npz"
+
+
+@pytest.mark.parametrize("command", [["sample"], ["sample", "--temp", "0"], ["inspect-cells"],
+                                     ["inspect-memory"], ["compare", "SELF"]])
+def test_seq2seq_checkpoint_in_lm_commands_is_a_usage_error(s2s, command):
+    args = [s2s if a == "SELF" else a for a in command]
+    out = cli(args[0], s2s, *args[1:])
+    assert out.exit_code == 2, out.output
+    assert out.stderr.startswith("error: ") and "seq2seq" in out.stderr and "hint: " in out.stderr
+    assert out.stdout == "" and "seed" not in out.stderr  # nothing before the error
+
+
+def test_seq2seq_checkpoint_as_init_from_is_a_usage_error(s2s, tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, hello there. " * 200, encoding="utf-8")
+    out = cli("train", text, "--init-from", s2s, "--out", tmp_path / "o", "--max-steps", "1")
+    assert out.exit_code == 2 and "seq2seq" in out.stderr and "hint: " in out.stderr, out.output
