@@ -268,7 +268,7 @@ def _cache_hit(target: Path):
         return vocab, np.load(target, mmap_mode="r", allow_pickle=False), counts
     except _CacheFailed:
         raise
-    except (OSError, ValueError, KeyError, TypeError, CharRNNError) as e:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, CharRNNError) as e:
         raise _CacheFailed(f"unreadable: {type(e).__name__}") from None
 
 

@@ -40,3 +40,18 @@ def test_seq2seq_checkpoint_as_init_from_is_a_usage_error(s2s, tmp_path):
     text.write_text("hello world, hello there. " * 200, encoding="utf-8")
     out = cli("train", text, "--init-from", s2s, "--out", tmp_path / "o", "--max-steps", "1")
     assert out.exit_code == 2 and "seq2seq" in out.stderr and "hint: " in out.stderr, out.output
+
+
+def test_an_empty_corpus_cache_file_is_rebuilt_not_an_internal_error(tmp_path, monkeypatch):
+    from charrnn import corpus as corpus_mod
+
+    monkeypatch.setattr(corpus_mod, "CACHE_MIN_BYTES", 64)
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    p = tmp_path / "t.txt"
+    p.write_text("def f(x):\n    return x * 2\n" * 20, encoding="utf-8")
+    corpus_mod.load_corpus(p)
+    [npy] = (tmp_path / "cache").glob("*.npy")
+    npy.write_bytes(b"")  # a cache emptied by a full disk or a crash: np.load raised EOFError
+    c = corpus_mod.load_corpus(p)
+    assert len(c.warnings) == 1 and "rebuilding" in c.warnings[0]
+    assert c.vocab.decode(c.ids) == p.read_text(encoding="utf-8")
