@@ -55,3 +55,14 @@ def test_an_empty_corpus_cache_file_is_rebuilt_not_an_internal_error(tmp_path, m
     c = corpus_mod.load_corpus(p)
     assert len(c.warnings) == 1 and "rebuilding" in c.warnings[0]
     assert c.vocab.decode(c.ids) == p.read_text(encoding="utf-8")
+
+
+def test_python_api_evaluate_of_no_pairs_is_a_clear_error_and_translate_takes_one_string(s2s):
+    import charrnn
+    from charrnn.errors import UsageError
+
+    m = charrnn.load(s2s)
+    with pytest.raises(UsageError, match="no pairs"):
+        m.evaluate([])  # was ZeroDivisionError
+    one = m.translate("abc")  # one string: its output (was one output per character)
+    assert isinstance(one, str) and one == m.translate(["abc"])[0]
