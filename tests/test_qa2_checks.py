@@ -66,3 +66,12 @@ def test_python_api_evaluate_of_no_pairs_is_a_clear_error_and_translate_takes_on
         m.evaluate([])  # was ZeroDivisionError
     one = m.translate("abc")  # one string: its output (was one output per character)
     assert isinstance(one, str) and one == m.translate(["abc"])[0]
+
+
+def test_translate_reads_stdin_as_utf8_bom_dropped_and_names_invalid_bytes(s2s):
+    same = cli("translate", s2s, input="abc\n").stdout
+    out = cli("translate", s2s, input="\ufeffabc\n".encode("utf-8"))  # was: unknown character U+FEFF
+    assert out.exit_code == 0 and out.stdout == same, out.output
+    out = cli("translate", s2s, input=b"ab\xffc\n")  # was: "does not know U+DCFF"
+    assert out.exit_code == 1 and "not valid UTF-8" in out.stderr and "0xff" in out.stderr
+    assert "hint: " in out.stderr and out.stdout == ""
