@@ -75,3 +75,16 @@ def test_translate_reads_stdin_as_utf8_bom_dropped_and_names_invalid_bytes(s2s):
     out = cli("translate", s2s, input=b"ab\xffc\n")  # was: "does not know U+DCFF"
     assert out.exit_code == 1 and "not valid UTF-8" in out.stderr and "0xff" in out.stderr
     assert "hint: " in out.stderr and out.stdout == ""
+
+
+def test_build_pairs_refuses_zero_pairs_and_a_directory(tmp_path):
+    import subprocess
+    import sys
+
+    script = Path(__file__).parent.parent / "data" / "build_pairs.py"
+    for args in (["dates", tmp_path / "d.tsv", "--pairs", "0"], ["numbers", tmp_path]):
+        r = subprocess.run([sys.executable, script, *map(str, args)], capture_output=True, text=True)
+        assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "d.tsv").exists()  # was: an empty file written, exit 0
+    r = subprocess.run([sys.executable, script, "numbers", tmp_path / "n.tsv", "--pairs", "3"], capture_output=True)
+    assert r.returncode == 0 and len((tmp_path / "n.tsv").read_text(encoding="utf-8").splitlines()) == 3
