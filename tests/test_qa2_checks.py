@@ -88,3 +88,11 @@ def test_build_pairs_refuses_zero_pairs_and_a_directory(tmp_path):
     assert not (tmp_path / "d.tsv").exists()  # was: an empty file written, exit 0
     r = subprocess.run([sys.executable, script, "numbers", tmp_path / "n.tsv", "--pairs", "3"], capture_output=True)
     assert r.returncode == 0 and len((tmp_path / "n.tsv").read_text(encoding="utf-8").splitlines()) == 3
+
+
+def test_a_binary_file_given_to_evaluate_gets_a_hint_that_fits_evaluate(s2s, tmp_path):
+    b = tmp_path / "b.bin"
+    b.write_bytes(b"ab\tba\n\x00\x01")
+    out = cli("evaluate", s2s, b)
+    assert out.exit_code == 1 and "binary" in out.stderr and "hint: " in out.stderr
+    assert "train on" not in out.stderr  # was: "hint: train on a plain-text file"
