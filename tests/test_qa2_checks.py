@@ -96,3 +96,8 @@ def test_a_binary_file_given_to_evaluate_gets_a_hint_that_fits_evaluate(s2s, tmp
     out = cli("evaluate", s2s, b)
     assert out.exit_code == 1 and "binary" in out.stderr and "hint: " in out.stderr
     assert "train on" not in out.stderr  # was: "hint: train on a plain-text file"
+
+
+def test_translate_on_a_directory_names_best_as_the_best_exact_match(s2s):
+    out = cli("translate", s2s.parent, input="ab\n")
+    assert out.exit_code == 0 and "the best exact match" in out.stderr, out.output  # was: validation loss

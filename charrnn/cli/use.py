@@ -18,7 +18,8 @@ def say_which(given, trained) -> None:
     if given is not None and not Path(given).is_dir():
         return  # the user named the file
     step = trained.meta.get("step")
-    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    best = "exact match" if trained.meta.get("task") == "seq2seq" else "validation loss"
+    why = f"the best {best}" if trained.path.name == "best.npz" else "there is no best.npz"
     print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
