@@ -101,3 +101,11 @@ def test_a_binary_file_given_to_evaluate_gets_a_hint_that_fits_evaluate(s2s, tmp
 def test_translate_on_a_directory_names_best_as_the_best_exact_match(s2s):
     out = cli("translate", s2s.parent, input="ab\n")
     assert out.exit_code == 0 and "the best exact match" in out.stderr, out.output  # was: validation loss
+
+
+def test_evaluate_streams_on_a_seq2seq_model_is_refused_not_ignored(s2s, tmp_path):
+    held = tmp_path / "h.tsv"
+    held.write_text("ab\tba\n", encoding="utf-8")
+    out = cli("evaluate", s2s, held, "--streams", "8")  # was: silently ignored
+    assert out.exit_code == 2 and "--streams" in out.stderr and "hint: " in out.stderr
+    assert cli("evaluate", s2s, held).exit_code == 0

@@ -99,6 +99,11 @@ def evaluate(
     m = charrnn.load(checkpoint)
     if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
         from charrnn.cli.seq2seq import evaluate_seq2seq
+        from charrnn.errors import UsageError
+
+        if streams != 1:
+            raise UsageError("--streams does not apply to a seq2seq model",
+                             hint="leave --streams out (each pair is decoded on its own)")
         return evaluate_seq2seq(m, file, as_json, encoding_errors, threads)
     # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
     with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
