@@ -109,3 +109,19 @@ def test_evaluate_streams_on_a_seq2seq_model_is_refused_not_ignored(s2s, tmp_pat
     out = cli("evaluate", s2s, held, "--streams", "8")  # was: silently ignored
     assert out.exit_code == 2 and "--streams" in out.stderr and "hint: " in out.stderr
     assert cli("evaluate", s2s, held).exit_code == 0
+
+
+@pytest.mark.parametrize("damage", ["missing", "junk"])
+def test_seq2seq_resume_rewrites_a_missing_or_unreadable_best_npz_with_a_warning(tmp_path, damage):
+    from charrnn.translate import load_seq2seq
+
+    f = tmp_path / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab", "bca"] * 8), encoding="utf-8")
+    opts = {"batch": 4}, {"cell": "gru", "hidden": 4, "layers": 1}
+    r = train_pairs(f, tmp_path / "o", {"max_steps": 3, **opts[0]}, opts[1])
+    best = r.out_dir / "best.npz"
+    best.unlink() if damage == "missing" else best.write_bytes(b"junk")
+    out = cli("train", f, "--resume", r.out_dir / "latest.npz", "--max-steps", "3")  # nothing left to train
+    assert out.exit_code == 0, out.output
+    assert "best.npz was missing or unreadable" in out.stderr  # was: no warning, best.npz left as it was
+    assert load_seq2seq(best).meta["step"] == 3
