@@ -89,7 +89,7 @@ def _decoded_chunks(path: Path, errors: str):
             nul = raw.find(b"\x00")
             if nul >= 0:
                 raise CorpusError(f"{path} looks like a binary file (NUL byte at offset {offset + nul:,})",
-                                  hint="train on a plain-text file")
+                                  hint="give a plain-text (UTF-8) file instead")
             pending = len(decoder.getstate()[0])  # bytes of an incomplete character from the last chunk
             if not pending and raw.isascii():  # fast path: ASCII bytes are their own code points
                 yield np.frombuffer(raw, dtype=np.uint8), raw
@@ -268,7 +268,7 @@ def _cache_hit(target: Path):
         return vocab, np.load(target, mmap_mode="r", allow_pickle=False), counts
     except _CacheFailed:
         raise
-    except (OSError, ValueError, KeyError, TypeError, CharRNNError) as e:
+    except (OSError, EOFError, ValueError, KeyError, TypeError, CharRNNError) as e:
         raise _CacheFailed(f"unreadable: {type(e).__name__}") from None
 
 

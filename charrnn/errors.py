@@ -46,5 +46,11 @@ class CheckpointPathError(CheckpointError):
     exit_code = 2
 
 
+class CheckpointKindError(CheckpointError):
+    """The checkpoint holds the other kind of model (seq2seq for a language model): a usage error."""
+
+    exit_code = 2
+
+
 class TrainingDiverged(CharRNNError):
     """The loss or gradient became NaN or infinite."""

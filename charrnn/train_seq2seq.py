@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 
 from charrnn import __version__, seq2seq
-from charrnn.checkpoint import save_checkpoint
+from charrnn.checkpoint import load_checkpoint, save_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.errors import CheckpointError, UsageError
+from charrnn.errors import CharRNNError, CheckpointError, UsageError
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at, make_optimizer
 from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
 from charrnn.options import check, default
@@ -179,7 +179,24 @@ def _restore(run: PairsRun, saved) -> None:
 class PairsRunDir(RunDir):
     """The LM's output directory (lock, latest/best, metrics.jsonl) saving a seq2seq run."""
 
-    def save(self, run: PairsRun, best: bool) -> None:
+    def repair_best(self, run: PairsRun) -> list[str]:
+        """On resume, a missing or unreadable best.npz is written from the resumed state, evaluated
+        (as the LM's RunDir.repair does); returns the warning."""
+        if run.best_exact is None:
+            return []
+        try:
+            load_checkpoint(self.best)
+            return []
+        except (CharRNNError, OSError):  # missing or damaged
+            pass
+        ev = evaluate(run)
+        run.val_loss = run.best_val_loss = ev["val_loss"]
+        run.val_exact = run.best_exact = ev["val_exact_match"]
+        self.save(run, best=True, latest=False)
+        return [f"{self.best} was missing or unreadable: wrote the resumed state (step {run.step:,}, exact match "
+                f"{run.best_exact:.2%}) as the best so far"]
+
+    def save(self, run: PairsRun, best: bool, latest: bool = True) -> None:
         arrays = {f"param/{k}": v for k, v in run.params.items()}
         arrays.update({f"opt/{k}": v for k, v in run.optimizer.state_dict().items()})
         t = run.tokens
@@ -193,10 +210,11 @@ class PairsRunDir(RunDir):
                 "best_exact_match": run.best_exact, "bad_evals": run.bad_evals,
                 "rng": run.rng.bit_generator.state, "corpus": run.corpus, "history": run.history,
                 "charrnn_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        save_checkpoint(self.latest, arrays, meta)
-        if best:
+        if best:  # best first: latest.npz never records a best that best.npz was not given
             save_checkpoint(self.best, arrays, meta)
-        run.saved_step = run.step
+        if latest:
+            save_checkpoint(self.latest, arrays, meta)
+            run.saved_step = run.step
 
 
 @dataclass
@@ -269,6 +287,8 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
                             skip_bad_lines, encoding_errors)
     run.eval_every = eval_period(run.tcfg, run.n_batches)  # --eval-every, or sized to the run
     with PairsRunDir(out_dir, overwrite=overwrite, resume_from=resume) as rundir, blas_threads(threads) as tuner:
+        if resume is not None:
+            warnings = [*warnings, *rundir.repair_best(run)]
         reporter.summary(run, warnings)
         last_eval = start_step = run.step if resume is not None else -1
         stopped_by = None

@@ -23,7 +23,7 @@ import numpy as np
 from charrnn.cells import CELLS
 from charrnn.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.errors import CharRNNError, CheckpointError
+from charrnn.errors import CharRNNError, CheckpointError, CheckpointKindError
 from charrnn.model import param_shapes
 from charrnn.vocab import Vocab
 
@@ -57,7 +57,7 @@ def load_trained(path: str | Path) -> Trained:
     path = Path(path)
     arrays, meta = load_checkpoint(path)
     if meta.get("task", "lm") != "lm":
-        raise CheckpointError(f"{path} holds a {meta.get('task')} model, not a language model",
+        raise CheckpointKindError(f"{path} holds a {meta.get('task')} model, not a language model",
                               hint="use charrnn translate, evaluate or info with it")
     try:
         cfg = ModelConfig.from_dict(meta["model"])

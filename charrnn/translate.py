@@ -65,7 +65,10 @@ class Seq2SeqModel:
         return 2 * int((self.meta.get("seq2seq") or {}).get("max_target_len") or 50) + 10
 
     def translate(self, sources: list[str], beam: int | None = None, max_len: int | None = None,
-                  temperature: float = 0.0, seed: int | None = None) -> list[str]:
+                  temperature: float = 0.0, seed: int | None = None) -> list[str] | str:
+        """Outputs for a list of sources; for one string, its output."""
+        if isinstance(sources, str):
+            return self.translate([sources], beam, max_len, temperature, seed)[0]
         return translate(self, sources, beam, max_len, temperature, np.random.default_rng(seed))
 
     def evaluate(self, pairs: list[tuple[str, str]], beam: int | None = None, max_len: int | None = None):
@@ -194,6 +197,8 @@ def score_pairs(params, cfg, tokens, pairs, max_len: int, beam: int | None = Non
 def evaluate_pairs(m: Seq2SeqModel, pairs, beam: int | None = None, max_len: int | None = None,
                    path="the pairs file") -> PairScores:
     check_decoding(beam, max_len, 0.0)
+    if not pairs:
+        raise UsageError(f"{path} holds no pairs to evaluate", hint="give at least one (source, target) pair")
     check_known(m.tokens, pairs, path)
     return score_pairs(m.params, m.cfg, m.tokens, pairs, max_len or m.default_max_len, beam)
 

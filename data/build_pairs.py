@@ -80,6 +80,10 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=20000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if args.pairs < 1:  # an empty pairs file is refused by every charrnn command that reads one
+        ap.error(f"--pairs {args.pairs}: want at least 1 (default 20000)")
+    if args.out.is_dir():
+        ap.error(f"{args.out} is a directory: give a file name such as {args.out / (args.kind + '.tsv')}")
     rng = random.Random(args.seed)
     make = dates if args.kind == "dates" else numbers
     lines = [f"{s}\t{t}\n" for s, t in make(args.pairs, rng)]

@@ -44,11 +44,23 @@ def translate(
             for line in sys.stdin:
                 print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
             return
-        lines = (read_text(text) if text is not None else sys.stdin.read()).split("\n")
+        lines = (read_text(text) if text is not None else read_stdin()).split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
             print(out)
+
+
+def read_stdin() -> str:
+    """All of stdin as UTF-8 (a leading byte-order mark dropped, as for files), whatever the locale."""
+    from charrnn.errors import CorpusError
+
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"the input on stdin is not valid UTF-8: byte 0x{data[e.start]:02x} at offset {e.start:,}",
+                          hint="convert it to UTF-8 (iconv -f OLD -t UTF-8)") from None
 
 
 def decoding_threads(threads):

@@ -18,7 +18,8 @@ def say_which(given, trained) -> None:
     if given is not None and not Path(given).is_dir():
         return  # the user named the file
     step = trained.meta.get("step")
-    why = "the best validation loss" if trained.path.name == "best.npz" else "there is no best.npz"
+    best = "exact match" if trained.meta.get("task") == "seq2seq" else "validation loss"
+    why = f"the best {best}" if trained.path.name == "best.npz" else "there is no best.npz"
     print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
@@ -50,6 +51,8 @@ def sample(
     # change the text of a seed.
     threads = 1 if threads == AUTO else threads
     m = charrnn.load(checkpoint)
+    if getattr(m, "task", "lm") != "lm":
+        m.generate()  # a seq2seq model: raises its usage error before anything is printed
     say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
@@ -96,6 +99,11 @@ def evaluate(
     m = charrnn.load(checkpoint)
     if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
         from charrnn.cli.seq2seq import evaluate_seq2seq
+        from charrnn.errors import UsageError
+
+        if streams != 1:
+            raise UsageError("--streams does not apply to a seq2seq model",
+                             hint="leave --streams out (each pair is decoded on its own)")
         return evaluate_seq2seq(m, file, as_json, encoding_errors, threads)
     # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
     with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
