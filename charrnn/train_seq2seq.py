@@ -33,7 +33,7 @@ from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_p
 from charrnn.options import check, default
 from charrnn.rundir import RunDir
 from charrnn.threads import blas_threads, maybe_unit
-from charrnn.training import Reporter, _diverged, _Signals
+from charrnn.training import Reporter, _diverged, _Signals, report_stop
 from charrnn.validation import eval_period
 from charrnn.translate import TASK, load_seq2seq, score_pairs
 
@@ -322,18 +322,8 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
             stopped_by = "interrupt-now"
         finally:
             reporter.close()
-        if run.step == start_step and stopped_by in ("max-steps", "epochs", "patience"):
-            reporter.message(f"nothing to do: the resumed run already met its stop rule ({stopped_by}) at step "
-                             f"{run.step}; type a new one to go on, e.g. --max-steps {run.step + 1000}")
-        if stopped_by == "interrupt-now":
-            kept = f"step {run.saved_step}" if run.saved_step is not None else "none written yet"
-            reporter.message(f"stopped immediately; the last checkpoint is kept ({kept})")
-            stopped_by = "interrupt"
-        elif stopped_by in ("interrupt", "terminate"):
-            if run.step != last_eval:
-                rundir.save(run, best=False)
-            reporter.message(f"stopped at step {run.step}: saved {rundir.latest}")
-        elif run.step != last_eval:
+        stopped_by = report_stop(run, rundir, reporter, stopped_by, start_step, last_eval)
+        if stopped_by not in ("interrupt", "terminate") and run.step != last_eval:
             record = {"step": run.step, "epoch": run.epoch, "train_loss": wl / ws if ws else None, "lr": run.lr,
                       "grad_norm": None, "teacher_forcing": run.scfg.at(max(0, run.step - 1)),
                       "chars_per_s": None, "elapsed": time.monotonic() - started}

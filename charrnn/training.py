@@ -217,18 +217,27 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
             stopped_by = "interrupt-now"
         finally:
             reporter.close()
-        if run.step == start_step and stopped_by in ("max-steps", "epochs", "patience"):
-            reporter.message(f"nothing to do: the resumed run already met its stop rule ({stopped_by}) at step "
-                             f"{run.step}; type a new one to go on, e.g. --max-steps {run.step + 1000}")
-        if stopped_by == "interrupt-now":
-            kept = f"step {run.saved_step}" if run.saved_step is not None else "none written yet"
-            reporter.message(f"stopped immediately; the last checkpoint is kept ({kept})")
-            stopped_by = "interrupt"
-        elif stopped_by in ("interrupt", "terminate"):
-            if run.step != last_eval_step:
-                rundir.save(run, best=False)
-            reporter.message(f"stopped at step {run.step}: saved {rundir.latest}")
+        stopped_by = report_stop(run, rundir, reporter, stopped_by, start_step, last_eval_step)
         return Result(run.step, run.epoch, run.best_val_loss, stopped_by, rundir.path, rundir.latest, run.history)
+
+
+def report_stop(run, rundir: RunDir, reporter: Reporter, stopped_by: str, start_step: int,
+                last_eval_step: int) -> str:
+    """The end of a run (language model or seq2seq): say why nothing was done, or save the state
+    reached by an interruption (unless its last evaluation just saved it). A second Ctrl-C
+    ("interrupt-now") keeps the last checkpoint and is reported as "interrupt", which is returned."""
+    if run.step == start_step and stopped_by in ("max-steps", "epochs", "patience"):
+        reporter.message(f"nothing to do: the resumed run already met its stop rule ({stopped_by}) at step "
+                         f"{run.step}; type a new one to go on, e.g. --max-steps {run.step + 1000}")
+    if stopped_by == "interrupt-now":
+        kept = f"step {run.saved_step}" if run.saved_step is not None else "none written yet"
+        reporter.message(f"stopped immediately; the last checkpoint is kept ({kept})")
+        stopped_by = "interrupt"
+    elif stopped_by in ("interrupt", "terminate"):
+        if run.step != last_eval_step:
+            rundir.save(run, best=False)
+        reporter.message(f"stopped at step {run.step}: saved {rundir.latest}")
+    return stopped_by
 
 
 def _evaluate_and_save(run: Run, record: dict, rundir: RunDir, reporter: Reporter, signals: _Signals,
