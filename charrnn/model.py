@@ -67,14 +67,15 @@ def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str =
     return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer)
 
 
-def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def init_params(cfg: ModelConfig, rng: np.random.Generator, shapes: dict | None = None) -> dict[str, np.ndarray]:
     """Weights ~ U(-s/sqrt(H), s/sqrt(H)) with s = cfg.init_scale (1: as PyTorch); biases 0, or
     with cfg.bias_init "uniform" as PyTorch's two bias vectors summed, U(-k, k) + U(-k, k) with
     k = 1/sqrt(H) (output bias: one U(-k, k), as nn.Linear); the LSTM forget-gate block gets
-    cfg.forget_bias added."""
+    cfg.forget_bias added. `shapes` (default: this model's param_shapes) lets the seq2seq model,
+    whose recurrent biases are the names ending in ".b", share this initialisation."""
     k = 1.0 / math.sqrt(cfg.hidden)
     params = {}
-    for name, shape in param_shapes(cfg).items():
+    for name, shape in (param_shapes(cfg) if shapes is None else shapes).items():
         if not (name.endswith(".b") or name == "by"):
             params[name] = rng.uniform(-cfg.init_scale * k, cfg.init_scale * k, size=shape).astype(cfg.dtype)
         elif cfg.bias_init == "uniform":
@@ -85,8 +86,9 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndar
     gates = CELLS[cfg.cell].gate_order
     if "f" in gates:  # the LSTM's forget gate
         f, H = gates.index("f"), cfg.hidden
-        for layer in range(cfg.layers):
-            params[f"l{layer}.b"][f * H:(f + 1) * H] += np.asarray(cfg.forget_bias, dtype=cfg.dtype)
+        for name in params:
+            if name.endswith(".b"):  # every recurrent layer's fused bias (l0.b, ...; enc.l0.b, ...)
+                params[name][f * H:(f + 1) * H] += np.asarray(cfg.forget_bias, dtype=cfg.dtype)
     return params
 
 

@@ -36,6 +36,7 @@ import math
 
 import numpy as np
 
+from charrnn import model
 from charrnn.cells import CELLS
 from charrnn.config import ModelConfig
 
@@ -68,26 +69,11 @@ def n_params(cfg: ModelConfig) -> int:
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """As the language model (`model.init_params`): weights ~ U(-s/sqrt(H), s/sqrt(H)), s =
-    cfg.init_scale; biases 0, or with cfg.bias_init "uniform" U(-k, k) + U(-k, k), k = 1/sqrt(H)
-    (the output bias one U(-k, k)); cfg.forget_bias added to the LSTM forget-gate blocks."""
-    k = 1.0 / math.sqrt(cfg.hidden)
-    params = {}
-    for name, shape in param_shapes(cfg).items():
-        if not (name.endswith(".b") or name == "by"):
-            params[name] = rng.uniform(-cfg.init_scale * k, cfg.init_scale * k, size=shape).astype(cfg.dtype)
-        elif cfg.bias_init == "uniform":
-            b = rng.uniform(-k, k, size=shape) + (rng.uniform(-k, k, size=shape) if name != "by" else 0.0)
-            params[name] = b.astype(cfg.dtype)
-        else:
-            params[name] = np.zeros(shape, dtype=cfg.dtype)
-    gates = CELLS[cfg.cell].gate_order
-    if "f" in gates:  # the LSTM's forget gate
-        f, H = gates.index("f"), cfg.hidden
-        for name in params:
-            if name.endswith(".b"):
-                params[name][f * H:(f + 1) * H] += np.asarray(cfg.forget_bias, dtype=cfg.dtype)
-    return params
+    """As the language model (`model.init_params`, the same draws in the same order over this
+    model's shapes): weights ~ U(-s/sqrt(H), s/sqrt(H)), s = cfg.init_scale; biases 0 or (with
+    cfg.bias_init "uniform") U(-k, k) + U(-k, k), k = 1/sqrt(H); cfg.forget_bias added to the
+    LSTM forget-gate blocks of every encoder and decoder layer."""
+    return model.init_params(cfg, rng, shapes=param_shapes(cfg))
 
 
 def zero_state(cfg: ModelConfig, batch: int) -> list[tuple]:
