@@ -68,8 +68,14 @@ def load_trained(path: str | Path) -> Trained:
     if vocab.size != cfg.vocab_size:
         raise CheckpointError(f"{path}: vocabulary has {vocab.size} characters but the model expects "
                               f"{cfg.vocab_size}", hint="the file is damaged")
+    return Trained(path, cfg, read_params(path, arrays, param_shapes(cfg), cfg.dtype), vocab, meta, arrays)
+
+
+def read_params(path, arrays: dict, shapes: dict, dtype) -> dict[str, np.ndarray]:
+    """The `param/<name>` arrays of a checkpoint, each checked against its expected shape and for
+    NaN / inf (language model and seq2seq alike)."""
     params = {}
-    for name, shape in param_shapes(cfg).items():
+    for name, shape in shapes.items():
         a = arrays.get(f"param/{name}")
         if a is None or a.shape != tuple(shape):
             got = "missing" if a is None else f"shape {a.shape}"
@@ -78,8 +84,8 @@ def load_trained(path: str | Path) -> Trained:
         if not np.all(np.isfinite(a)):
             raise CheckpointError(f"{path}: parameter {name} holds NaN or infinite values",
                                   hint="use an earlier checkpoint (best.npz) or retrain with a lower --lr")
-        params[name] = a.astype(cfg.dtype, copy=False)
-    return Trained(path, cfg, params, vocab, meta, arrays)
+        params[name] = a.astype(dtype, copy=False)
+    return params
 
 
 def default_checkpoint(directory: str | Path = DEFAULT_DIR) -> Path:

@@ -27,6 +27,7 @@ from charrnn.decode import beam_search, free_run
 from charrnn.errors import CharRNNError, CheckpointError, UsageError
 from charrnn.options import check
 from charrnn.pairs import Tokens, check_known, encode_pairs, make_batch, source_batch
+from charrnn.trained_model import read_params
 from charrnn.vocab import Vocab
 
 TASK = "seq2seq"
@@ -104,17 +105,7 @@ def load_seq2seq(path) -> Seq2SeqModel:
     if tokens.V != cfg.vocab_size:
         raise CheckpointError(f"{path}: vocabulary has {tokens.V} characters but the model expects "
                               f"{cfg.vocab_size}", hint="the file is damaged")
-    params = {}
-    for name, shape in seq2seq.param_shapes(cfg).items():
-        a = arrays.get(f"param/{name}")
-        if a is None or a.shape != tuple(shape):
-            got = "missing" if a is None else f"shape {a.shape}"
-            raise CheckpointError(f"{path}: parameter {name} is {got}, expected shape {tuple(shape)}",
-                                  hint="the file is damaged or was not written by `charrnn train`")
-        if not np.all(np.isfinite(a)):
-            raise CheckpointError(f"{path}: parameter {name} holds NaN or infinite values",
-                                  hint="use an earlier checkpoint (best.npz) or retrain with a lower --lr")
-        params[name] = a.astype(cfg.dtype, copy=False)
+    params = read_params(path, arrays, seq2seq.param_shapes(cfg), cfg.dtype)
     return Seq2SeqModel(path, cfg, params, tokens, meta, arrays)
 
 
