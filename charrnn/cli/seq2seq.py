@@ -5,7 +5,6 @@ stdout carries the product (translations, figures); progress and logs go to stde
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -126,89 +125,3 @@ def info_seq2seq(m, as_json: bool) -> None:
     for k, v in rows:
         table.add_row(k, Text(v))
     console(sys.stdout).print(table)
-
-
-# ------------------------------------------------------------------------------------ train
-class Seq2SeqReporter:
-    """What `charrnn train --task seq2seq` shows on stderr: a summary, a progress bar, one line per
-    evaluation with the teacher-forced val loss and the free-running exact match, and a few misses."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet, self.bar, self.val = quiet, None, None
-
-    def summary(self, run, warnings) -> None:
-        from charrnn import seq2seq
-
-        t, c = run.tcfg, run.cfg
-        if not self.quiet:
-            for k, v in (("pairs", f"{run.corpus['path']} ({len(run.train_pairs):,} train / {len(run.val_pairs):,} val)"),
-                         ("vocabulary", f"{run.tokens.V} characters + END, START, PAD"),
-                         ("model", f"{c.layers} x {c.hidden} {c.cell.upper()} encoder and decoder, {c.dtype}, "
-                                   f"{seq2seq.n_params(c):,} parameters"),
-                         ("batches", f"{t.batch} pairs; {run.n_batches:,} per epoch"),
-                         ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
-                         ("teacher forcing", f"{run.scfg.teacher_forcing:g}" + (
-                             f", falling to 0 over {run.scfg.teacher_forcing_decay:,} steps"
-                             if run.scfg.teacher_forcing_decay else "")),
-                         ("stop", self._stop(t, run.eval_every))):
-                print(f"{k:<16}{v}", file=sys.stderr)
-            if run.step:
-                print(f"{'resuming':<16}step {run.step:,}, epoch {run.epoch}", file=sys.stderr)
-        for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
-
-    @staticmethod
-    def _stop(t, eval_every: int) -> str:
-        parts = [f"{t.max_steps:,} steps" if t.max_steps is not None else "",
-                 f"{t.epochs:g} epochs" if t.epochs is not None else "",
-                 f"{t.time_limit:g} s" if t.time_limit is not None else "",
-                 f"{t.patience} evaluations without improvement" if t.patience is not None else ""]
-        return ", ".join(p for p in parts if p) + f"; evaluate every {eval_every:,} steps"
-
-    def start(self, run) -> None:
-        from tqdm import tqdm
-
-        t = run.tcfg
-        totals = [v for v in (t.max_steps, None if t.epochs is None else int(t.epochs * run.n_batches + 0.999))
-                  if v is not None]
-        self.bar = tqdm(total=min(totals) if totals else None, initial=run.step, unit="step", file=sys.stderr,
-                        dynamic_ncols=True, disable=self.quiet or None, leave=False)
-
-    def step(self, run, record) -> None:
-        if self.bar is None or self.bar.disable:
-            return
-        self.bar.update(record["step"] - self.bar.n)
-        if record["step"] % 5 == 0:
-            post = {"loss": f"{record['train_loss']:.3f}", "tf": f"{record['teacher_forcing']:.2f}",
-                    "chars/s": f"{record['chars_per_s']:,.0f}"}
-            if self.val is not None:
-                post["val exact"] = f"{self.val:.1%}"
-            self.bar.set_postfix(post, refresh=False)
-
-    def evaluated(self, run, record, examples) -> None:
-        from charrnn.cli.train_progress import printable
-
-        self.val = record["val_exact_match"]
-        star = " *" if record["val_exact_match"] == record["best_exact_match"] and \
-            record["val_loss"] == record["best_val_loss"] else ""
-        tl = record.get("train_loss")
-        self.message(f"step {record['step']:,}  epoch {record['epoch']}  " + (f"train {tl:.4f}  " if tl is not None else "")
-                     + f"val {record['val_loss']:.4f} nats/char (teacher-forced)  exact match "
-                     f"{record['val_exact_match']:.2%}  char errors {record['val_char_error_rate']:.2%} "
-                     f"(free-running){star}  [{time.strftime('%M:%S', time.gmtime(record['elapsed']))}]")
-        if not self.quiet:
-            for s, t, o in examples[:3]:
-                self.message(f"  miss: {printable(s)} -> {printable(o)} (want {printable(t)})")
-
-    def message(self, text: str) -> None:
-        if self.quiet and not text.startswith("stopped"):
-            return
-        if self.bar is not None and not self.bar.disable:
-            self.bar.write(text, file=sys.stderr)
-        else:
-            print(text, file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None

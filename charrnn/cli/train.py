@@ -87,7 +87,7 @@ def train(
     if resume is not None and getattr(ctx.get_parameter_source("out"), "name", "") != "COMMANDLINE":
         out = resume.parent  # continue the run where it lives
     if is_seq2seq_run(typed.get("task"), resume):
-        from charrnn.cli.seq2seq import Seq2SeqReporter
+        from charrnn.cli.train_progress import Seq2SeqReporter
         reporter = Seq2SeqReporter(quiet=quiet)
     else:
         reporter = ConsoleReporter(quiet=quiet)
