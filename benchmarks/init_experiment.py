@@ -9,6 +9,15 @@ default) once per setting and seed, each setting one combination of
     --bias-init zero | uniform   zero biases, or PyTorch's small uniform ones
     --init-scale 0.5 | 1 | 2     weights ~ U(-s/sqrt(H), s/sqrt(H)); 1 is PyTorch's (and charrnn's)
 
+With `--design staged` (what docs/init-experiment ran) phase 1 goes one factor at a time instead
+of the full product: first forget bias x biases at scale 1 (4 settings), then the weight scales
+around the best of those, then (with --lrs / --lr-decays) the learning rate and its per-epoch decay
+around the best so far; each stage keeps the best setting seen. 4 + 2 + 2 + 1 settings x 3 seeds
+instead of 12 x 3 (it misses interactions that the first stage does not cover).
+
+    --lrs 1e-3,4e-3              learning rates besides the default 2e-3 (staged only)
+    --lr-decays 0.9              lr x this after every epoch, besides 1 (none) (staged only)
+
 Phase 2 trains the two best settings (lowest mean best validation loss over the seeds) for
 --long-steps steps (20,000) with --long-seeds (2) seeds. Every run is the `charrnn` command itself,
 in its own process and output directory (the table shows the exact command), so the experiment
@@ -40,25 +49,42 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_LR = 2e-3  # charrnn's --lr default
 FORGET_BIASES = (0.0, 1.0)
 BIAS_INITS = ("zero", "uniform")
 INIT_SCALES = (0.5, 1.0, 2.0)
 
 
 def settings(a) -> list[dict]:
-    return [{"forget_bias": f, "bias_init": b, "init_scale": s}
+    return [{"forget_bias": f, "bias_init": b, "init_scale": s, "lr": DEFAULT_LR, "lr_decay": 1.0}
             for f, b, s in itertools.product(a.forget_biases, a.bias_inits, a.init_scales)]
 
 
 def name(setting: dict) -> str:
-    return f"fb{setting['forget_bias']:g}-{setting['bias_init']}-s{setting['init_scale']:g}"
+    """fb1-zero-s1, with -lr4e-3 / -d0.9 only where lr / decay are not the defaults."""
+    n = f"fb{setting['forget_bias']:g}-{setting['bias_init']}-s{setting['init_scale']:g}"
+    if setting.get("lr", DEFAULT_LR) != DEFAULT_LR:
+        n += f"-lr{setting['lr']:g}"
+    if setting.get("lr_decay", 1.0) != 1.0:
+        n += f"-d{setting['lr_decay']:g}"
+    return n
+
+
+def schedule_args(setting: dict) -> list[str]:
+    """The learning-rate options of a setting, only where they are not the defaults."""
+    args = []
+    if setting.get("lr", DEFAULT_LR) != DEFAULT_LR:
+        args += ["--lr", f"{setting['lr']:g}"]
+    if setting.get("lr_decay", 1.0) != 1.0:
+        args += ["--lr-decay", f"{setting['lr_decay']:g}", "--lr-decay-every", "1", "--lr-decay-unit", "epoch"]
+    return args
 
 
 def command(a, corpus: str, out: str, setting: dict, seed: int, extra: list[str]) -> list[str]:
     """The `charrnn train` command line of one run (the default run but for the options named)."""
     return [a.python, "-m", "charrnn", "train", corpus, "--out", out, "--overwrite", "--quiet",
             "--seed", str(seed), "--forget-bias", f"{setting['forget_bias']:g}", "--bias-init", setting["bias_init"],
-            "--init-scale", f"{setting['init_scale']:g}", "--threads", a.threads, *shlex.split(a.train_args), *extra]
+            "--init-scale", f"{setting['init_scale']:g}", *schedule_args(setting), "--threads", a.threads, *shlex.split(a.train_args), *extra]
 
 
 def run_one(a, corpus: str, phase: str, setting: dict, seed: int, extra: list[str]) -> dict:
@@ -91,6 +117,26 @@ def run_all(a, corpus, phase, jobs: list[tuple[dict, int]], extra) -> list[dict]
         return list(pool.map(lambda job: run_one(a, corpus, phase, job[0], job[1], extra), jobs))
 
 
+def staged(a, corpus, seeds) -> list[dict]:
+    """Phase 1 one factor at a time: forget bias x biases at the first scale, then each further
+    factor varied around the best setting so far (cached runs are reused)."""
+    def best_of(results):
+        return summarise(results)[0]["setting"]
+
+    scale0 = 1.0 if 1.0 in a.init_scales else a.init_scales[0]  # PyTorch's (and charrnn's) scale first
+    base = {"init_scale": scale0, "lr": DEFAULT_LR, "lr_decay": 1.0}
+    first = [dict(base, forget_bias=f, bias_init=b) for f, b in itertools.product(a.forget_biases, a.bias_inits)]
+    results = run_all(a, corpus, "default", [(s, seed) for s in first for seed in seeds], [])
+    for key, values in (("init_scale", [x for x in a.init_scales if x != scale0]), ("lr", a.lrs), ("lr_decay", a.lr_decays)):
+        if not values:
+            continue
+        best = best_of(results)
+        print(f"stage {key}: around {name(best)}", file=sys.stderr)
+        more = [dict(best, **{key: v}) for v in values]
+        results += run_all(a, corpus, "default", [(s, seed) for s in more for seed in seeds], [])
+    return results
+
+
 def summarise(results: list[dict]) -> list[dict]:
     """Per setting: mean and standard deviation of the best val loss over seeds, best first."""
     by = {}
@@ -106,11 +152,12 @@ def summarise(results: list[dict]) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| setting | forget bias | biases | init scale | seeds | best val loss, mean | std | per seed | steps |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| setting | forget bias | biases | init scale | lr | lr decay / epoch | seeds | best val loss, mean | std | per seed | steps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["setting"]
-        lines.append(f"| {r['name']} | {s['forget_bias']:g} | {s['bias_init']} | {s['init_scale']:g} | {r['n']} "
+        lines.append(f"| {r['name']} | {s['forget_bias']:g} | {s['bias_init']} | {s['init_scale']:g} "
+                     f"| {s.get('lr', DEFAULT_LR):g} | {s.get('lr_decay', 1.0):g} | {r['n']} "
                      f"| {r['mean']:.4f} | {r['std']:.4f} | {', '.join(f'{x:.4f}' for x in r['losses'])} "
                      f"| {r['steps']:,} |")
     return "\n".join(lines)
@@ -143,6 +190,10 @@ def main(argv=None) -> int:
     ap.add_argument("--forget-biases", default=",".join(f"{x:g}" for x in FORGET_BIASES))
     ap.add_argument("--bias-inits", default=",".join(BIAS_INITS))
     ap.add_argument("--init-scales", default=",".join(f"{x:g}" for x in INIT_SCALES))
+    ap.add_argument("--design", choices=("full", "staged"), default="full",
+                    help="full product of the factors, or one factor at a time (see above)")
+    ap.add_argument("--lrs", default="", help="staged: learning rates to try besides 2e-3, e.g. 1e-3,4e-3")
+    ap.add_argument("--lr-decays", default="", help="staged: per-epoch lr decays to try besides 1, e.g. 0.9")
     ap.add_argument("--train-args", default="", help="more `charrnn train` options for every run (e.g. --lr 3e-3)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (each its own process)")
     ap.add_argument("--threads", default="auto", help="--threads of every run (with --jobs 2: 1)")
@@ -155,12 +206,19 @@ def main(argv=None) -> int:
     a.forget_biases = [float(x) for x in a.forget_biases.split(",")]
     a.bias_inits = a.bias_inits.split(",")
     a.init_scales = [float(x) for x in a.init_scales.split(",")]
+    a.lrs = [float(x) for x in a.lrs.split(",") if x]
+    a.lr_decays = [float(x) for x in a.lr_decays.split(",") if x]
+    if a.design == "full" and (a.lrs or a.lr_decays):
+        ap.error("--lrs and --lr-decays need --design staged")
     seeds = [int(x) for x in a.seeds.split(",")]
     corpus = os.path.abspath(a.corpus)
     a.out = os.path.abspath(a.out)
     os.makedirs(a.out, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M")
-    short = run_all(a, corpus, "default", [(s, seed) for s in settings(a) for seed in seeds], [])
+    if a.design == "staged":
+        short = staged(a, corpus, seeds)
+    else:
+        short = run_all(a, corpus, "default", [(s, seed) for s in settings(a) for seed in seeds], [])
     short_rows = summarise(short)
     long, long_rows = [], []
     if not a.skip_long and len(short_rows) >= 2:

@@ -43,3 +43,31 @@ def test_smoke_run_writes_tables_and_reuses_finished_runs(experiment, tmp_path, 
 def test_missing_corpus_is_skipped(experiment, tmp_path, capsys):
     assert experiment.main([str(tmp_path / "absent.txt"), "--out", str(tmp_path / "o")]) == 0
     assert "skipped" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_staged_design_varies_one_factor_around_the_best(experiment, tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 40)
+    out = tmp_path / "exp"
+    args = [str(corpus), "--out", str(out), "--design", "staged", "--seeds", "0", "--skip-long",
+            "--forget-biases", "0,1", "--bias-inits", "zero", "--init-scales", "2,1", "--lrs", "4e-3",
+            "--lr-decays", "0.5", "--jobs", "2", "--threads", "1",
+            "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2"]
+    assert experiment.main(args) == 0
+    res = json.loads((out / "results.json").read_text())
+    runs = {r["name"]: r for r in res["runs"]}
+    assert len(runs) == 5  # fb0, fb1 at scale 1; then scale 2, lr 4e-3, decay 0.5, each around the best so far
+    first = min(("fb0-zero-s1", "fb1-zero-s1"), key=lambda n: runs[n]["best_val_loss"])
+    assert first.replace("s1", "s2") in runs  # the scale stage starts from the first stage's winner
+    lr_run = next(r for n, r in runs.items() if "-lr0.004" in n)
+    assert "--lr 0.004" in lr_run["command"]
+    decay_run = next(r for n, r in runs.items() if "-d0.5" in n)
+    assert "--lr-decay 0.5 --lr-decay-every 1" in decay_run["command"]
+    assert "| 0.004 |" in (out / "results.md").read_text()
+
+
+def test_lrs_need_the_staged_design(experiment, tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("abc\n" * 40)
+    with pytest.raises(SystemExit):
+        experiment.main([str(corpus), "--out", str(tmp_path / "o"), "--lrs", "1e-3"])
