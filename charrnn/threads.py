@@ -14,8 +14,8 @@ is expensive. It probes again REPROBE seconds after a decision (twice as long ea
 decision repeats, up to REPROBE_MAX), at once when the chosen setting's recent units take SLOWER
 times the time it was chosen with (the load went up), and never so often that probes take more
 than BUDGET of the time. A rule on the load average was the alternative: it cannot tell whether
-the other jobs leave the cores idle in between, and timing the work itself can; the load average
-only delays the first probe on a machine that is already full (`busy`).
+the other jobs leave the cores idle in between, and timing the work itself can; the CPU in use
+when the run starts only delays the first probe on a machine that is already full (`busy`).
 
 The thread count is set through threadpoolctl (the BLAS's own call), never through environment
 variables (which the BLAS reads once, when NumPy is imported). The products give the same numbers
@@ -205,15 +205,50 @@ class ThreadTuner:
         return f"{chosen} thread{'s' * (chosen > 1)} (per unit {times}; {len(self.log)} decision(s))"
 
 
-def busy(cores: int | None = None) -> bool:
-    """True when the load average already fills the cores: then `auto` starts at 1 thread and
-    probes N threads only after REPROBE seconds (one unit at N threads cost 6-25x a unit at 1 on
-    a 2-core machine at load 7-9: a probe right at the start would cost a short run dearly)."""
-    import os
+def cpu_stat(path: str = "/proc/stat") -> tuple[int, int] | None:
+    """(busy, total) CPU time in clock ticks since boot, summed over the cores (Linux's /proc/stat
+    first line: user nice system idle iowait irq softirq steal; idle and iowait are free time,
+    steal is time the hypervisor gave to others); None where there is no such file."""
     try:
-        return os.getloadavg()[0] > (cores or os.cpu_count() or 1) - 0.5
-    except (AttributeError, OSError):  # no load average (Windows): probe at once
-        return False
+        with open(path, encoding="ascii") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    total = sum(fields)
+    return total - fields[3] - fields[4], total
+
+
+def cores_in_use(cores: int, interval: float = 0.05, read=cpu_stat, sleep=time.sleep) -> float | None:
+    """How many cores' worth of CPU the machine's other jobs use right now: /proc/stat read twice,
+    `interval` seconds apart, while this process sleeps. None where unknown."""
+    a = read()
+    sleep(interval)
+    b = read()
+    if a is None or b is None or b[1] <= a[1]:
+        return None
+    return cores * (b[0] - a[0]) / (b[1] - a[1])
+
+
+def busy(cores: int | None = None, in_use=cores_in_use, loadavg=None) -> bool:
+    """True when other jobs already fill the cores: then `auto` starts at 1 thread and probes N
+    threads only after REPROBE seconds (one unit at N threads cost 6-25x a unit at 1 on a 2-core
+    machine at load 7-9: a probe right at the start would cost a short run dearly).
+
+    The cores in use NOW (/proc/stat over 0.05 s), not the load average: the 1-minute load average
+    still counts a run that has just ended (the run before this one, a test suite), and so made
+    `auto` spend its first 30 s at 1 thread on a quiet machine (0.88x of 2 threads over 40 s in
+    the threads race). The load average stays the rule where /proc/stat is missing."""
+    import os
+    cores = cores or os.cpu_count() or 1
+    used = in_use(cores)
+    if used is None:
+        try:
+            used = (loadavg or os.getloadavg)()[0]
+        except (AttributeError, OSError):  # no load average (Windows): probe at once
+            return False
+    return used > cores - 0.5
 
 
 def auto_tuner(blas: Blas) -> ThreadTuner:

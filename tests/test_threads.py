@@ -209,3 +209,23 @@ def test_api_takes_threads(tmp_path):
     assert res.step == 2
     with pytest.raises(UsageError, match="--threads"):
         charrnn.train(text, tmp_path / "o2", max_steps=2, threads=0)
+
+
+def test_busy_reads_the_cores_in_use_now_not_the_load_average():
+    from charrnn import threads
+    stats = iter([(1000, 4000), (1000 + 190, 4000 + 200)])  # 190 of 200 ticks busy on 2 cores: 1.9 in use
+    assert threads.cores_in_use(2, 0.1, read=lambda: next(stats), sleep=lambda s: None) == pytest.approx(1.9)
+    assert threads.busy(2, in_use=lambda c: 1.9, loadavg=lambda: (0.0,))  # full now
+    assert not threads.busy(2, in_use=lambda c: 0.05, loadavg=lambda: (1.9,))  # the load average of a run that ended
+    assert not threads.busy(2, in_use=lambda c: 1.0)  # a hog on one core: probe 2 threads at once
+    assert threads.busy(2, in_use=lambda c: None, loadavg=lambda: (7.0,))  # no /proc/stat: the load average
+    assert not threads.busy(2, in_use=lambda c: None, loadavg=lambda: (0.3,))
+
+
+def test_cpu_stat_reads_proc_stat_and_tolerates_its_absence(tmp_path):
+    from charrnn import threads
+    f = tmp_path / "stat"
+    f.write_text("cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 1 2 3 4\n")
+    assert threads.cpu_stat(str(f)) == (161, 981)  # idle 800 and iowait 20 are free
+    assert threads.cpu_stat(str(tmp_path / "absent")) is None
+    assert threads.cores_in_use(2, 0, read=lambda: None, sleep=lambda s: None) is None
