@@ -27,6 +27,7 @@ resumed run compared with an uninterrupted one, use a fixed count.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
@@ -61,6 +62,7 @@ class Blas:
     """The BLAS thread pools loaded in this process (threadpoolctl), set with one call."""
 
     def __init__(self):
+        import numpy  # noqa: F401  (the BLAS is seen only once loaded: without this, max_threads would be 1)
         from threadpoolctl import ThreadpoolController
         self._libs = ThreadpoolController().select(user_api="blas").lib_controllers
         self.max_threads = max((lib.num_threads for lib in self._libs), default=1)
@@ -257,6 +259,15 @@ def auto_tuner(blas: Blas) -> ThreadTuner:
     return ThreadTuner(blas.max_threads, blas.set, first_probe_after=REPROBE if busy() else 0.0)
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS tells it)."""
+    import os
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 @contextmanager
 def blas_threads(threads, blas: Blas | None = None):
     """Within the block the BLAS uses `threads`: None (as it is), a count, or 'auto' (yields the
@@ -271,6 +282,10 @@ def blas_threads(threads, blas: Blas | None = None):
         if threads == AUTO:
             yield auto_tuner(blas)
         else:
+            cores = available_cores()
+            if threads > cores:
+                print(f"warning: --threads {threads} is more than the {cores} core{'s' * (cores > 1)} this process "
+                      f"may use: the threads will wait for each other (--threads {cores}, or auto)", file=sys.stderr)
             blas.set(threads)
             yield None
     finally:

@@ -229,3 +229,14 @@ def test_cpu_stat_reads_proc_stat_and_tolerates_its_absence(tmp_path):
     assert threads.cpu_stat(str(f)) == (161, 981)  # idle 800 and iowait 20 are free
     assert threads.cpu_stat(str(tmp_path / "absent")) is None
     assert threads.cores_in_use(2, 0, read=lambda: None, sleep=lambda s: None) is None
+
+
+def test_more_threads_than_cores_warns(capsys, monkeypatch):
+    from charrnn import threads
+    monkeypatch.setattr(threads, "available_cores", lambda: 2)
+    with blas_threads(3):
+        pass
+    assert "warning: --threads 3 is more than the 2 cores" in capsys.readouterr().err
+    with blas_threads(2):
+        pass
+    assert capsys.readouterr().err == ""
