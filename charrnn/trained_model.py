@@ -88,20 +88,22 @@ def read_params(path, arrays: dict, shapes: dict, dtype) -> dict[str, np.ndarray
     return params
 
 
-def default_checkpoint(directory: str | Path = DEFAULT_DIR) -> Path:
-    """best.npz, else latest.npz, in `directory`; a clear error if neither exists."""
+TRAIN_HINT = "train one first, e.g. `charrnn train data/python-stdlib.txt`, or pass the checkpoint path"
+
+
+def default_checkpoint(directory: str | Path = DEFAULT_DIR, hint: str = TRAIN_HINT) -> Path:
+    """best.npz, else latest.npz, in `directory`; a clear error (with `hint`) if neither exists."""
     directory = Path(directory)
     for name in ("best.npz", "latest.npz"):
         if (directory / name).is_file():
             return directory / name
     raise CheckpointError(f"no checkpoint found in {directory}/ (looked for best.npz and latest.npz)",
-                          hint="train one first, e.g. `charrnn train data/python-stdlib.txt`, "
-                               "or pass the checkpoint path")
+                          hint=hint)
 
 
-def resolve_checkpoint(path: str | Path | None) -> Path:
+def resolve_checkpoint(path: str | Path | None, hint: str = TRAIN_HINT) -> Path:
     """The checkpoint the user named, or the default one; a directory means its best/latest."""
     if path is None:
-        return default_checkpoint()
+        return default_checkpoint(hint=hint)
     path = Path(path)
-    return default_checkpoint(path) if path.is_dir() else path
+    return default_checkpoint(path, hint) if path.is_dir() else path

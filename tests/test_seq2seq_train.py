@@ -169,7 +169,7 @@ def test_cli_train_seq2seq_and_errors(tmp_path):
     assert out.exit_code == 0, out.output
     assert "skipped 1 bad line(s)" in out.stderr
     out = cli("train", good, "--teacher-forcing", "0.5", "--out", tmp_path / "x")
-    assert out.exit_code == 2 and "--task seq2seq" in out.stderr
+    assert out.exit_code == 1 and "--task seq2seq" in out.stderr
     out = cli("train", good, "--task", "seq2seq", "--teacher-forcing", "1.5", "--out", tmp_path / "x")
     assert out.exit_code == 2 and "--teacher-forcing" in out.stderr
     out = cli("train", good, "--task", "seq2seq", "--seq-len", "20", "--out", tmp_path / "x")
@@ -217,3 +217,19 @@ def test_readme_numpy_snippet_decodes_like_translate(tmp_path, monkeypatch):
     printed = []
     exec(compile(code, "README snippet", "exec"), {"print": printed.append})
     assert printed == translate(load_seq2seq(r.out_dir / "best.npz"), ["29 November 2026"], max_len=100)
+
+
+def test_translate_empty_input_and_missing_checkpoint(reverse_run, tmp_path, monkeypatch):
+    """An empty --text file is empty stdin: a note, nothing printed, exit 0. Without a checkpoint,
+    the hint names seq2seq training, not language-model training."""
+    ck = reverse_run[1].out_dir / "best.npz"
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    for args, kw in (((ck, "--text", empty), {}), ((ck,), {"input": ""})):
+        out = cli("translate", *args, **kw)
+        assert out.exit_code == 0 and out.stdout == "" and "nothing to translate" in out.stderr, out.output
+    monkeypatch.chdir(tmp_path)
+    out = cli("translate", input="abc\n")
+    assert out.exit_code == 1 and "--task seq2seq" in out.stderr and "python-stdlib" not in out.stderr, out.output
+    out = cli("translate", tmp_path, input="abc\n")  # a folder without checkpoints
+    assert out.exit_code == 1 and "--task seq2seq" in out.stderr

@@ -36,16 +36,22 @@ def translate(
     from charrnn.translate import check_decoding, load_seq2seq
 
     check_decoding(beam, max_len, temp)
-    m = load_seq2seq(resolve_checkpoint(checkpoint))
+    m = load_seq2seq(resolve_checkpoint(checkpoint, hint="train a seq2seq model first, e.g. `make demo-seq2seq` or "
+                                         "`charrnn train PAIRS.tsv --task seq2seq --out runs/dates`, "
+                                         "then pass its checkpoint or folder"))
     say_which(checkpoint, m)
     with decoding_threads(threads):
         if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
             for line in sys.stdin:
                 print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
             return
-        lines = (read_text(text) if text is not None else read_stdin()).split("\n")
+        empty_file = text is not None and text.is_file() and text.stat().st_size == 0
+        lines = ("" if empty_file else read_text(text) if text is not None else read_stdin()).split("\n")
         if lines and lines[-1] == "":
             lines.pop()
+        if not lines:  # an empty file as empty stdin: nothing to translate, nothing printed
+            print(f"note: nothing to translate: {text or 'stdin'} is empty", file=sys.stderr)
+            return
         for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
             print(out)
 
