@@ -62,29 +62,36 @@ class RunData:
 class Comparison:
     runs: list[RunData]
     differing: list[str]  # option names whose values differ between the runs
+    notes: list[str] = field(default_factory=list)  # what the user should know (runs named twice, damaged logs)
 
     def to_dict(self) -> dict:
-        return {"runs": [r.to_dict() for r in self.runs], "differing_options": self.differing}
+        return {"runs": [r.to_dict() for r in self.runs], "differing_options": self.differing, "notes": self.notes}
 
 
 def _option_name(field_name: str) -> str:
     return _OPTION_NAMES.get(field_name, "--" + field_name.replace("_", "-"))
 
 
-def _read_metrics(path: Path, up_to_step: int | None) -> list[dict]:
-    """The records of metrics.jsonl (a damaged line is skipped), one per step (a later record of
-    the same step, such as the whole-split figures at the end, completes the earlier one)."""
+def _read_metrics(path: Path, up_to_step: int | None, damaged: list | None = None) -> list[dict]:
+    """The records of metrics.jsonl, one per step (a later record of the same step, such as the
+    whole-split figures at the end, completes the earlier one). A damaged line is skipped, and its
+    line number appended to `damaged` (an unreadable file: line 0)."""
+    damaged = [] if damaged is None else damaged
     by_step: dict[int, dict] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
+        damaged.append(0)
         return []
-    for line in lines:
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
         try:
             rec = json.loads(line)
         except ValueError:
-            continue
+            rec = None
         if not isinstance(rec, dict) or not isinstance(rec.get("step"), int):
+            damaged.append(number)
             continue
         if up_to_step is not None and rec["step"] > up_to_step:
             continue
@@ -120,15 +127,22 @@ def _pick(path: Path) -> Path:
     return path
 
 
-def load_run(spec) -> RunData:
-    """Everything `compare` shows about one run (see the module docstring)."""
+def load_run(spec, notes: list | None = None) -> RunData:
+    """Everything `compare` shows about one run (see the module docstring); what the user should
+    know about its files (a damaged metrics.jsonl) is appended to `notes`."""
     given = Path(spec)
     ckpt = _pick(given)
     trained = load_trained(ckpt)
     meta, cfg = trained.meta, trained.cfg
     step = int(meta.get("step") or 0)
     metrics = ckpt.parent / "metrics.jsonl"
-    records = _read_metrics(metrics, step) if metrics.is_file() else []
+    damaged: list[int] = []
+    records = _read_metrics(metrics, step, damaged) if metrics.is_file() else []
+    if damaged and notes is not None:
+        where = "it could not be read" if damaged == [0] else (
+            f"{len(damaged)} damaged line(s) skipped (line {', '.join(map(str, damaged[:5]))}"
+            f"{', ...' if len(damaged) > 5 else ''})")
+        notes.append(f"{metrics}: {where}; the curve may miss evaluations")
     if not records:  # no log beside it: the history the checkpoint carries (no samples)
         records = [r for r in meta.get("history", []) if isinstance(r, dict) and isinstance(r.get("step"), int)]
     elapsed = _cumulative_elapsed(records)
@@ -179,14 +193,22 @@ def compare(specs) -> Comparison:
     if not specs:
         raise UsageError("nothing to compare", hint="name one or more run directories, e.g. "
                                                     "charrnn compare runs/rnn runs/lstm runs/gru")
-    runs = [load_run(s) for s in specs]
+    notes: list[str] = []
+    runs, by_checkpoint = [], {}
+    for spec in specs:
+        key = str(_pick(Path(spec)).resolve())
+        if key in by_checkpoint:  # the same checkpoint named twice: one row
+            notes.append(f"{spec} is the same checkpoint as {by_checkpoint[key]}: shown once")
+            continue
+        by_checkpoint[key] = spec
+        runs.append(load_run(spec, notes))
     seen: dict[str, int] = {}
     for r in runs:  # two runs named alike (a/run, b/run): tell them apart
         seen[r.name] = seen.get(r.name, 0) + 1
     for r in runs:
         if seen[r.name] > 1:
             r.name = str(Path(r.checkpoint).parent)
-    return Comparison(runs, differing_options(runs))
+    return Comparison(runs, differing_options(runs), notes)
 
 
 def clock(seconds: float) -> str:

@@ -125,3 +125,18 @@ def test_the_api_compares_too(runs):
 
     c = charrnn.compare([runs / "lstm", str(runs / "gru")])
     assert [r.name for r in c.runs] == ["lstm", "gru"] and "--model" in c.to_dict()["differing_options"]
+
+
+def test_a_run_named_twice_is_one_row_and_a_damaged_log_is_reported(runs, tmp_path):
+    import shutil
+
+    c = compare([runs / "lstm", runs / "lstm" / "latest.npz", runs / "gru"])
+    assert [r.name for r in c.runs] == ["lstm", "gru"] and any("same checkpoint" in n for n in c.notes)
+    shutil.copytree(runs / "gru", tmp_path / "gru")
+    log = tmp_path / "gru" / "metrics.jsonl"
+    log.write_text(log.read_text() + "{broken\n[1, 2]\n")
+    c = compare([tmp_path / "gru"])
+    assert len(c.notes) == 1 and "2 damaged line(s) skipped" in c.notes[0]
+    out = CliRunner().invoke(app, ["compare", str(tmp_path / "gru"), str(tmp_path / "gru")])
+    assert out.exit_code == 0 and out.stderr.count("warning:") == 2 and "damaged" in out.stderr
+    assert compare([runs / "lstm"]).notes == []  # a clean log: nothing to say

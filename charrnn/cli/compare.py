@@ -58,6 +58,8 @@ def compare(
     if html is not None:
         check_output(html, "--html", "compare.html")
     c = load(runs)
+    for note in c.notes:
+        print(f"warning: {note}", file=sys.stderr)
     if html is not None:
         from charrnn.compare_page import compare_page
 
