@@ -169,7 +169,7 @@ def test_cli_train_seq2seq_and_errors(tmp_path):
     assert out.exit_code == 0, out.output
     assert "skipped 1 bad line(s)" in out.stderr
     out = cli("train", good, "--teacher-forcing", "0.5", "--out", tmp_path / "x")
-    assert out.exit_code == 1 and "--task seq2seq" in out.stderr
+    assert out.exit_code == 2 and "--task seq2seq" in out.stderr
     out = cli("train", good, "--task", "seq2seq", "--teacher-forcing", "1.5", "--out", tmp_path / "x")
     assert out.exit_code == 2 and "--teacher-forcing" in out.stderr
     out = cli("train", good, "--task", "seq2seq", "--seq-len", "20", "--out", tmp_path / "x")

@@ -64,7 +64,8 @@ def inspect_memory(
     from charrnn.corpus import read_text
     from charrnn.errors import UsageError
     from charrnn.interpret.files import check_output, write_atomic
-    from charrnn.interpret.memory import measure, prepare, work
+    from charrnn.interpret.memory import measure, prepare
+    from charrnn.interpret.memory_plan import work
     from charrnn.interpret.memory_html import memory_page
     from charrnn.interpret.text import training_text
     from charrnn.threads import blas_threads, parse_threads

@@ -9,5 +9,6 @@
     files.py     the files inspect-cells writes (--dump; the --html page's unit picker), atomically
     render.py    heat maps: rich Text for the terminal, a self-contained HTML page
     memory.py    inspect-memory: context usage, gradient reach, saliency (from the cells' backward)
+    memory_plan.py  what inspect-memory measures on a text: options clamped, memory check, progress total
     memory_html.py  the inspect-memory page (inline SVG curves, saliency heat maps)
 """
