@@ -169,8 +169,11 @@ def resident_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB elsewhere
 
 
-def _restore(run: Run, saved) -> None:
-    """Everything a resumed run needs to continue exactly where the saved one stopped."""
+def restore_progress(run, saved, hint: str = "use --init-from to start a new run from its weights",
+                     extra: tuple = ()) -> None:
+    """The training state of a saved run, for a resumed run (language model or seq2seq) to continue
+    exactly where it stopped: optimizer moments, random generator, counters, best and last losses,
+    history; `extra` (attribute, metadata key) pairs for more (seq2seq: exact match)."""
     m = saved.meta
     try:
         run.optimizer.load_state_dict({k[4:]: v for k, v in saved.arrays.items() if k.startswith("opt/")})
@@ -178,10 +181,17 @@ def _restore(run: Run, saved) -> None:
         run.step, run.epoch, run.chunk = int(m["step"]), int(m["epoch"]), int(m["chunk"])
         run.best_val_loss, run.val_loss = m.get("best_val_loss"), m.get("val_loss")
         run.bad_evals, run.history = int(m.get("bad_evals", 0)), list(m.get("history", []))
+        for attr, key in extra:
+            setattr(run, attr, m.get(key))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{saved.path} cannot be resumed: its training state is incomplete ({e})",
-                              hint="use --init-from to start a new run from its weights") from None
+                              hint=hint) from None
+    run.saved_step = run.step
+
+
+def _restore(run: Run, saved) -> None:
+    """Everything a resumed run needs to continue exactly where the saved one stopped."""
+    restore_progress(run, saved)
     state = saved.carried_state()
     if state is not None and state[0][0].shape[0] == run.tcfg.batch:
         run.state = [tuple(a.astype(run.cfg.dtype) for a in layer) for layer in state]
-    run.saved_step = run.step

@@ -27,10 +27,11 @@ import numpy as np
 from charrnn import __version__, seq2seq
 from charrnn.checkpoint import load_checkpoint, save_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.errors import CharRNNError, CheckpointError, UsageError
+from charrnn.errors import CharRNNError, UsageError
 from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at, make_optimizer
 from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
 from charrnn.options import check, default
+from charrnn.run import restore_progress
 from charrnn.rundir import RunDir
 from charrnn.threads import blas_threads, maybe_unit
 from charrnn.training import Reporter, _diverged, _Signals, report_stop
@@ -162,18 +163,8 @@ def prepare(pairs_path, train_opts: dict, model_opts: dict, s2s_opts: dict, resu
 
 
 def _restore(run: PairsRun, saved) -> None:
-    m = saved.meta
-    try:
-        run.optimizer.load_state_dict({k[4:]: v for k, v in saved.arrays.items() if k.startswith("opt/")})
-        run.rng.bit_generator.state = m["rng"]
-        run.step, run.epoch, run.chunk = int(m["step"]), int(m["epoch"]), int(m["chunk"])
-        run.best_val_loss, run.val_loss = m.get("best_val_loss"), m.get("val_loss")
-        run.best_exact, run.val_exact = m.get("best_exact_match"), m.get("val_exact_match")
-        run.bad_evals, run.history = int(m.get("bad_evals", 0)), list(m.get("history", []))
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{saved.path} cannot be resumed: its training state is incomplete ({e})",
-                              hint="start a new run") from None
-    run.saved_step = run.step
+    restore_progress(run, saved, hint="start a new run",
+                     extra=(("best_exact", "best_exact_match"), ("val_exact", "val_exact_match")))
 
 
 class PairsRunDir(RunDir):
