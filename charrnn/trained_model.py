@@ -59,6 +59,13 @@ def load_trained(path: str | Path) -> Trained:
     if meta.get("task", "lm") != "lm":
         raise CheckpointKindError(f"{path} holds a {meta.get('task')} model, not a language model",
                               hint="use charrnn translate, evaluate or info with it")
+    cfg, vocab = read_model_meta(path, meta)
+    return Trained(path, cfg, read_params(path, arrays, param_shapes(cfg), cfg.dtype), vocab, meta, arrays)
+
+
+def read_model_meta(path, meta: dict) -> tuple[ModelConfig, Vocab]:
+    """The model config and vocabulary of a checkpoint's metadata, checked against each other
+    (language model and seq2seq alike)."""
     try:
         cfg = ModelConfig.from_dict(meta["model"])
         vocab = Vocab.from_list(meta["vocab"])
@@ -68,7 +75,7 @@ def load_trained(path: str | Path) -> Trained:
     if vocab.size != cfg.vocab_size:
         raise CheckpointError(f"{path}: vocabulary has {vocab.size} characters but the model expects "
                               f"{cfg.vocab_size}", hint="the file is damaged")
-    return Trained(path, cfg, read_params(path, arrays, param_shapes(cfg), cfg.dtype), vocab, meta, arrays)
+    return cfg, vocab
 
 
 def read_params(path, arrays: dict, shapes: dict, dtype) -> dict[str, np.ndarray]:

@@ -24,10 +24,10 @@ from charrnn import seq2seq
 from charrnn.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig
 from charrnn.decode import beam_search, free_run
-from charrnn.errors import CharRNNError, CheckpointError, UsageError
+from charrnn.errors import UsageError
 from charrnn.options import check
 from charrnn.pairs import Tokens, check_known, encode_pairs, make_batch, source_batch
-from charrnn.trained_model import read_params
+from charrnn.trained_model import read_model_meta, read_params
 from charrnn.vocab import Vocab
 
 TASK = "seq2seq"
@@ -96,15 +96,8 @@ def load_seq2seq(path) -> Seq2SeqModel:
     if meta.get("task") != TASK:
         raise UsageError(f"{path} holds a language model, not a sequence-to-sequence model",
                          hint="train one with: charrnn train PAIRS.tsv --task seq2seq")
-    try:
-        cfg = ModelConfig.from_dict(meta["model"])
-        tokens = Tokens(Vocab.from_list(meta["vocab"]))
-    except (KeyError, TypeError, ValueError, CharRNNError) as e:
-        raise CheckpointError(f"{path} has incomplete or invalid metadata ({e})",
-                              hint="the file is damaged or was not written by `charrnn train`") from None
-    if tokens.V != cfg.vocab_size:
-        raise CheckpointError(f"{path}: vocabulary has {tokens.V} characters but the model expects "
-                              f"{cfg.vocab_size}", hint="the file is damaged")
+    cfg, vocab = read_model_meta(path, meta)
+    tokens = Tokens(vocab)
     params = read_params(path, arrays, seq2seq.param_shapes(cfg), cfg.dtype)
     return Seq2SeqModel(path, cfg, params, tokens, meta, arrays)
 
