@@ -180,10 +180,15 @@ def race(a) -> str:
     lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
              "val loss (nats/char) on the last 10 %.", "",
              "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
-    auto = {"threads": "auto"}  # as `charrnn train` runs
-    entrants = [("charrnn", "charrnn", auto), ("charrnn --forget-bias 0", "charrnn", dict(auto, forget_bias=0.0)),
-                ("charrnn --forget-bias 0 --bias-init uniform", "charrnn",
-                 dict(auto, forget_bias=0.0, bias_init="uniform"))]
+    from charrnn.options import default
+    # charrnn as `charrnn train` runs: its default initialisation (ModelConfig's), learning rate and decay
+    defaults = {"threads": "auto", "lr": default("lr"), "lr_decay": default("lr_decay"),
+                "lr_decay_every": default("lr_decay_every"), "lr_decay_unit": default("lr_decay_unit")}
+    old = {"forget_bias": 1.0, "bias_init": "zero", "init_scale": 1.0, "lr": 2e-3, "lr_decay": 1.0}  # before 2026-11-29
+    entrants = [("charrnn (defaults)", "charrnn", defaults)]
+    if any(defaults.get(k, default(k)) != v for k, v in old.items()):
+        entrants.append(("charrnn, the earlier defaults (--forget-bias 1 --bias-init zero --lr 2e-3, no decay)",
+                         "charrnn", dict(defaults, **old)))
     entrants += [("PyTorch", "torch", {})] if a.torch else []
     for name, impl, extra in entrants:
         print(f"  race: {name} training {a.race_seconds:.0f} s ...", file=sys.stderr)

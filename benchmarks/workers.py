@@ -88,15 +88,18 @@ def charrnn_trainer(job, V):
     tuner = job["_tuner"] = _threads(job.get("threads"))
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     opt = optim.make_optimizer("adam")
-    box = {"state": model.init_state(cfg, job["batch"])}
+    box = {"state": model.init_state(cfg, job["batch"]), "step": 0, "epoch": 0}
+    decay = (job.get("lr_decay", 1.0), job.get("lr_decay_every", 0), job.get("lr_decay_unit", "epoch"))
 
     def train_step(x, y, reset):
-        if reset:
+        if reset:  # a new epoch
             box["state"] = model.init_state(cfg, job["batch"])
+            box["epoch"] += 1
         with maybe_unit(tuner):
             loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"], ws=ws)
             optim.clip_by_global_norm(grads, 5.0)
-        opt.step(params, grads, job["lr"])
+        opt.step(params, grads, optim.lr_at(job["lr"], *decay, box["step"], box["epoch"]))  # as `charrnn train`
+        box["step"] += 1
         return loss
 
     def val_loss(streams):  # the validation pass of `charrnn train`
