@@ -228,6 +228,8 @@ def main(argv=None) -> int:
         long_rows = summarise(long)
     me = shlex.join(["python", os.path.relpath(__file__, ROOT)] + (argv if argv is not None else sys.argv[1:]))
     example = short[0]["command"] if short else ""
+    for path in (a.out, corpus):  # as typed from the repository root
+        example = example.replace(path, os.path.relpath(path, ROOT))
     md = "\n".join([
         f"# LSTM initialisation experiment ({started})", "",
         f"Command: `{me}`", "",
