@@ -137,6 +137,22 @@ def staged(a, corpus, seeds) -> list[dict]:
     return results
 
 
+def merge_finished(results: list[dict], runs_dir: str) -> list[dict]:
+    """These results and every other finished run of the phase in the output directory (earlier
+    invocations with other factors): the tables show all that the directory holds."""
+    seen = {(r["name"], r["seed"]) for r in results}
+    more = []
+    if os.path.isdir(runs_dir):
+        for d in sorted(os.listdir(runs_dir)):
+            done = os.path.join(runs_dir, d, "result.json")
+            if os.path.exists(done):
+                with open(done, encoding="utf-8") as f:
+                    r = json.load(f)
+                if (r["name"], r["seed"]) not in seen:
+                    more.append(r)
+    return results + more
+
+
 def summarise(results: list[dict]) -> list[dict]:
     """Per setting: mean and standard deviation of the best val loss over seeds, best first."""
     by = {}
@@ -168,14 +184,15 @@ def suggestion(short: list[dict], long: list[dict]) -> str:
     by more than the seed noise (here: more than twice the larger of the two standard deviations)."""
     if not long:
         return f"Phase 1 winner: {short[0]['name']} (phase 2 not run)."
-    a, b = short[0]["name"], short[1]["name"]
+    ranked = [r for r in short if any(x["name"] == r["name"] for x in long)]  # phase 2's, best at the default length first
+    a, b = ranked[0]["name"], ranked[1]["name"]
     la = next(r for r in long if r["name"] == a)
     lb = next(r for r in long if r["name"] == b)
     noise = 2 * max(la["std"], lb["std"], 1e-9)
     if la["mean"] - lb["mean"] > noise:
         return (f"{a} wins at the default length but loses at the long horizon by {la['mean'] - lb['mean']:.4f} "
                 f"nats/char (> {noise:.4f}, twice the seed noise): choose {b}.")
-    return (f"Choose {a}: it wins at the default length ({short[0]['mean']:.4f} vs {short[1]['mean']:.4f}) and at "
+    return (f"Choose {a}: it wins at the default length ({ranked[0]['mean']:.4f} vs {ranked[1]['mean']:.4f}) and at "
             f"the long horizon it is within the seed noise or better ({la['mean']:.4f} vs {lb['mean']:.4f}, "
             f"noise {noise:.4f}).")
 
@@ -194,6 +211,8 @@ def main(argv=None) -> int:
                     help="full product of the factors, or one factor at a time (see above)")
     ap.add_argument("--lrs", default="", help="staged: learning rates to try besides 2e-3, e.g. 1e-3,4e-3")
     ap.add_argument("--lr-decays", default="", help="staged: per-epoch lr decays to try besides 1, e.g. 0.9")
+    ap.add_argument("--long-settings", default="",
+                    help="phase 2's settings by name (e.g. fb0-zero-s1,fb0-zero-s2-lr0.004); default: the two best")
     ap.add_argument("--train-args", default="", help="more `charrnn train` options for every run (e.g. --lr 3e-3)")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (each its own process)")
     ap.add_argument("--threads", default="auto", help="--threads of every run (with --jobs 2: 1)")
@@ -206,6 +225,7 @@ def main(argv=None) -> int:
     a.forget_biases = [float(x) for x in a.forget_biases.split(",")]
     a.bias_inits = a.bias_inits.split(",")
     a.init_scales = [float(x) for x in a.init_scales.split(",")]
+    a.long_settings = [x for x in a.long_settings.split(",") if x]
     a.lrs = [float(x) for x in a.lrs.split(",") if x]
     a.lr_decays = [float(x) for x in a.lr_decays.split(",") if x]
     if a.design == "full" and (a.lrs or a.lr_decays):
@@ -219,10 +239,17 @@ def main(argv=None) -> int:
         short = staged(a, corpus, seeds)
     else:
         short = run_all(a, corpus, "default", [(s, seed) for s in settings(a) for seed in seeds], [])
+    short = merge_finished(short, os.path.join(a.out, "runs", "default"))
     short_rows = summarise(short)
     long, long_rows = [], []
     if not a.skip_long and len(short_rows) >= 2:
         best2 = [r["setting"] for r in short_rows[:2]]
+        if a.long_settings:  # named explicitly (see --long-settings)
+            by_name = {r["name"]: r["setting"] for r in short_rows}
+            unknown = [n for n in a.long_settings if n not in by_name]
+            if unknown:
+                ap.error(f"--long-settings: no default-length runs of {', '.join(unknown)} in {a.out}")
+            best2 = [by_name[n] for n in a.long_settings]
         long = run_all(a, corpus, "long", [(s, int(seed)) for s in best2 for seed in a.long_seeds.split(",")],
                        ["--max-steps", str(a.long_steps)])
         long_rows = summarise(long)

@@ -71,3 +71,22 @@ def test_lrs_need_the_staged_design(experiment, tmp_path):
     corpus.write_text("abc\n" * 40)
     with pytest.raises(SystemExit):
         experiment.main([str(corpus), "--out", str(tmp_path / "o"), "--lrs", "1e-3"])
+
+
+def test_tables_hold_every_finished_run_and_long_settings_pick_phase_two(experiment, tmp_path):
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 40)
+    out = tmp_path / "exp"
+    common = [str(corpus), "--out", str(out), "--seeds", "0,1", "--jobs", "2", "--threads", "1", "--long-steps", "3",
+              "--long-seeds", "0", "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2"]
+    assert experiment.main(common + ["--forget-biases", "0", "--bias-inits", "zero", "--init-scales", "1",
+                                     "--skip-long"]) == 0
+    assert experiment.main(common + ["--forget-biases", "1", "--bias-inits", "zero,uniform", "--init-scales", "1",
+                                     "--long-settings", "fb1-uniform-s1,fb0-zero-s1"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert {r["name"] for r in res["default_run"]} == {"fb0-zero-s1", "fb1-zero-s1", "fb1-uniform-s1"}
+    assert {r["name"] for r in res["long"]} == {"fb1-uniform-s1", "fb0-zero-s1"}  # as named, not the two best
+    assert all(r["n"] == 2 for r in res["default_run"])
+    with pytest.raises(SystemExit):
+        experiment.main(common + ["--forget-biases", "1", "--bias-inits", "zero", "--init-scales", "1",
+                                  "--long-settings", "fb9-zero-s1,fb0-zero-s1"])
