@@ -49,7 +49,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_LR = 2e-3  # charrnn's --lr default
+DEFAULT_LR = 2e-3  # charrnn's --lr default when the experiment began (a setting without "-lr" in its name)
 FORGET_BIASES = (0.0, 1.0)
 BIAS_INITS = ("zero", "uniform")
 INIT_SCALES = (0.5, 1.0, 2.0)
@@ -71,13 +71,11 @@ def name(setting: dict) -> str:
 
 
 def schedule_args(setting: dict) -> list[str]:
-    """The learning-rate options of a setting, only where they are not the defaults."""
-    args = []
-    if setting.get("lr", DEFAULT_LR) != DEFAULT_LR:
-        args += ["--lr", f"{setting['lr']:g}"]
-    if setting.get("lr_decay", 1.0) != 1.0:
-        args += ["--lr-decay", f"{setting['lr_decay']:g}", "--lr-decay-every", "1", "--lr-decay-unit", "epoch"]
-    return args
+    """The learning-rate options of a setting, always given (so that a change of charrnn's defaults
+    does not change what a setting means)."""
+    decay = setting.get("lr_decay", 1.0)
+    return ["--lr", f"{setting.get('lr', DEFAULT_LR):g}", "--lr-decay", f"{decay:g}",
+            "--lr-decay-every", "1" if decay != 1.0 else "0", "--lr-decay-unit", "epoch"]
 
 
 def command(a, corpus: str, out: str, setting: dict, seed: int, extra: list[str]) -> list[str]:
