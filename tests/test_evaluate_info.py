@@ -50,7 +50,7 @@ def test_evaluate_equals_the_models_own_loss_with_carried_state(trained):
     # ... while a fresh state at every chunk would not
     fresh = [evaluate.score_ids(trained.params, trained.cfg, ids[i:i + 8]) for i in range(0, n, 7)]
     assert sum(c for _, c in fresh) == n
-    assert abs(sum(s for s, _ in fresh) / n - want) > 1e-3
+    assert abs(sum(s for s, _ in fresh) / n - want) > 1e-5  # far beyond the 1e-12 agreement above
 
 
 def test_evaluate_float32_checkpoint(tmp_path):
