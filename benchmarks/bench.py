@@ -61,6 +61,8 @@ def parse_args(argv=None):
     ap.add_argument("--race-seconds", type=float, default=300.0)
     ap.add_argument("--race-corpus", default=None,
                     help="the race's text (default: tiny-shakespeare; e.g. data/python-stdlib.txt for the second race)")
+    ap.add_argument("--race-without-earlier", action="store_true",
+                    help="race charrnn's defaults and PyTorch only (not charrnn with the earlier defaults too)")
     ap.add_argument("--threads-race", action="store_true",
                     help="instead: charrnn training (LSTM, first --hidden) at 1 thread, all cores and --threads auto, "
                          "on the machine as it is and with a CPU hog on one core; --threads-seconds each, --rounds rounds")
@@ -186,7 +188,7 @@ def race(a) -> str:
                 "lr_decay_every": default("lr_decay_every"), "lr_decay_unit": default("lr_decay_unit")}
     old = {"forget_bias": 1.0, "bias_init": "zero", "init_scale": 1.0, "lr": 2e-3, "lr_decay": 1.0}  # before 2026-11-29
     entrants = [("charrnn (defaults)", "charrnn", defaults)]
-    if any(defaults.get(k, default(k)) != v for k, v in old.items()):
+    if not a.race_without_earlier and any(defaults.get(k, default(k)) != v for k, v in old.items()):
         entrants.append(("charrnn, the earlier defaults (--forget-bias 1 --bias-init zero --lr 2e-3, no decay)",
                          "charrnn", dict(defaults, **old)))
     entrants += [("PyTorch", "torch", {})] if a.torch else []
