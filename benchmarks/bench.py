@@ -182,9 +182,9 @@ def race(a) -> str:
     lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
              "val loss (nats/char) on the last 10 %.", "",
              "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
-    from charrnn.options import default
+    from charrnn.options import default, default_lr
     # charrnn as `charrnn train` runs: its default initialisation (ModelConfig's), learning rate and decay
-    defaults = {"threads": "auto", "lr": default("lr"), "lr_decay": default("lr_decay"),
+    defaults = {"threads": "auto", "lr": default_lr("lstm"), "lr_decay": default("lr_decay"),
                 "lr_decay_every": default("lr_decay_every"), "lr_decay_unit": default("lr_decay_unit")}
     old = {"forget_bias": 1.0, "bias_init": "zero", "init_scale": 1.0, "lr": 2e-3, "lr_decay": 1.0}  # before 2026-11-29
     entrants = [("charrnn (defaults)", "charrnn", defaults)]

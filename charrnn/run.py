@@ -16,7 +16,7 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.corpus import Corpus, Streams, load_corpus, split
 from charrnn.errors import CheckpointError, CorpusError, UsageError, VocabError
 from charrnn.optim import Optimizer, make_optimizer
-from charrnn.options import OPTIONS, key_of_field
+from charrnn.options import OPTIONS, default, default_lr, key_of_field
 from charrnn.trained_model import load_trained
 from charrnn.vocab import Vocab, describe
 from charrnn.workspace import Workspace
@@ -108,8 +108,9 @@ def prepare_run(corpus_path, train_opts: dict, model_opts: dict, resume=None, in
     if resume is not None:
         tcfg = TrainConfig.from_dict({**saved.meta.get("train", {}), **train_opts})
         _check_same(train_opts, saved.train_cfg.to_dict(), LAYOUT_FIELDS, "the checkpoint", resume)
-    else:
-        tcfg = TrainConfig(**train_opts)
+    else:  # a new run: the defaults, and the learning rate measured for its cell (options.CELL_LR)
+        cell = saved.cfg.cell if saved is not None else model_opts.get("cell", default("model"))
+        tcfg = TrainConfig(**{"lr": default_lr(cell), **train_opts})
     corpus = load_corpus(corpus_path, encoding_errors=encoding_errors, cache_dir=cache_dir)
     warnings.extend(corpus.warnings)
     lookup = None

@@ -172,3 +172,20 @@ def test_cli_rejects_bad_options_before_any_work(corpus, tmp_path):
         assert r.exit_code == 2, (args, r.output)
         assert name in r.output
         assert not (tmp_path / "x").exists()
+
+
+def test_a_new_language_model_takes_its_cells_measured_learning_rate(corpus, tmp_path):
+    """--lr by cell when not given (options.CELL_LR: the LSTM 4e-3, GRU and RNN 2e-3); a given --lr wins;
+    a resumed run keeps its own; --init-from takes the saved model's cell."""
+    small = {"max_steps": 1, "batch": 2, "seq_len": 8}
+    lrs = {}
+    for cell in ("lstm", "gru", "rnn"):
+        r = train(corpus, tmp_path / cell, small, {"cell": cell, "hidden": 4, "layers": 1})
+        lrs[cell] = load_trained(r.latest).train_cfg.lr
+    assert lrs == {"lstm": 4e-3, "gru": 2e-3, "rnn": 2e-3}
+    r = train(corpus, tmp_path / "given", dict(small, lr=1e-3), {"hidden": 4, "layers": 1})
+    assert load_trained(r.latest).train_cfg.lr == 1e-3
+    r = train(corpus, tmp_path / "given", {"max_steps": 2}, {}, resume=r.latest)
+    assert load_trained(r.latest).train_cfg.lr == 1e-3  # resumed: its own
+    r = train(corpus, tmp_path / "ft", small, {}, init_from=tmp_path / "gru" / "latest.npz")
+    assert load_trained(r.latest).train_cfg.lr == 2e-3  # the saved model is a GRU
