@@ -60,15 +60,19 @@ def numeric_grad(f, x):
     g = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"])
     for _ in it:
-        idx = it.multi_index
-        old = x[idx]
-        x[idx] = old + EPS
-        fp = f()
-        x[idx] = old - EPS
-        fm = f()
-        x[idx] = old
-        g[idx] = (fp - fm) / (2 * EPS)
+        g[it.multi_index] = central_difference(f, x, it.multi_index)
     return g
+
+
+def central_difference(f, x, idx):
+    """(f(x + EPS e_idx) - f(x - EPS e_idx)) / (2 EPS), x[idx] restored after."""
+    old = x[idx]
+    x[idx] = old + EPS
+    fp = f()
+    x[idx] = old - EPS
+    fm = f()
+    x[idx] = old
+    return (fp - fm) / (2 * EPS)
 
 
 # ---------------------------------------------------------------------------------- the CLI

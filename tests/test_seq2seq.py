@@ -3,11 +3,11 @@ padding invariance, the step-by-step decoder against the chunk decoder."""
 
 import numpy as np
 import pytest
+from helpers import central_difference
 
 from charrnn import seq2seq
 from charrnn.config import ModelConfig
 from charrnn.pairs import build_tokens, encode_pairs, make_batch
-EPS = 1e-5  # central differences: truncation error (eps^2) against round-off (1e-16 / eps)
 
 
 def check_grads(f, params, grads, names, n=8, seed=0):
@@ -17,13 +17,8 @@ def check_grads(f, params, grads, names, n=8, seed=0):
         x = params[name]
         for flat in rng.choice(x.size, size=min(n, x.size), replace=False):
             idx = np.unravel_index(flat, x.shape)
-            old = x[idx]
-            x[idx] = old + EPS
-            fp = f()
-            x[idx] = old - EPS
-            fm = f()
-            x[idx] = old
-            assert grads[name][idx] == pytest.approx((fp - fm) / (2 * EPS), rel=1e-5, abs=1e-8), (name, idx)
+            want = central_difference(f, x, idx)
+            assert grads[name][idx] == pytest.approx(want, rel=1e-5, abs=1e-8), (name, idx)
 
 PAIRS = [("abc", "cba"), ("a", "aab"), ("bcab", "c"), ("ca", "acca")]
 
