@@ -243,7 +243,7 @@ def busy(cores: int | None = None, in_use=cores_in_use, loadavg=None) -> bool:
     `auto` spend its first 30 s at 1 thread on a quiet machine (0.88x of 2 threads over 40 s in
     the threads race). The load average stays the rule where /proc/stat is missing."""
     import os
-    cores = cores or os.cpu_count() or 1
+    cores = cores or available_cores()
     used = in_use(cores)
     if used is None:
         try:
