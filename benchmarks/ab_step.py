@@ -1,11 +1,11 @@
-"""One training step with two versions of charrnn/cells.py in ONE process: a git revision's and this tree's.
+"""One training step with two versions of charrnn/nn/cells.py in ONE process: a git revision's and this tree's.
 
     .venv/bin/python benchmarks/ab_step.py REV CELL HIDDEN [--rounds 30] [--steps 5] [--threads 1]
     .venv/bin/python benchmarks/ab_step.py main lstm 128
 
 The step is bench_step.py's (V = 96, B = T = 50, 2 layers: model.loss_and_grads, global-norm clip
 5, Adam), each version with its own parameters, optimizer and workspace; only the cell's forward
-and backward differ (REV's from `git show REV:charrnn/cells.py`, loaded as a module of its own).
+and backward differ (REV's from `git show REV:charrnn/nn/cells.py`, loaded as a module of its own).
 It first checks that both give the same loss and gradients up to float32 rounding, then times
 `rounds` rounds of `steps` steps of each, alternating which runs first, BLAS pinned to `threads`
 threads (threadpoolctl), and prints the paired median of old/new over the rounds: on a busy
@@ -26,16 +26,18 @@ from threadpoolctl import threadpool_limits
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from charrnn import cells, model, optim  # noqa: E402
+from charrnn.nn import cells  # noqa: E402
+from charrnn.tasks import lm as model
+from charrnn.nn import optim
 from charrnn.config import ModelConfig  # noqa: E402
-from charrnn.workspace import Workspace  # noqa: E402
+from charrnn.nn.workspace import Workspace  # noqa: E402
 
 V, B, T = 96, 50, 50
 
 
 def cells_at(rev: str):
-    """charrnn/cells.py as of git revision `rev`, as a module of its own."""
-    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:charrnn/cells.py"], check=True,
+    """charrnn/nn/cells.py as of git revision `rev`, as a module of its own."""
+    src = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:charrnn/nn/cells.py"], check=True,
                          capture_output=True, text=True).stdout
     path = pathlib.Path(tempfile.mkdtemp()) / "cells_old.py"
     path.write_text(src)

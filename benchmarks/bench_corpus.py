@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.corpus import load_corpus
+from charrnn.data.corpus import load_corpus
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 REQUIRED_MB_S = 50.0

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.interpret import memory
 from charrnn.config import ModelConfig
-from charrnn.vocab import Vocab
+from charrnn.data.vocab import Vocab
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "python-stdlib.txt"
 

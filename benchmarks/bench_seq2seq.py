@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.config import ModelConfig
-from charrnn.optim import clip_by_global_norm, make_optimizer
-from charrnn.train_seq2seq import prepare, train_step
+from charrnn.nn.optim import clip_by_global_norm, make_optimizer
+from charrnn.engine.seq2seq_loop import prepare, train_step
 
 
 def lm_block(cfg, params, opt, ids, batch, seq_len, steps):

@@ -16,7 +16,8 @@ import time
 
 import numpy as np
 
-from charrnn import model, optim
+from charrnn.tasks import lm as model
+from charrnn.nn import optim
 from charrnn.config import ModelConfig
 
 V, B, T = 96, 50, 50
@@ -29,7 +30,7 @@ def main() -> None:
     opt = optim.make_optimizer("adam")
     kw = {}
     try:
-        from charrnn.workspace import Workspace  # this round's trees; older ones had a global pool
+        from charrnn.nn.workspace import Workspace  # this round's trees; older ones had a global pool
         kw["ws"] = Workspace()
     except ImportError:
         pass

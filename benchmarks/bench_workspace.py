@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/bench_workspace.py --hidden 128 --texts 20
 
 Each case runs in a fresh child process (its peak RSS, VmHWM, is its own): `alone` scores the
-longest text, `many` scores all of them one after the other with `charrnn.evaluate.score_ids`
+longest text, `many` scores all of them one after the other with `charrnn.use.evaluate.score_ids`
 (what `charrnn evaluate` runs per text). Issue 13 asks for many <= 1.5 x alone. The figures are
 memory, not time: a busy machine does not change them.
 """
@@ -24,9 +24,9 @@ def work(job: dict) -> dict:
     sys.path.insert(0, ROOT)
     import numpy as np
 
-    from charrnn import model
+    from charrnn.tasks import lm as model
     from charrnn.config import ModelConfig
-    from charrnn.evaluate import score_ids
+    from charrnn.use.evaluate import score_ids
     cfg = ModelConfig(cell=job["cell"], vocab_size=96, hidden=job["hidden"], layers=job["layers"])
     params = model.init_params(cfg, np.random.default_rng(0))
     rng = np.random.default_rng(1)

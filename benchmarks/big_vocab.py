@@ -38,9 +38,9 @@ def step(path: str, n: int) -> None:
     import numpy as np
 
     import charrnn
-    from charrnn import model
-    from charrnn.optim import clip_by_global_norm
-    from charrnn.run import prepare_run
+    from charrnn.tasks import lm as model
+    from charrnn.nn.optim import clip_by_global_norm
+    from charrnn.engine.run import prepare_run
 
     run, _ = prepare_run(path, {"batch": 50, "seq_len": 50}, {})
     cpu, wall = [], []

@@ -10,8 +10,8 @@ batch, seq, steps, warmup, chars (sampling), min_seconds, seconds (race), corpus
 * race: train for `seconds`, then the validation loss (nats/char) over the last 10 % of the corpus.
 Every job reports `rss_mb`, the peak resident set size of its own process (VmHWM).
 
-Data, stream layout, validation split and validation pass are charrnn's own (charrnn.corpus:
-load_corpus, split, Streams; charrnn.evaluate.stream_loss), fed to both implementations.
+Data, stream layout, validation split and validation pass are charrnn's own (charrnn.data.corpus:
+load_corpus, split, Streams; charrnn.use.evaluate.stream_loss), fed to both implementations.
 The PyTorch model (written after the peer script torch_peer.py that sits beside the project,
 outside this repository): one-hot input (a frozen identity
 embedding), nn.LSTM / nn.GRU / nn.RNN, nn.Linear, CrossEntropyLoss, Adam, clip_grad_norm_ 5.
@@ -33,10 +33,10 @@ sys.path.insert(0, ROOT)  # charrnn from this checkout, whichever interpreter ru
 
 
 def load_ids(path: str | None):
-    """(ids, V): the corpus as `charrnn train` reads it (charrnn.corpus: bounded memory, so the peak
+    """(ids, V): the corpus as `charrnn train` reads it (charrnn.data.corpus: bounded memory, so the peak
     RSS of a job is the model's), or a synthetic text when there is no corpus file."""
-    from charrnn.corpus import load_corpus
-    from charrnn.vocab import Vocab
+    from charrnn.data.corpus import load_corpus
+    from charrnn.data.vocab import Vocab
 
     if path and os.path.exists(path):
         corpus = load_corpus(path)
@@ -64,7 +64,7 @@ def _threads(threads):
     """--threads for a charrnn job: None (the BLAS default), a count, or 'auto' (a ThreadTuner)."""
     if threads is None:
         return None
-    from charrnn.threads import Blas, auto_tuner
+    from charrnn.nn.threads import Blas, auto_tuner
     blas = Blas()
     if threads == "auto":
         return auto_tuner(blas)  # exactly as `charrnn train --threads auto`
@@ -73,15 +73,16 @@ def _threads(threads):
 
 
 def maybe_unit(tuner):
-    from charrnn.threads import maybe_unit as unit
+    from charrnn.nn.threads import maybe_unit as unit
     return unit(tuner)
 
 
 def charrnn_trainer(job, V):
-    from charrnn import model, optim
+    from charrnn.tasks import lm as model
+    from charrnn.nn import optim
     from charrnn.config import ModelConfig
-    from charrnn.workspace import Workspace
-    from charrnn.evaluate import stream_loss
+    from charrnn.nn.workspace import Workspace
+    from charrnn.use.evaluate import stream_loss
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
                       **{k: job[k] for k in ("forget_bias", "bias_init", "init_scale") if k in job})
     ws = Workspace()  # the scratch arrays of the chunks, as `charrnn train` keeps them
@@ -113,9 +114,10 @@ def charrnn_sampler(job, V):
     """The sampler `charrnn sample` runs: sample.generate (Gumbel-max draw at temperature 1)."""
     from itertools import islice
 
-    from charrnn import model, sample
+    from charrnn.tasks import lm as model
+    from charrnn.use import sample
     from charrnn.config import ModelConfig
-    from charrnn.vocab import Vocab
+    from charrnn.data.vocab import Vocab
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"])
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     _threads(job.get("threads", 1))  # `charrnn sample` runs at 1 thread unless --threads says otherwise
@@ -205,7 +207,7 @@ def torch_sampler(job, V):
 
 # ---------------------------------------------------------------------------------- jobs
 def run(job: dict) -> dict:
-    from charrnn.corpus import Streams, split
+    from charrnn.data.corpus import Streams, split
 
     ids, V = load_ids(job.get("corpus"))
     out = {"impl": job["impl"], "kind": job["kind"], "cell": job["cell"], "hidden": job["hidden"], "vocab": V}

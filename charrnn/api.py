@@ -27,7 +27,7 @@ class Model:
     """A trained model read from a checkpoint: `cfg`, `vocab`, `params`, `meta`, `path`."""
 
     def __init__(self, trained):
-        self.trained = trained  # the checkpoint as read (charrnn.trained_model.Trained)
+        self.trained = trained  # the checkpoint as read (charrnn.engine.trained.Trained)
         self.path, self.cfg, self.vocab = trained.path, trained.cfg, trained.vocab
         self.params, self.meta = trained.params, trained.meta
 
@@ -43,7 +43,7 @@ class Model:
         Unknown prime characters are an error, or dropped (warn says so) with `skip_unknown`."""
         import numpy as np
 
-        from charrnn.sample import check_options, clean_prime, generate
+        from charrnn.use.sample import check_options, clean_prime, generate
 
         check_options(temperature, top_k, top_p, length, 1, seed)
         prime = clean_prime(self.vocab, prime, skip_unknown, warn)
@@ -54,18 +54,18 @@ class Model:
     def sample(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,
                top_k: int | None = None, top_p: float | None = None, skip_unknown: bool = False) -> str:
         """The prime followed by `length` sampled characters, as `charrnn sample` prints them."""
-        from charrnn.sample import clean_prime
+        from charrnn.use.sample import clean_prime
 
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
 
     def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None, threads=None):
-        """Loss on `text` (charrnn.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
+        """Loss on `text` (charrnn.use.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
         progress(done, total), if given, is called as the characters are scored. `threads`: the
-        BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
-        from charrnn.evaluate import evaluate_text
+        BLAS threads, None (as they are), a count or 'auto' (charrnn.nn.threads)."""
+        from charrnn.use.evaluate import evaluate_text
         from charrnn.options import check
-        from charrnn.threads import blas_threads
+        from charrnn.nn.threads import blas_threads
 
         check("streams", streams)
         with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
@@ -74,11 +74,11 @@ class Model:
 
     def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
                       progress: Callable[[str, int, int], None] | None = None, threads=None):
-        """`evaluate` on a text file of any size, in bounded memory (charrnn.evaluate_file); progress
+        """`evaluate` on a text file of any size, in bounded memory (charrnn.use.evaluate_file); progress
         (optional) is called as progress(phase, done, total), phase "read" (bytes) then "score"
         (characters); `threads` as in `evaluate`."""
-        from charrnn.evaluate_file import evaluate_file
-        from charrnn.threads import blas_threads
+        from charrnn.use.evaluate_file import evaluate_file
+        from charrnn.nn.threads import blas_threads
 
         with blas_threads(threads) as tuner:
             return evaluate_file(self.trained, path, strict, streams, encoding_errors, progress, tuner)
@@ -114,16 +114,16 @@ class Model:
 
     def info(self) -> dict:
         """What the checkpoint holds, as `charrnn info --json` prints it."""
-        from charrnn.info import info_dict
+        from charrnn.use.info import info_dict
 
         return info_dict(self.trained)
 
 
 def load(path: str | Path | None = None):
     """The model in checkpoint `path` (a directory: its best.npz, else latest.npz; None: checkpoints/):
-    a `Model`, or for a seq2seq checkpoint a `charrnn.translate.Seq2SeqModel` (translate, evaluate, info)."""
-    from charrnn.trained_model import load_trained, resolve_checkpoint
-    from charrnn.translate import is_seq2seq, load_seq2seq
+    a `Model`, or for a seq2seq checkpoint a `charrnn.use.translate.Seq2SeqModel` (translate, evaluate, info)."""
+    from charrnn.engine.trained import load_trained, resolve_checkpoint
+    from charrnn.use.translate import is_seq2seq, load_seq2seq
 
     path = resolve_checkpoint(path)
     return load_seq2seq(path) if is_seq2seq(path) else Model(load_trained(path))
@@ -133,7 +133,7 @@ def is_seq2seq_run(task: str | None, resume) -> bool:
     """Whether a training run is seq2seq: --task seq2seq, or resuming a seq2seq checkpoint."""
     from pathlib import Path
 
-    from charrnn.translate import is_seq2seq
+    from charrnn.use.translate import is_seq2seq
 
     return task == "seq2seq" or (task is None and resume is not None and Path(resume).is_file()
                                  and is_seq2seq(resume))
@@ -141,9 +141,9 @@ def is_seq2seq_run(task: str | None, resume) -> bool:
 
 def compare(runs) -> "Comparison":
     """Training runs side by side (run directories or checkpoint files): each run's summary, options,
-    learning curve and logged samples, and the options that differ (charrnn.comparison.Comparison;
+    learning curve and logged samples, and the options that differ (charrnn.use.compare.Comparison;
     `.to_dict()` is what `charrnn compare --json` prints)."""
-    from charrnn.comparison import compare as _compare
+    from charrnn.use.compare import compare as _compare
 
     return _compare([Path(r) for r in runs])
 
@@ -151,23 +151,23 @@ def compare(runs) -> "Comparison":
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
           overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, threads=None,
           **options):
-    """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.training.Result).
+    """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.engine.loop.Result).
 
     `options` are `charrnn train`'s (model="gru", hidden=256, lr=1e-3, max_steps=2000, time="10m" or
     seconds, ...). Only the options given are applied: a resumed run keeps its own settings for
     the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
-    run with none stops after 10 epochs. `reporter` (charrnn.training.Reporter) receives progress.
-    task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.train_seq2seq; also
+    run with none stops after 10 epochs. `reporter` (charrnn.engine.loop.Reporter) receives progress.
+    task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.engine.seq2seq_loop; also
     teacher_forcing, teacher_forcing_decay, skip_bad_lines); resuming a seq2seq checkpoint implies it.
     `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
-    chosen by timing the steps, see charrnn.threads).
+    chosen by timing the steps, see charrnn.nn.threads).
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
-    from charrnn.train_seq2seq import SEQ2SEQ_KEYS, train_pairs
-    from charrnn.threads import parse_threads
-    from charrnn.training import train as run_training
+    from charrnn.engine.seq2seq_loop import SEQ2SEQ_KEYS, train_pairs
+    from charrnn.nn.threads import parse_threads
+    from charrnn.engine.loop import train as run_training
 
     unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS]
     if unknown:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from charrnn import cells as _cells
+from charrnn.nn import cells as _cells
 from charrnn.errors import UsageError
 
 # Help panels, in the order they appear in `--help`.

@@ -10,10 +10,11 @@ from typer.testing import CliRunner
 
 import numpy as np
 
-from charrnn import __version__, model
-from charrnn.checkpoint import save_checkpoint
+from charrnn import __version__
+from charrnn.tasks import lm as model
+from charrnn.engine.checkpoint import save_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.vocab import Vocab
+from charrnn.data.vocab import Vocab
 from charrnn.cli import app
 
 TEXT = "def f(x):\n    return 'a' + \"b\"  # note\n" * 4

@@ -1,6 +1,6 @@
 """Plain references for the fused code, written for reading, not speed: a true sigmoid, one gate
-at a time, one step at a time. The package's chunk forward (charrnn.cells), the one-step sampler
-(charrnn.stepper) and `sample.generate` are tested against these.
+at a time, one step at a time. The package's chunk forward (charrnn.nn.cells), the one-step sampler
+(charrnn.use.stepper) and `sample.generate` are tested against these.
 
     ref_chunk[cell](p, x, state0) -> (hs (T, B, H), stateT)     x (T, B, D) floats or (T, B) ids
     ref_step[cell](p, x, state)   -> (h, state)                 x (B, D) floats or (B,) ids
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.model import layer_params
+from charrnn.tasks.lm import layer_params
 
 
 def sig(a):

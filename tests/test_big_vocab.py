@@ -11,10 +11,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from charrnn import model
-from charrnn.cells import input_projection_backward
+from charrnn.tasks import lm as model
+from charrnn.nn.cells import input_projection_backward
 from charrnn.config import ModelConfig
-from charrnn.workspace import Workspace
+from charrnn.nn.workspace import Workspace
 
 
 def reference(x, da, V):

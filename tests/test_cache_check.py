@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from charrnn import corpus as corpus_mod
-from charrnn.corpus import load_corpus
+from charrnn.data import corpus as corpus_mod
+from charrnn.data.corpus import load_corpus
 from helpers import TRAIN, invoke
 
 TEXT = "def f(x):\n    return x * 2  # double\n" * 20  # 760 characters, 24 distinct
@@ -93,7 +93,7 @@ def test_train_on_a_damaged_cache_warns_and_trains_on_the_right_text(tmp_path, m
 
 
 def test_an_id_beyond_the_vocabulary_is_a_clear_error_from_any_source():
-    from charrnn import model
+    from charrnn.tasks import lm as model
     from charrnn.config import ModelConfig
     from charrnn.errors import VocabError
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from charrnn.cells import CELLS
+from charrnn.nn.cells import CELLS
 from helpers import numeric_grad, rel_error
 from reference import ref_chunk, ref_step, sig
 
@@ -137,7 +137,7 @@ def test_buffer_pool_never_recycles_live_arrays(cell):
 
 @pytest.mark.parametrize("V, G", [(7, 256), (300, 256), (7, 20)])  # grouped row sums, one-hot products
 def test_one_hot_input_weight_gradient(V, G):
-    from charrnn.cells import input_projection_backward
+    from charrnn.nn.cells import input_projection_backward
     rng = np.random.default_rng(3)
     x = rng.integers(0, min(V, 40), (T, B))
     da = rng.normal(size=(T, B, G))
@@ -152,7 +152,7 @@ def test_one_hot_input_weight_gradient(V, G):
 @pytest.mark.parametrize("one_hot", [False, True])
 def test_lstm_gradients_over_several_backward_blocks(one_hot, monkeypatch):
     """lstm_backward works in blocks of steps: with blocks of 2 steps, T = 7 runs four of them (2, 2, 2, 1)."""
-    from charrnn import cells
+    from charrnn.nn import cells
 
     T7 = 7
     monkeypatch.setattr(cells, "_BLOCK_BYTES", 4 * B * H * 8 * 2)  # n = 2 steps per block at float64

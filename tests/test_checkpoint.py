@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 import pytest
 
-from charrnn import checkpoint as ckpt
-from charrnn.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
+from charrnn.engine import checkpoint as ckpt
+from charrnn.engine.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from charrnn.errors import CheckpointError
 
 ARRAYS = {

@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from charrnn import corpus as corpus_mod
-from charrnn.corpus import Streams, load_corpus, read_text, split
+from charrnn.data import corpus as corpus_mod
+from charrnn.data.corpus import Streams, load_corpus, read_text, split
 from charrnn.errors import CorpusError, UsageError
 
 MIXED = "Hello, world!\r\n안녕하세요 세계 😀 naïve — café\n" * 7

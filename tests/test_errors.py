@@ -9,9 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from charrnn import corpus as corpus_mod
+from charrnn.data import corpus as corpus_mod
 from charrnn.errors import CheckpointError
-from charrnn.trained_model import load_trained
+from charrnn.engine.trained import load_trained
 from helpers import ERRORS_TEXT as TEXT, TRAIN, assert_clean_error, invoke, make_checkpoint
 
 IS_ROOT = os.geteuid() == 0
@@ -274,7 +274,7 @@ def test_output_directory_not_writable(env):
 
 
 def test_output_directory_not_writable_simulated(env, monkeypatch):
-    from charrnn import rundir as run_mod
+    from charrnn.engine import rundir as run_mod
 
     def denied(*a, **k):
         raise PermissionError(errno.EACCES, "Permission denied")
@@ -332,7 +332,7 @@ def test_sample_refuses_bad_checkpoints(env, content):
 
 
 def test_exploding_gradients_stop_training_with_a_message_and_no_numpy_warnings(env, monkeypatch, recwarn):
-    from charrnn import model
+    from charrnn.tasks import lm as model
 
     real = model.loss_and_grads
 

@@ -8,10 +8,13 @@ import pytest
 from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
-from charrnn import corpus, evaluate, evaluate_file as ef, model
+from charrnn.data import corpus
+from charrnn.use import evaluate
+from charrnn.use import evaluate_file as ef
+from charrnn.tasks import lm as model
 from charrnn.cli import app
 from charrnn.errors import CorpusError, VocabError
-from charrnn.trained_model import load_trained
+from charrnn.engine.trained import load_trained
 
 ODD = TEXT * 12 + "ünknown € chars\u00a0here\n" + TEXT * 9  # characters the model does not know
 

@@ -10,11 +10,12 @@ import pytest
 from helpers import TEXT, make_checkpoint
 from typer.testing import CliRunner
 
-from charrnn import evaluate, model
+from charrnn.use import evaluate
+from charrnn.tasks import lm as model
 from charrnn.cli import app
 from charrnn.errors import CorpusError, UsageError, VocabError
-from charrnn.info import info_dict
-from charrnn.trained_model import load_trained
+from charrnn.use.info import info_dict
+from charrnn.engine.trained import load_trained
 
 EVAL_TEXT = TEXT * 20  # 3,200 characters: several chunks of 1,024
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from charrnn.trained_model import load_trained
+from charrnn.engine.trained import load_trained
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 ARGS = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--eval-every", "1",
@@ -65,7 +65,7 @@ def test_sigkill_at_random_moments_never_loses_the_newest_checkpoint(tmp_path, m
     assert "Traceback" not in stderr and stdout == ""
     t = load_trained(latest)
     assert t.meta["step"] == last_step + 3
-    from charrnn.runlock import RunLock
+    from charrnn.engine.lock import RunLock
     free = RunLock(out)  # the lock was released: a new writer gets it at once
     free.acquire()
     free.release()

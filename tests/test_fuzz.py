@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from charrnn import corpus as corpus_mod
-from charrnn.checkpoint import load_checkpoint, save_checkpoint
-from charrnn.corpus import load_corpus, read_text
+from charrnn.data import corpus as corpus_mod
+from charrnn.engine.checkpoint import load_checkpoint, save_checkpoint
+from charrnn.data.corpus import load_corpus, read_text
 from charrnn.errors import CharRNNError, CheckpointError, CorpusError, VocabError
-from charrnn.vocab import Vocab
+from charrnn.data.vocab import Vocab
 from helpers import make_checkpoint
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

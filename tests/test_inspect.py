@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import ALPHABET, cells_page, from_text, to_text
 from charrnn.cli import app
 from charrnn.config import ModelConfig
-from charrnn.corpus import load_corpus
+from charrnn.data.corpus import load_corpus
 from charrnn.errors import UsageError
 from charrnn.interpret.rank import correlate, saturation
 from charrnn.interpret.render import heat_plain
-from charrnn.trained_model import load_trained
+from charrnn.engine.trained import load_trained
 from charrnn.interpret.traces import run_traces
 from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
 from helpers import TEXT, make_checkpoint
@@ -93,7 +93,7 @@ def quote_text(n_lines=60, seed=0):
 def planted_quote_lstm(text, H=6, K=10.0):
     """One LSTM layer whose unit 0 toggles at every '"': c = tanh(-K h + 1) when a quote is read
     (forget 0, input 1), kept otherwise (forget 1, input 0). h ~ +0.76 inside, -0.76 outside."""
-    from charrnn.vocab import Vocab
+    from charrnn.data.vocab import Vocab
 
     vocab = Vocab.from_text(text)
     cfg = ModelConfig(cell="lstm", vocab_size=vocab.size, hidden=H, layers=1, dtype="float64")
@@ -329,10 +329,10 @@ def test_plain_heat_map_pads_marks_to_the_width_of_wide_and_zero_width_character
 
 
 def test_read_known_text_reads_only_what_it_needs(tmp_path, monkeypatch):
-    from charrnn import corpus as corpus_mod
+    from charrnn.data import corpus as corpus_mod
     from charrnn.errors import CorpusError
     from charrnn.interpret.text import read_known_text
-    from charrnn.vocab import Vocab
+    from charrnn.data.vocab import Vocab
 
     monkeypatch.setattr(corpus_mod, "CHUNK_BYTES", 16)  # many chunks for a small file
     vocab = Vocab("abcé\n")

@@ -11,15 +11,15 @@ import time
 import pytest
 from helpers import TRAIN, invoke
 
-from charrnn import checkpoint
-from charrnn.runlock import RunLock
+from charrnn.engine import checkpoint
+from charrnn.engine.lock import RunLock
 
 ROUNDS, CONTENDERS, HOLD = 6, 8, 0.15
 
 
 def contend(out, barrier, log):
     from charrnn.errors import UsageError
-    from charrnn.rundir import RunDir
+    from charrnn.engine.rundir import RunDir
 
     def note(what):
         with open(log, "a") as f:  # O_APPEND: one whole line per write

@@ -11,8 +11,8 @@ import pytest
 from helpers import TEXT, make_checkpoint, numeric_grad, rel_error
 from typer.testing import CliRunner
 
-from charrnn import model
-from charrnn.cells import CELLS
+from charrnn.tasks import lm as model
+from charrnn.nn.cells import CELLS
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.interpret import memory

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
-from charrnn.stepper import make_stepper
+from charrnn.use.stepper import make_stepper
 from helpers import numeric_grad, rel_error
 from reference import model_step
 

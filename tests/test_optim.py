@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from charrnn import optim
-from charrnn.checkpoint import load_checkpoint, save_checkpoint
+from charrnn.nn import optim
+from charrnn.engine.checkpoint import load_checkpoint, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
 
 

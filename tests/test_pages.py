@@ -5,10 +5,10 @@ the mouse. Screenshots go to each test's tmp dir."""
 from browser import open_page
 from charrnn.interpret.page import cells_page
 from charrnn.interpret.analysis import analyse
-from charrnn.comparison import compare
-from charrnn.compare_page import compare_page
-from charrnn.training import train
-from charrnn.trained_model import load_trained
+from charrnn.use.compare import compare
+from charrnn.use.compare_page import compare_page
+from charrnn.engine.loop import train
+from charrnn.engine.trained import load_trained
 from helpers import TEXT, make_checkpoint
 
 

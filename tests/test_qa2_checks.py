@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn.cli import app
-from charrnn.train_seq2seq import train_pairs
+from charrnn.engine.seq2seq_loop import train_pairs
 
 
 def cli(*args, **kw):
@@ -43,7 +43,7 @@ def test_seq2seq_checkpoint_as_init_from_is_a_usage_error(s2s, tmp_path):
 
 
 def test_an_empty_corpus_cache_file_is_rebuilt_not_an_internal_error(tmp_path, monkeypatch):
-    from charrnn import corpus as corpus_mod
+    from charrnn.data import corpus as corpus_mod
 
     monkeypatch.setattr(corpus_mod, "CACHE_MIN_BYTES", 64)
     monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
@@ -113,7 +113,7 @@ def test_evaluate_streams_on_a_seq2seq_model_is_refused_not_ignored(s2s, tmp_pat
 
 @pytest.mark.parametrize("damage", ["missing", "junk"])
 def test_seq2seq_resume_rewrites_a_missing_or_unreadable_best_npz_with_a_warning(tmp_path, damage):
-    from charrnn.translate import load_seq2seq
+    from charrnn.use.translate import load_seq2seq
 
     f = tmp_path / "p.tsv"
     f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab", "bca"] * 8), encoding="utf-8")

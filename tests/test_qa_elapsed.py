@@ -3,8 +3,8 @@
 import json
 import time
 
-from charrnn import validation
-from charrnn.training import train
+from charrnn.engine import validation
+from charrnn.engine.loop import train
 
 TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40
 
@@ -31,7 +31,7 @@ def test_elapsed_includes_the_final_validation(tmp_path, monkeypatch):
 
 
 def test_seq2seq_elapsed_includes_the_final_validation(tmp_path, monkeypatch):
-    from charrnn import train_seq2seq
+    from charrnn.engine import seq2seq_loop as train_seq2seq
 
     pairs = tmp_path / "p.tsv"
     pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "abc", "dcb", "a", "bd"] * 20), encoding="utf-8")

@@ -3,12 +3,12 @@
 from browser import open_page
 from helpers import TEXT, invoke, make_checkpoint
 
-from charrnn.compare_page import compare_page
-from charrnn.comparison import compare
+from charrnn.use.compare_page import compare_page
+from charrnn.use.compare import compare
 from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import cells_page
-from charrnn.trained_model import load_trained
-from charrnn.training import train
+from charrnn.engine.trained import load_trained
+from charrnn.engine.loop import train
 
 
 def _fits(page, width=360):

@@ -4,7 +4,7 @@ another run is never written into silently; stop rules typed on resume replace t
 
 import json
 
-from charrnn.trained_model import load_trained
+from charrnn.engine.trained import load_trained
 from helpers import TRAIN, assert_clean_error, invoke
 
 OTHER = "The quick brown fox jumps over the lazy dog.\n" * 40
@@ -55,7 +55,7 @@ def test_overwrite_leaves_no_stale_file_of_the_old_run(env):
 
 
 def test_overwrite_removes_the_old_files_before_training(env, monkeypatch):
-    from charrnn import training as train_mod
+    from charrnn.engine import loop as train_mod
 
     train(env / "ok.txt", "--out", "run", *TRAIN)
     seen = {}

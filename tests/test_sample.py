@@ -7,12 +7,13 @@ import pytest
 from helpers import make_checkpoint
 from typer.testing import CliRunner
 
-from charrnn import model, sample
+from charrnn.tasks import lm as model
+from charrnn.use import sample
 from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
-from charrnn.trained_model import load_trained
-from charrnn.vocab import Vocab
+from charrnn.engine.trained import load_trained
+from charrnn.data.vocab import Vocab
 from reference import model_step
 
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from helpers import central_difference
 
-from charrnn import seq2seq
+from charrnn.tasks import seq2seq
 from charrnn.config import ModelConfig
-from charrnn.pairs import build_tokens, encode_pairs, make_batch
+from charrnn.data.pairs import build_tokens, encode_pairs, make_batch
 
 
 def check_grads(f, params, grads, names, n=8, seed=0):

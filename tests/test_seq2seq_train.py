@@ -14,15 +14,15 @@ import pytest
 from helpers import make_checkpoint
 from typer.testing import CliRunner
 
-from charrnn import seq2seq
+from charrnn.tasks import seq2seq
 from charrnn.cli import app
 from charrnn.config import ModelConfig
-from charrnn.decode import beam_search, free_run
+from charrnn.use.decode import beam_search, free_run
 from charrnn.errors import CorpusError
-from charrnn.pairs import build_tokens, parse_pairs, source_batch
-from charrnn.training import Reporter
-from charrnn.train_seq2seq import train_pairs
-from charrnn.translate import load_seq2seq, translate
+from charrnn.data.pairs import build_tokens, parse_pairs, source_batch
+from charrnn.engine.loop import Reporter
+from charrnn.engine.seq2seq_loop import train_pairs
+from charrnn.use.translate import load_seq2seq, translate
 
 README = Path(__file__).parent.parent / "README.md"
 

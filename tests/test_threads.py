@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from charrnn.cli import app
 from helpers import TEXT, make_checkpoint
 from charrnn.errors import UsageError
-from charrnn.threads import AUTO, Blas, ThreadTuner, blas_threads, parse_threads
+from charrnn.nn.threads import AUTO, Blas, ThreadTuner, blas_threads, parse_threads
 
 
 def test_parse_threads():
@@ -212,7 +212,7 @@ def test_api_takes_threads(tmp_path):
 
 
 def test_busy_reads_the_cores_in_use_now_not_the_load_average():
-    from charrnn import threads
+    from charrnn.nn import threads
     stats = iter([(1000, 4000), (1000 + 190, 4000 + 200)])  # 190 of 200 ticks busy on 2 cores: 1.9 in use
     assert threads.cores_in_use(2, 0.1, read=lambda: next(stats), sleep=lambda s: None) == pytest.approx(1.9)
     assert threads.busy(2, in_use=lambda c: 1.9, loadavg=lambda: (0.0,))  # full now
@@ -223,7 +223,7 @@ def test_busy_reads_the_cores_in_use_now_not_the_load_average():
 
 
 def test_cpu_stat_reads_proc_stat_and_tolerates_its_absence(tmp_path):
-    from charrnn import threads
+    from charrnn.nn import threads
     f = tmp_path / "stat"
     f.write_text("cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 1 2 3 4\n")
     assert threads.cpu_stat(str(f)) == (161, 981)  # idle 800 and iowait 20 are free
@@ -232,7 +232,7 @@ def test_cpu_stat_reads_proc_stat_and_tolerates_its_absence(tmp_path):
 
 
 def test_more_threads_than_cores_warns(capsys, monkeypatch):
-    from charrnn import threads
+    from charrnn.nn import threads
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     with blas_threads(3):
         pass

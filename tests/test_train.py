@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from charrnn.training import train
-from charrnn.trained_model import load_trained
+from charrnn.engine.loop import train
+from charrnn.engine.trained import load_trained
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 SMALL = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 0}
@@ -114,7 +114,7 @@ def test_existing_run_is_not_overwritten_and_lock_refuses_second_run(corpus, tmp
     train(corpus, out, dict(SMALL, max_steps=4), TINY_MODEL)
     with pytest.raises(UsageError, match="already holds a training run"):
         train(corpus, out, dict(SMALL, max_steps=4), TINY_MODEL)
-    from charrnn.runlock import RunLock
+    from charrnn.engine.lock import RunLock
     live = RunLock(out)  # a live run holds the lock
     live.acquire()
     with pytest.raises(UsageError, match=f"another `charrnn train` \\(process {os.getpid()}\\)"):

@@ -160,7 +160,7 @@ def test_every_option_shows_its_default_in_help(verb):
 
 
 def test_numpy_is_quiet_about_huge_logits():
-    from charrnn.sample import distribution
+    from charrnn.use.sample import distribution
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")

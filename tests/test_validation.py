@@ -10,13 +10,13 @@ import signal
 import numpy as np
 import pytest
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.config import TrainConfig
-from charrnn.corpus import Streams
-from charrnn.evaluate import stream_loss
-from charrnn.training import Reporter, train
-from charrnn.trained_model import load_trained
-from charrnn.validation import ValidationPlan, eval_period
+from charrnn.data.corpus import Streams
+from charrnn.use.evaluate import stream_loss
+from charrnn.engine.loop import Reporter, train
+from charrnn.engine.trained import load_trained
+from charrnn.engine.validation import ValidationPlan, eval_period
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 
@@ -84,7 +84,7 @@ def test_a_small_corpus_is_evaluated_every_epoch_with_samples_and_no_nulls(corpu
 
 
 def test_a_bounded_split_is_scored_whole_at_the_end(corpus, tmp_path, monkeypatch):
-    from charrnn import validation
+    from charrnn.engine import validation
 
     monkeypatch.setattr(validation, "PART_CHARS", 40)
     train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "eval_every": 5, "max_steps": 10, "sample_len": 0},
@@ -96,7 +96,8 @@ def test_a_bounded_split_is_scored_whole_at_the_end(corpus, tmp_path, monkeypatc
 
 
 def test_a_run_stopped_right_after_an_evaluation_still_scores_the_whole_split(corpus, tmp_path, monkeypatch):
-    from charrnn import training, validation
+    from charrnn.engine import loop as training
+    from charrnn.engine import validation
 
     monkeypatch.setattr(validation, "PART_CHARS", 40)
     monkeypatch.setattr(training, "_last_step", lambda run, tcfg: False)  # as when --time or --patience ends it
@@ -131,7 +132,7 @@ def test_ctrl_c_during_validation_stops_the_pass_and_saves(corpus, tmp_path):
 
 
 def test_time_budget_keeps_room_for_the_final_validation(corpus, tmp_path, monkeypatch):
-    from charrnn import validation
+    from charrnn.engine import validation
 
     monkeypatch.setattr(validation.ValidationPlan, "final_seconds", lambda self: 3600.0)
     res = train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "time_limit": 1, "sample_len": 0},
@@ -143,7 +144,7 @@ def test_time_budget_keeps_room_for_the_final_validation(corpus, tmp_path, monke
 
 
 def test_evaluate_reports_progress_to_the_end(tmp_path):
-    from charrnn.evaluate import evaluate_text
+    from charrnn.use.evaluate import evaluate_text
     from helpers import TEXT as SHORT, make_checkpoint
 
     t = load_trained(make_checkpoint(tmp_path / "m.npz", text=SHORT))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from charrnn.errors import VocabError
-from charrnn.vocab import Vocab, describe, display, id_dtype
+from charrnn.data.vocab import Vocab, describe, display, id_dtype
 
 KOREAN = "안녕하세요, 세계! 한국어 텍스트도 됩니다.\n"
 MIXED = "Hello 😀 world\r\n안녕 🇰🇷 naïve café\tend\n"

@@ -6,11 +6,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from charrnn import model
-from charrnn.cells import CELLS
+from charrnn.tasks import lm as model
+from charrnn.nn.cells import CELLS
 from charrnn.config import ModelConfig
-from charrnn.evaluate import score_ids
-from charrnn.workspace import Workspace, take
+from charrnn.use.evaluate import score_ids
+from charrnn.nn.workspace import Workspace, take
 
 
 def test_get_reuses_grows_and_views_the_first_elements():
@@ -123,8 +123,8 @@ def test_scoring_many_texts_holds_no_more_than_the_longest_needs():
 
 def test_a_training_run_keeps_one_bounded_workspace(tmp_path, monkeypatch):
     """The workspace of a run holds each layer's arrays once: its size does not grow with the steps."""
-    from charrnn.run import Run
-    from charrnn.training import train
+    from charrnn.engine.run import Run
+    from charrnn.engine.loop import train
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 60)

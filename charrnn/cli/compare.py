@@ -20,7 +20,7 @@ SHOWN_ALREADY = ("--model", "--layers", "--hidden")  # the cell and size columns
 
 
 def _dur(seconds) -> str:
-    from charrnn.comparison import clock
+    from charrnn.use.compare import clock
 
     return "-" if seconds is None else clock(seconds)
 
@@ -52,7 +52,7 @@ def compare(
 
     Example: charrnn compare runs/rnn runs/lstm runs/gru --html compare.html
     """
-    from charrnn.comparison import compare as load
+    from charrnn.use.compare import compare as load
     from charrnn.interpret.files import check_output, write_atomic
 
     if html is not None:
@@ -61,7 +61,7 @@ def compare(
     for note in c.notes:
         print(f"warning: {note}", file=sys.stderr)
     if html is not None:
-        from charrnn.compare_page import compare_page
+        from charrnn.use.compare_page import compare_page
 
         page = compare_page(c).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
@@ -78,7 +78,7 @@ def _print(c, width: int) -> None:
 
     from charrnn.cli.console import console
     from charrnn.cli.textplot import chart
-    from charrnn.comparison import clock
+    from charrnn.use.compare import clock
 
     out = console(sys.stdout)
     table = Table(title="Runs", title_justify="left", caption_justify="left",

@@ -7,8 +7,8 @@ import os
 import sys
 
 from charrnn import __version__
-from charrnn.checkpoint import FORMAT_VERSION
-from charrnn.vocab import display
+from charrnn.engine.checkpoint import FORMAT_VERSION
+from charrnn.data.vocab import display
 
 _console_class = None
 
@@ -75,7 +75,7 @@ def _history(h: list) -> str:
 
 
 def _clock(seconds: float) -> str:
-    from charrnn.comparison import clock
+    from charrnn.use.compare import clock
 
     return clock(seconds)
 

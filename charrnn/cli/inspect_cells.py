@@ -49,7 +49,7 @@ def inspect_cells(
     threads: str = opt("threads"),
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
-    from charrnn.threads import blas_threads, parse_threads
+    from charrnn.nn.threads import blas_threads, parse_threads
 
     threads = parse_threads(threads)
     from charrnn.interpret import probes

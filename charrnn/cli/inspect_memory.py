@@ -61,15 +61,15 @@ def inspect_memory(
         charrnn inspect-memory run/best.npz --at-match 'return ' --dump memory.npz --json
     """
     from charrnn.cli.progress import progress_bar
-    from charrnn.corpus import read_text
+    from charrnn.data.corpus import read_text
     from charrnn.errors import UsageError
     from charrnn.interpret.files import check_output, write_atomic
     from charrnn.interpret.memory import measure, prepare
     from charrnn.interpret.memory_plan import work
     from charrnn.interpret.memory_html import memory_page
     from charrnn.interpret.text import training_text
-    from charrnn.threads import blas_threads, parse_threads
-    from charrnn.trained_model import load_trained, resolve_checkpoint
+    from charrnn.nn.threads import blas_threads, parse_threads
+    from charrnn.engine.trained import load_trained, resolve_checkpoint
 
     threads = parse_threads(threads)
 

@@ -31,9 +31,9 @@ def translate(
     charrnn translate runs/dates/best.npz --text inputs.txt --beam 5
     """
     from charrnn.cli.use import say_which
-    from charrnn.corpus import read_text
-    from charrnn.trained_model import resolve_checkpoint
-    from charrnn.translate import check_decoding, load_seq2seq
+    from charrnn.data.corpus import read_text
+    from charrnn.engine.trained import resolve_checkpoint
+    from charrnn.use.translate import check_decoding, load_seq2seq
 
     check_decoding(beam, max_len, temp)
     m = load_seq2seq(resolve_checkpoint(checkpoint, hint="train a seq2seq model first, e.g. `make demo-seq2seq` or "
@@ -71,7 +71,7 @@ def read_stdin() -> str:
 def decoding_threads(threads):
     """The BLAS threads for decoding; auto means 1, as for `sample`: the products are small (one
     row per input), and a timing-based choice could change the draws of a seed."""
-    from charrnn.threads import AUTO, blas_threads, parse_threads
+    from charrnn.nn.threads import AUTO, blas_threads, parse_threads
 
     threads = parse_threads(threads)
     return blas_threads(1 if threads == AUTO else threads)
@@ -80,8 +80,8 @@ def decoding_threads(threads):
 # ------------------------------------------------------------------------------ evaluate, info
 def evaluate_seq2seq(m, file: Path, as_json: bool, encoding_errors: str = "strict", threads=None) -> None:
     """`charrnn evaluate` with a seq2seq model `m`: FILE is a pairs file."""
-    from charrnn.pairs import read_pairs
-    from charrnn.translate import evaluate_pairs
+    from charrnn.data.pairs import read_pairs
+    from charrnn.use.translate import evaluate_pairs
 
     pairs, _ = read_pairs(file, skip_bad_lines=None, encoding_errors=encoding_errors)  # every pair counts
     with decoding_threads(threads if threads is not None else "auto"):
@@ -100,7 +100,7 @@ def info_seq2seq(m, as_json: bool) -> None:
     from rich.text import Text
 
     from charrnn.cli.console import console
-    from charrnn.vocab import display
+    from charrnn.data.vocab import display
 
     d = m.info()
     if as_json:

@@ -75,8 +75,8 @@ def train(
     from charrnn.cli.train_progress import ConsoleReporter
     from charrnn.api import is_seq2seq_run
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
-    from charrnn.train_seq2seq import SEQ2SEQ_KEYS
-    from charrnn.threads import parse_threads
+    from charrnn.engine.seq2seq_loop import SEQ2SEQ_KEYS
+    from charrnn.nn.threads import parse_threads
 
     threads = parse_threads(threads)
 

@@ -12,10 +12,10 @@ from rich.table import Table
 from rich.text import Text
 from tqdm import tqdm
 
-from charrnn import model
-from charrnn.model import estimate_memory
-from charrnn.run import Run
-from charrnn.training import Reporter
+from charrnn.tasks import lm as model
+from charrnn.tasks.lm import estimate_memory
+from charrnn.engine.run import Run
+from charrnn.engine.loop import Reporter
 
 
 LN2 = math.log(2)
@@ -191,7 +191,7 @@ class Seq2SeqReporter(ConsoleReporter):
     (messages and closing as the language model's reporter)."""
 
     def summary(self, run, warnings) -> None:
-        from charrnn import seq2seq
+        from charrnn.tasks import seq2seq
 
         t, c = run.tcfg, run.cfg
         if not self.quiet:

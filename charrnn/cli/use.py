@@ -41,8 +41,8 @@ def sample(
     import numpy as np
 
     import charrnn
-    from charrnn.sample import clean_prime, stream
-    from charrnn.threads import AUTO, blas_threads, parse_threads
+    from charrnn.use.sample import clean_prime, stream
+    from charrnn.nn.threads import AUTO, blas_threads, parse_threads
 
     threads = parse_threads(threads)
     # auto: 1 thread. At batch 1 every product is one row times a matrix, which threads barely
@@ -92,8 +92,8 @@ def evaluate(
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
     from charrnn.cli.progress import progress_bar
-    from charrnn.threads import parse_threads
-    from charrnn.vocab import unknown_message
+    from charrnn.nn.threads import parse_threads
+    from charrnn.data.vocab import unknown_message
 
     threads = parse_threads(threads)
     m = charrnn.load(checkpoint)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.checkpoint import atomic_write
+from charrnn.engine.checkpoint import atomic_write
 from charrnn.errors import CharRNNError, UsageError
 from charrnn.interpret.units import KINDS
-from charrnn.vocab import code_points
+from charrnn.data.vocab import code_points
 
 
 def check_output(path, option: str, example: str = "out") -> Path:

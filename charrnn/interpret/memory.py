@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.nn.cells import CELLS
 from charrnn.errors import UsageError
 from charrnn.interpret.memory_plan import STEP_COST, Plan, check_memory, contexts_upto, evenly_spaced, make_plan
-from charrnn.model import init_params, init_state, layer_params
-from charrnn.workspace import Workspace
+from charrnn.tasks.lm import init_params, init_state, layer_params
+from charrnn.nn.workspace import Workspace
 
 TOLERANCE = 0.01  # nats/char: L(k) within this of L(full) counts as using all the context it needs
 HORIZON = 1e-3  # median g_k / g_0 at or above this: the gradient still reaches distance k
@@ -55,7 +55,7 @@ BLOCK_FLOATS = 1 << 22  # a forward call of B streams reads about this many pre-
 def run_layers(params, cfg, x, state, ws=None):
     """The stacked cells over a chunk: x (T, B) ids or (T, B, V) floats, state (one tuple per
     layer) -> top hidden states (T, B, H), final state, the layer caches (for backward). With a
-    workspace `ws` (charrnn.workspace) the arrays are valid until the next call with it."""
+    workspace `ws` (charrnn.nn.workspace) the arrays are valid until the next call with it."""
     cell = CELLS[cfg.cell]
     new_state, caches = [], []
     for k in range(cfg.layers):
@@ -246,7 +246,7 @@ class Job:
 
 def prepare(trained, text: str, max_context: int = 1024, max_targets: int = 2000, max_distance: int = 256,
             positions: int = 64, at: int | None = None, warn=None) -> Job:
-    """What `measure` will do for `trained` (a charrnn.trained_model.Trained) on `text`: the
+    """What `measure` will do for `trained` (a charrnn.engine.trained.Trained) on `text`: the
     characters it knows (the others are skipped; warn(message) says how many), the options clamped
     to them (warn says so) and checked against memory. `at`: the saliency target as an index into
     `text`; warn says when this model cannot use it (its character, or all before it, unknown)."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.nn.cells import CELLS
 from charrnn.errors import UsageError
 
 STEP_COST = 32  # fixed cost of one time step, in stream-steps (for the progress total only)

@@ -14,7 +14,7 @@ import unicodedata
 
 import numpy as np
 
-from charrnn.vocab import display
+from charrnn.data.vocab import display
 
 _SHOWN = {"\n": "↵\n", "\r": "␍", "\t": "⇥   "}  # how line breaks and tabs appear in a heat map
 _MARKS = ((-0.5, "="), (-0.15, "-"), (0.15, " "), (0.5, "+"))  # plain-text scale; above 0.5: '#'

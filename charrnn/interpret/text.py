@@ -14,7 +14,7 @@ def training_text(trained, max_chars: int) -> str:
 
     The corpus is found by the path recorded in the checkpoint and must still hash the same.
     """
-    from charrnn.corpus import load_corpus, split
+    from charrnn.data.corpus import load_corpus, split
 
     info = trained.meta.get("corpus") or {}
     hint = "pass the text to inspect with --text FILE"
@@ -37,8 +37,8 @@ def read_known_text(path, vocab, max_chars: int, encoding_errors: str = "strict"
     dropped, warn(message) says how many), reading only as much of the file as that takes
     (chunk by chunk: a huge file costs no more memory than a small one). The checks of
     `corpus.read_text` hold: missing, binary, invalid UTF-8 (with its byte offset), BOM dropped."""
-    from charrnn.corpus import code_point_chunks
-    from charrnn.vocab import unknown_message
+    from charrnn.data.corpus import code_point_chunks
+    from charrnn.data.vocab import unknown_message
 
     parts, n, dropped, unknown = [np.zeros(0, dtype=vocab.dtype)], 0, 0, set()
     chunks = code_point_chunks(path, encoding_errors)

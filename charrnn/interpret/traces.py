@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.nn.cells import CELLS
 from charrnn.interpret.units import CELL_KINDS, KINDS, unit_index
-from charrnn.model import init_state, layer_params
+from charrnn.tasks.lm import init_state, layer_params
 
 CHUNK = 1024  # characters per forward call
 

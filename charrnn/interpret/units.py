@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.nn.cells import CELLS
 from charrnn.errors import UsageError
 
 KINDS = ("h", "c", "i", "f", "o", "r", "z")  # kind codes: KINDS.index(kind), fixed for every cell

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn import seq2seq
-from charrnn.checkpoint import load_checkpoint
+from charrnn.tasks import seq2seq
+from charrnn.engine.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig
-from charrnn.decode import beam_search, free_run
+from charrnn.use.decode import beam_search, free_run
 from charrnn.errors import UsageError
 from charrnn.options import check
-from charrnn.pairs import Tokens, check_known, encode_pairs, make_batch, source_batch
-from charrnn.trained_model import read_model_meta, read_params
-from charrnn.vocab import Vocab
+from charrnn.data.pairs import Tokens, check_known, encode_pairs, make_batch, source_batch
+from charrnn.engine.trained import read_model_meta, read_params
+from charrnn.data.vocab import Vocab
 
 TASK = "seq2seq"
 EVAL_BATCH = 256

@@ -2,7 +2,7 @@
 
 The decoder starts from the encoder's final state and the START token; each output is fed back
 as the next input until END (or max_len outputs). One step is the cells' own chunk forward with
-T = 1 (`charrnn.cells`: no second implementation of the cell maths), for B sequences at once:
+T = 1 (`charrnn.nn.cells`: no second implementation of the cell maths), for B sequences at once:
 
     h_t = cell(x_t, h_{t-1}) (every layer)   z_t = W_y h_t + b_y   x_{t+1} = choice(z_t)
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.cells import CELLS
-from charrnn.seq2seq import encode, layer_params
+from charrnn.nn.cells import CELLS
+from charrnn.tasks.seq2seq import encode, layer_params
 
 
 def _step(params, cfg, ids: np.ndarray, state: list):

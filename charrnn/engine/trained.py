@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.cells import CELLS
-from charrnn.checkpoint import load_checkpoint
+from charrnn.nn.cells import CELLS
+from charrnn.engine.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError, CheckpointKindError
-from charrnn.model import param_shapes
-from charrnn.vocab import Vocab
+from charrnn.tasks.lm import param_shapes
+from charrnn.data.vocab import Vocab
 
 DEFAULT_DIR = Path("checkpoints")
 

@@ -24,19 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn import __version__, seq2seq
-from charrnn.checkpoint import load_checkpoint, save_checkpoint
+from charrnn import __version__
+from charrnn.tasks import seq2seq
+from charrnn.engine.checkpoint import load_checkpoint, save_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, UsageError
-from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at, make_optimizer
-from charrnn.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
+from charrnn.nn.optim import clip_by_global_norm, clip_by_value, lr_at, make_optimizer
+from charrnn.data.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
 from charrnn.options import check, default
-from charrnn.run import restore_progress
-from charrnn.rundir import RunDir
-from charrnn.threads import blas_threads, maybe_unit
-from charrnn.training import Reporter, _diverged, _Signals, report_stop
-from charrnn.validation import eval_period
-from charrnn.translate import TASK, load_seq2seq, score_pairs
+from charrnn.engine.run import restore_progress
+from charrnn.engine.rundir import RunDir
+from charrnn.nn.threads import blas_threads, maybe_unit
+from charrnn.engine.loop import Reporter, _diverged, _Signals, report_stop
+from charrnn.engine.validation import eval_period
+from charrnn.use.translate import TASK, load_seq2seq, score_pairs
 
 SEQ2SEQ_KEYS = ("task", "teacher_forcing", "teacher_forcing_decay", "skip_bad_lines")  # options beyond the LM's
 LM_ONLY = {"seq_len": "--seq-len", "sample_len": "--sample-len", "dropout": "--dropout", "init_from": "--init-from"}
@@ -267,7 +268,7 @@ def train_pairs(pairs_path, out_dir, train_opts: dict | None = None, model_opts:
     """Train a seq2seq model on a pairs file until a stop rule fires (as `training.train` for the LM).
 
     s2s_opts: teacher_forcing, teacher_forcing_decay, skip_bad_lines (only those given).
-    threads: the BLAS threads, None (as they are), a count or 'auto' (charrnn.threads)."""
+    threads: the BLAS threads, None (as they are), a count or 'auto' (charrnn.nn.threads)."""
     reporter = reporter or Reporter()
     started = time.monotonic()
     s2s_opts = dict(s2s_opts or {})

@@ -25,10 +25,10 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from charrnn.stepper import make_stepper
+from charrnn.use.stepper import make_stepper
 from charrnn.errors import UsageError
 from charrnn.options import check
-from charrnn.vocab import describe
+from charrnn.data.vocab import describe
 
 _BLOCK = 256  # uniform numbers drawn per call of rng.random
 

@@ -22,9 +22,9 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.errors import CheckpointError, UsageError
-from charrnn.trained_model import load_trained
+from charrnn.engine.trained import load_trained
 
 LN2 = math.log(2)
 # Option names as the user types them; fields not listed are shown as --field-name.

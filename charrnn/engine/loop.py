@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.config import TrainConfig
 from charrnn.errors import TrainingDiverged
-from charrnn.optim import clip_by_global_norm, clip_by_value, lr_at
-from charrnn.run import Run, prepare_run
-from charrnn.rundir import RunDir
-from charrnn.threads import blas_threads, maybe_unit
-from charrnn.validation import ValidationPlan, eval_period
+from charrnn.nn.optim import clip_by_global_norm, clip_by_value, lr_at
+from charrnn.engine.run import Run, prepare_run
+from charrnn.engine.rundir import RunDir
+from charrnn.nn.threads import blas_threads, maybe_unit
+from charrnn.engine.validation import ValidationPlan, eval_period
 
 
 class Reporter:
@@ -99,7 +99,7 @@ def log_sample(run: Run, length: int) -> str | None:
     """A short sample for the log, from its own generator: it never moves the training RNG."""
     if length <= 0:
         return None
-    from charrnn.sample import generate
+    from charrnn.use.sample import generate
 
     rng = np.random.default_rng([run.tcfg.seed, run.step])
     return "".join(generate(run.params, run.cfg, run.vocab, length, temperature=0.8, rng=rng, counts=run.char_counts))
@@ -131,7 +131,7 @@ def train(corpus_path, out_dir, train_opts: dict | None = None, model_opts: dict
 
     `train_opts` / `model_opts`: the TrainConfig / ModelConfig fields the user chose; the others
     come from the checkpoint when resuming, else from the defaults. `threads`: the BLAS threads,
-    None (as they are), a count, or 'auto' (chosen by timing the steps: charrnn.threads; the
+    None (as they are), a count, or 'auto' (chosen by timing the steps: charrnn.nn.threads; the
     numbers then repeat only up to rounding).
     """
     reporter = reporter or Reporter()

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn.corpus import read_text
+from charrnn.data.corpus import read_text
 from charrnn.errors import CorpusError, UsageError
-from charrnn.vocab import Vocab, describe
+from charrnn.data.vocab import Vocab, describe
 
 
 @dataclass(frozen=True)

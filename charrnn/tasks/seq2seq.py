@@ -36,8 +36,8 @@ import math
 
 import numpy as np
 
-from charrnn import model
-from charrnn.cells import CELLS
+from charrnn.tasks import lm as model
+from charrnn.nn.cells import CELLS
 from charrnn.config import ModelConfig
 
 

@@ -24,12 +24,12 @@ import tempfile
 
 import numpy as np
 
-from charrnn import corpus
-from charrnn.corpus import Streams, cache_dir_default, code_point_chunks
+from charrnn.data import corpus
+from charrnn.data.corpus import Streams, cache_dir_default, code_point_chunks
 from charrnn.errors import CorpusError, VocabError
-from charrnn.evaluate import CHUNK, EvalResult, stream_loss
+from charrnn.use.evaluate import CHUNK, EvalResult, stream_loss
 from charrnn.options import check
-from charrnn.vocab import describe
+from charrnn.data.vocab import describe
 
 SPILL_BYTES = 16 << 20  # ids held in memory before they go to a temporary file
 READ_AHEAD = 4 << 20  # ids read ahead from the temporary file, for all streams together
@@ -119,7 +119,7 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
     """Score the text file `path` with a `trained.Trained` model, in bounded memory.
 
     progress (optional): called as progress(phase, done, total) with phase "read" (bytes of the
-    file) or "score" (characters scored). tuner (charrnn.threads.ThreadTuner, optional): the BLAS
+    file) or "score" (characters scored). tuner (charrnn.nn.threads.ThreadTuner, optional): the BLAS
     threads, chosen chunk by chunk.
     """
     check("streams", streams)

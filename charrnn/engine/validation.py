@@ -19,8 +19,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from charrnn import model
-from charrnn.corpus import Streams
+from charrnn.tasks import lm as model
+from charrnn.data.corpus import Streams
 
 DEFAULT_EVAL_EVERY = 500
 PART_CHARS = 250_000  # characters of the validation split scored between steps
@@ -98,7 +98,7 @@ class ValidationPlan:
 
         The state is carried from chunk to chunk; progress(done, total) is called after each chunk
         with the characters scored so far and in all (it may raise to stop the pass). `ws`: the
-        run's workspace for the scratch arrays (charrnn.workspace), or None (fresh ones).
+        run's workspace for the scratch arrays (charrnn.nn.workspace), or None (fresh ones).
         """
         t0 = time.perf_counter()
         state = model.init_state(cfg, self.streams.batch)

@@ -25,13 +25,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from charrnn import model
-from charrnn.corpus import Streams
+from charrnn.tasks import lm as model
+from charrnn.data.corpus import Streams
 from charrnn.errors import CorpusError, VocabError
 from charrnn.options import check
-from charrnn.threads import maybe_unit
-from charrnn.vocab import describe, display
-from charrnn.workspace import Workspace
+from charrnn.nn.threads import maybe_unit
+from charrnn.data.vocab import describe, display
+from charrnn.nn.workspace import Workspace
 
 CHUNK = 1024  # time steps per forward pass
 
@@ -80,7 +80,7 @@ def stream_loss(params, cfg, streams: Streams, remap=None, progress=None, ws: Wo
     chunk to chunk; remap (optional) maps the corpus's ids to the model's; progress(done, total)
     (optional) is called after each chunk with characters read so far and in all. The scratch
     arrays live in `ws`, else in a workspace of this call, freed on return. `tuner`
-    (charrnn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk."""
+    (charrnn.nn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk."""
     ws = ws if ws is not None else Workspace()
     state = model.init_state(cfg, streams.batch)
     total, count = 0.0, 0

@@ -27,7 +27,7 @@ import numpy as np
 
 from charrnn.errors import CharRNNError, CorpusError, UsageError
 from charrnn.options import check
-from charrnn.vocab import Vocab, code_points
+from charrnn.data.vocab import Vocab, code_points
 
 CHUNK_BYTES = 1 << 20  # small enough that each chunk's arrays stay in the CPU cache
 CACHE_MIN_BYTES = 8 << 20

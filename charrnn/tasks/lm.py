@@ -23,10 +23,10 @@ import math
 
 import numpy as np
 
-from charrnn.cells import CELLS
+from charrnn.nn.cells import CELLS
 from charrnn.config import ModelConfig
 from charrnn.errors import VocabError
-from charrnn.workspace import Workspace, take
+from charrnn.nn.workspace import Workspace, take
 
 
 def layer_params(params: dict, k: int) -> dict:
@@ -103,7 +103,7 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
     """ids (B, T) -> logits (T*B, V), time-major rows (row t*B + b), the final state, and a cache.
 
     Dropout (inverted) is applied to each layer's output when cfg.dropout > 0 and an `rng` is
-    given (training); evaluation and sampling pass no rng. With a workspace `ws` (charrnn.workspace)
+    given (training); evaluation and sampling pass no rng. With a workspace `ws` (charrnn.nn.workspace)
     the layers' big arrays are its buffers: the cache is then valid until the next chunk run with
     the same workspace. Without one they are fresh (what a caller that keeps caches wants).
     """

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
-from charrnn import model
+from charrnn.tasks import lm as model
 from charrnn.config import ModelConfig, TrainConfig
-from charrnn.corpus import Corpus, Streams, load_corpus, split
+from charrnn.data.corpus import Corpus, Streams, load_corpus, split
 from charrnn.errors import CheckpointError, CorpusError, UsageError, VocabError
-from charrnn.optim import Optimizer, make_optimizer
+from charrnn.nn.optim import Optimizer, make_optimizer
 from charrnn.options import OPTIONS, default, default_lr, key_of_field
-from charrnn.trained_model import load_trained
-from charrnn.vocab import Vocab, describe
-from charrnn.workspace import Workspace
+from charrnn.engine.trained import load_trained
+from charrnn.data.vocab import Vocab, describe
+from charrnn.nn.workspace import Workspace
 
 # Training options that fix the data layout: a resumed run must keep them.
 LAYOUT_FIELDS = ("batch", "seq_len", "val_frac", "optimizer")  # (the optimizer: its saved state fits no other)

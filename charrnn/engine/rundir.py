@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 from charrnn import __version__
-from charrnn.cells import CELLS
-from charrnn.checkpoint import atomic_write, load_checkpoint, remove_partial, save_checkpoint
+from charrnn.nn.cells import CELLS
+from charrnn.engine.checkpoint import atomic_write, load_checkpoint, remove_partial, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
-from charrnn.run import Run
-from charrnn.runlock import RunLock
+from charrnn.engine.run import Run
+from charrnn.engine.lock import RunLock
 
 
 class RunDir:

@@ -8,7 +8,7 @@ checkpoint has none). Display forms (\\n, ␠, U+XXXX) are for the table only.
 
 from __future__ import annotations
 
-from charrnn import model
+from charrnn.tasks import lm as model
 
 
 def _float(v):
@@ -46,7 +46,7 @@ def info_dict(trained) -> dict:
     d["train"] = train if isinstance(train, dict) else None  # the training options (TrainConfig)
     history = [r for r in meta.get("history") or [] if isinstance(r, dict) and isinstance(r.get("step"), int)]
     d["history"] = history  # one record per evaluation (step, epoch, losses, lr, speed, elapsed)
-    from charrnn.comparison import _cumulative_elapsed
+    from charrnn.use.compare import _cumulative_elapsed
 
     times = [t for t in _cumulative_elapsed(history) if t is not None]
     d["training_seconds"] = times[-1] if times else None

@@ -160,7 +160,7 @@ def _loss(v) -> str:
 
 def compare_page(c) -> str:
     """The page for a `compare.Comparison` (see the module docstring)."""
-    from charrnn.comparison import clock
+    from charrnn.use.compare import clock
 
     e = html.escape
     head = ["run", "cell", "size", "params", "steps", "epochs", "time", "chars/s", "best val", "last val"]

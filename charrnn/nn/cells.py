@@ -1,14 +1,14 @@
 """Recurrent cells: vanilla RNN, LSTM and GRU, each a forward over a whole chunk, its backward
 right under it, and a trace that names what the forward computed. One shared contract:
 
-    forward(p, x, state0, ws)    -> (hs, stateT, cache)    (ws: charrnn.workspace, or None)
+    forward(p, x, state0, ws)    -> (hs, stateT, cache)    (ws: charrnn.nn.workspace, or None)
     backward(dhs, dstateT, cache) -> (dx, dstate0, grads)
     backward(dhs, dstateT, cache, dstates) also fills dstates, one (T, B, H) array per state
         component (h; and c for an LSTM), with the TOTAL gradient reaching each intermediate
         state: dstates[0][t] = dL/dh_t over every path (`charrnn inspect-memory` reads it)
     trace(cache)                 -> {kind: (T, B, H)} what the forward computed, by name
 
-(the one-step sampler is charrnn.stepper; plain references for the tests: tests/reference.py).
+(the one-step sampler is charrnn.use.stepper; plain references for the tests: tests/reference.py).
 
 Notation: T time steps, B parallel streams, D input size, H hidden units, G = gates * H.
 Arrays are TIME-MAJOR: x (T, B, D) floats or (T, B) character ids (one-hot input: the input
@@ -23,7 +23,7 @@ Speed (measured by benchmarks/bench.py; where the time goes: docs/BENCHMARKS.md)
   the weights (exact: a power of two). NumPy's fast tanh needs contiguous rows.
 * The LSTM keeps its gates gate-major inside the chunk, (4, T, B, H): contiguous gate blocks.
 * Hidden states live in one (T+1, B, H) buffer [h0, h_0 .. h_{T-1}]: outputs and previous states
-  are views of it. Big arrays come from the caller's workspace (`charrnn.workspace`: sized once,
+  are views of it. Big arrays come from the caller's workspace (`charrnn.nn.workspace`: sized once,
   reused chunk after chunk, no page faults; without one they are fresh); the backward pass works
   step by step on data still in cache and multiplies by a contiguous copy of Wh^T (25 % faster
   than a view). The cache carries the workspace, so backward uses the forward's.
@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.workspace import take
+from charrnn.nn.workspace import take
 
 
 # ---------------------------------------------------------------------------- shared pieces

@@ -4,9 +4,9 @@
     logits = st.step(ix)                    # (V,) logits after reading character id ix
     st.state                                # the state in model format (copies), batch 1
 
-(`charrnn.sample.generate` turns the logits into characters.)
+(`charrnn.use.sample.generate` turns the logits into characters.)
 
-The same numbers as the chunk forward of `charrnn.model` (tested, and against the plain
+The same numbers as the chunk forward of `charrnn.tasks.lm` (tested, and against the plain
 references in tests/reference.py). At batch 1 the time goes to reading the weights (the
 products) and to the fixed cost of each NumPy call, so the arrays are fused once to need few
 calls: sigmoid-gate columns halved (one tanh per layer: sigmoid(a) = 0.5 tanh(a/2) + 0.5),
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.cells import CELLS, halve_sigmoid_columns
+from charrnn.nn.cells import CELLS, halve_sigmoid_columns
 from charrnn.config import ModelConfig
-from charrnn.model import init_state, layer_params
+from charrnn.tasks.lm import init_state, layer_params
 
 
 class Stepper:

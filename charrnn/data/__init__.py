@@ -1,0 +1,1 @@
+"""Text in: vocabularies, reading and caching a corpus, training streams, pairs files."""

@@ -1,0 +1,1 @@
+"""Using a trained model: sample, evaluate, translate, info, compare."""
