@@ -28,7 +28,7 @@ def test_traces_equal_the_forward_pass_and_do_not_depend_on_chunking(tmp_path, c
     t = load_trained(make_checkpoint(tmp_path / "m.npz", cell=cell, hidden=5, layers=2, dtype="float64"))
     ids = t.vocab.encode(TEXT)
     _, _, cache = model.forward(t.params, t.cfg, ids[None, :], model.init_state(t.cfg, 1))
-    layer_caches, _, top = cache
+    layer_caches, top = cache.stack.layers, cache.top
     tr = run_traces(t.params, t.cfg, ids, chunk=4096)
     H = t.cfg.hidden
     assert tr.acts.shape == (len(TEXT), 2 * len(CELL_KINDS[cell]) * H) and tr.acts.dtype == np.float32

@@ -42,7 +42,9 @@ import numpy as np
 from charrnn.nn.cells import CELLS
 from charrnn.errors import UsageError
 from charrnn.interpret.memory_plan import STEP_COST, Plan, check_memory, contexts_upto, evenly_spaced, make_plan
-from charrnn.tasks.lm import init_params, init_state, layer_params
+from charrnn.nn.losses import nll, softmax_xent
+from charrnn.nn.stack import project, stack_backward, stack_forward, zero_state as init_state
+from charrnn.tasks.lm import init_params
 from charrnn.nn.workspace import Workspace
 
 TOLERANCE = 0.01  # nats/char: L(k) within this of L(full) counts as using all the context it needs
@@ -54,22 +56,14 @@ BLOCK_FLOATS = 1 << 22  # a forward call of B streams reads about this many pre-
 # ----------------------------------------------------------------------- running the layers
 def run_layers(params, cfg, x, state, ws=None):
     """The stacked cells over a chunk: x (T, B) ids or (T, B, V) floats, state (one tuple per
-    layer) -> top hidden states (T, B, H), final state, the layer caches (for backward). With a
+    layer) -> top hidden states (T, B, H), final state, the stack's cache (for backward). With a
     workspace `ws` (charrnn.nn.workspace) the arrays are valid until the next call with it."""
-    cell = CELLS[cfg.cell]
-    new_state, caches = [], []
-    for k in range(cfg.layers):
-        x, s, cache = cell.forward(layer_params(params, k), x, state[k], None if ws is None else ws.scope(f"l{k}."))
-        new_state.append(s)
-        caches.append(cache)
-    return x, new_state, caches
+    return stack_forward(params, cfg, x, state, ws=ws)
 
 
 def nll_of(params, h: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """-log softmax(h Wy + by)[target] per row: h (N, H), targets (N,) -> (N,) float64."""
-    z = (h @ params["Wy"] + params["by"]).astype(np.float64)
-    z -= z.max(axis=1, keepdims=True)
-    return np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(targets)), targets]
+    return nll(project(params, h).astype(np.float64), targets, overwrite=True)
 
 
 def carried_pass(params, cfg, ids: np.ndarray, keep=(), progress=None):
@@ -131,23 +125,20 @@ def backward_reach(params, cfg, ids: np.ndarray, targets: np.ndarray, window: in
     if onehot:  # floats: the cells' backward then returns dL/dx for the input layer
         x = np.eye(V, dtype=params["Wy"].dtype)[x]  # (T, P, V)
     state0 = [tuple(np.concatenate([s[k][j] for s in states]) for j in range(cell.n_state)) for k in range(L)]
-    hs, _, caches = run_layers(params, cfg, x, state0)
+    hs, _, stack = run_layers(params, cfg, x, state0)
     if progress is not None:
         progress(T * (P + STEP_COST))
     # dl_t / dlogits = softmax - onehot(x_t), at the last step only: one loss per stream, not a mean
-    z = hs[-1] @ params["Wy"] + params["by"]  # (P, V)
-    p = np.exp(z - z.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    p[np.arange(P), ids[targets]] -= 1
+    _, p = softmax_xent(project(params, hs[-1]), ids[targets], mask=np.ones(P), norm=1.0)  # (P, V): summed, not a mean
     dx = np.zeros_like(hs)  # (T, P, H): dl/d(top layer's output) at every step
     dx[-1] = p @ params["Wy"].T
     out = {"grad_h": np.empty((P, L, T)), "grad_c": np.empty((P, L, T)) if cell.n_state == 2 else None}
-    for k in range(L - 1, -1, -1):
-        dstates = tuple(np.empty((T, P, H), dtype=hs.dtype) for _ in range(cell.n_state))
-        dx, _, _ = cell.backward(dx, (0.0,) * cell.n_state, caches[k], dstates)
-        out["grad_h"][:, k] = np.linalg.norm(dstates[0][::-1].astype(np.float64), axis=2).T  # k = 0 first
+    dstates = [tuple(np.empty((T, P, H), dtype=hs.dtype) for _ in range(cell.n_state)) for _ in range(L)]
+    dx, _ = stack_backward(cfg, dx, None, stack, {}, dstates=dstates)
+    for k in range(L):
+        out["grad_h"][:, k] = np.linalg.norm(dstates[k][0][::-1].astype(np.float64), axis=2).T  # k = 0 first
         if out["grad_c"] is not None:
-            out["grad_c"][:, k] = np.linalg.norm(dstates[1][::-1].astype(np.float64), axis=2).T
+            out["grad_c"][:, k] = np.linalg.norm(dstates[k][1][::-1].astype(np.float64), axis=2).T
     if onehot:
         out["saliency"] = np.linalg.norm(dx[::-1].astype(np.float64), axis=2).T  # (P, T)
     if progress is not None:

@@ -24,7 +24,7 @@ import numpy as np
 
 from charrnn.nn.cells import CELLS
 from charrnn.interpret.units import CELL_KINDS, KINDS, unit_index
-from charrnn.tasks.lm import init_state, layer_params
+from charrnn.nn.stack import stack_forward, zero_state
 
 CHUNK = 1024  # characters per forward call
 
@@ -58,18 +58,17 @@ def run_traces(params: dict, cfg, ids: np.ndarray, chunk: int = CHUNK, state: li
     H, L, T = cfg.hidden, cfg.layers, len(ids)
     per_layer = len(kinds) * H
     acts = np.empty((T, L * per_layer), dtype=np.float32)
-    state = list(state) if state is not None else init_state(cfg, 1)
+    state = list(state) if state is not None else zero_state(cfg, 1)
     ids = np.asarray(ids, dtype=np.intp)
     for start in range(0, T, chunk):
         x = ids[start: start + chunk, None]  # (Tc, 1) ids, time-major, one stream
         stop = start + len(x)
-        for k in range(L):
-            hs, state[k], cache = cell.forward(layer_params(params, k), x, state[k])  # hs (Tc, 1, H)
+        _, state, stack = stack_forward(params, cfg, x, state)
+        for k, cache in enumerate(stack.layers):
             trace = cell.trace(cache)
             for j, kind in enumerate(kinds):
                 col = k * per_layer + j * H
                 acts[start:stop, col: col + H] = trace[kind][:, 0, :]
-            x = hs  # input of the next layer (Tc, 1, H)
         if progress is not None:
             progress(stop, T)
     return Traces(acts, unit_index(cfg.cell, L, H), cfg.cell, H)

@@ -23,14 +23,14 @@ import math
 
 import numpy as np
 
+from typing import NamedTuple
+
 from charrnn.nn.cells import CELLS
 from charrnn.config import ModelConfig
 from charrnn.errors import VocabError
+from charrnn.nn.losses import nll, softmax_xent
+from charrnn.nn.stack import StackCache, layer_params, project, project_backward, stack_backward, stack_forward, zero_state
 from charrnn.nn.workspace import Workspace, take
-
-
-def layer_params(params: dict, k: int) -> dict:
-    return {"Wx": params[f"l{k}.Wx"], "Wh": params[f"l{k}.Wh"], "b": params[f"l{k}.b"]}
 
 
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple]:
@@ -93,8 +93,7 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator, shapes: dict | None 
 
 
 def init_state(cfg: ModelConfig, batch: int) -> list[tuple]:
-    n = CELLS[cfg.cell].n_state
-    return [tuple(np.zeros((batch, cfg.hidden), dtype=cfg.dtype) for _ in range(n)) for _ in range(cfg.layers)]
+    return zero_state(cfg, batch)
 
 
 # ------------------------------------------------------------------------ forward / backward
@@ -107,68 +106,32 @@ def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.rand
     the layers' big arrays are its buffers: the cache is then valid until the next chunk run with
     the same workspace. Without one they are fresh (what a caller that keeps caches wants).
     """
-    cell = CELLS[cfg.cell]
     if ids.size and not 0 <= int(ids.min()) <= int(ids.max()) < cfg.vocab_size:  # any data source
         bad = int(ids.max()) if int(ids.max()) >= cfg.vocab_size else int(ids.min())
         raise VocabError(f"character id {bad} is outside the model's vocabulary of {cfg.vocab_size} characters",
                          hint="the ids do not come from this model's vocabulary (damaged data?)")
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
-    layer_caches, masks, stateT = [], [], []
-    for k in range(cfg.layers):
-        hs, sT, lc = cell.forward(layer_params(params, k), x, state[k], None if ws is None else ws.scope(f"l{k}."))
-        layer_caches.append(lc)
-        stateT.append(sT)
-        mask = None
-        if rng is not None and cfg.dropout > 0:
-            keep = 1.0 - cfg.dropout
-            mask = ((rng.random(hs.shape) < keep) / keep).astype(hs.dtype)
-            hs = hs * mask
-        masks.append(mask)
-        x = hs  # (T, B, H)
-    T, B, H = x.shape
-    top = x.reshape(T * B, H)
+    hs, stateT, stack = stack_forward(params, cfg, x, state, rng=rng, ws=ws)
+    T, B, H = hs.shape
+    top = hs.reshape(T * B, H)
     logits = take(ws, "logits", (T * B, cfg.vocab_size), params["Wy"].dtype)  # (TB, V): reused, not paged in anew
-    np.matmul(top, params["Wy"], out=logits)
-    logits += params["by"]
-    return logits, stateT, (layer_caches, masks, top)
+    return project(params, top, out=logits), stateT, LMCache(stack, top)
 
 
-def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache):
-    """dlogits (T*B, V) -> (grads with the names of params, dstate0 list)."""
-    cell = CELLS[cfg.cell]
-    layer_caches, masks, top = cache
-    grads = {"Wy": top.T @ dlogits, "by": dlogits.sum(axis=0)}
-    T, B = layer_caches[0][1].shape[:2]
-    dx = (dlogits @ params["Wy"].T).reshape(T, B, -1)  # into the top layer's output
-    dstate0 = [None] * cfg.layers
-    for k in range(cfg.layers - 1, -1, -1):
-        if masks[k] is not None:
-            dx = dx * masks[k]
-        # Truncated BPTT: nothing flows back from the next chunk, so dL/d(final state) = 0.
-        dx, dstate0[k], g = cell.backward(dx, (0.0,) * cell.n_state, layer_caches[k])
-        for name, value in g.items():
-            grads[f"l{k}.{name}"] = value
+def backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache: "LMCache"):
+    """dlogits (T*B, V) -> (grads with the names of params, dstate0 list).
+
+    Truncated BPTT: nothing flows back from the next chunk, so dL/d(final state) = 0."""
+    grads: dict = {}
+    T, B = cache.stack.layers[0][1].shape[:2]
+    dtop = project_backward(params, cache.top, dlogits, grads).reshape(T, B, -1)  # into the top layer
+    _, dstate0 = stack_backward(cfg, dtop, None, cache.stack, grads)
     return grads, dstate0
 
 
-def softmax_xent(logits: np.ndarray, targets: np.ndarray, overwrite: bool = False):
-    """Mean cross-entropy (nats) of rows of logits (N, V) against targets (N,), and dL/dlogits.
-
-    overwrite: dL/dlogits is computed in the logits array itself (no (N, V) temporaries: at
-    V = 20,001 each one is 200 MB, written once per step).
-    """
-    N = logits.shape[0]
-    rows = np.arange(N)
-    z = logits if overwrite else logits.copy()
-    z -= z.max(axis=1, keepdims=True)
-    picked = z[rows, targets].astype(np.float64)  # (N,) z of the right characters, before exp
-    e = np.exp(z, out=z)
-    s = e.sum(axis=1, keepdims=True)
-    loss = float(np.mean(np.log(s[:, 0], dtype=np.float64) - picked))
-    e /= s  # probabilities
-    e[rows, targets] -= 1
-    e /= N
-    return loss, e
+class LMCache(NamedTuple):
+    stack: StackCache  # the layers' caches and dropout masks
+    top: np.ndarray  # (T*B, H) the top layer's outputs, row t*B + b
 
 
 def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list,
@@ -188,8 +151,4 @@ def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list
     """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
     logits, stateT, _ = forward(params, cfg, x, state, ws=ws)
     targets = y.T.reshape(-1)
-    z = logits  # ours: worked on in place (no (TB, V) temporaries)
-    z -= z.max(axis=1, keepdims=True)
-    picked = z[np.arange(len(targets)), targets]
-    nll = np.log(np.exp(z, out=z).sum(axis=1), dtype=np.float64) - picked
-    return float(nll.sum()), len(targets), stateT
+    return float(nll(logits, targets, overwrite=True).sum()), len(targets), stateT

@@ -36,13 +36,13 @@ import math
 
 import numpy as np
 
+from typing import NamedTuple
+
 from charrnn.tasks import lm as model
 from charrnn.nn.cells import CELLS
 from charrnn.config import ModelConfig
-
-
-def layer_params(params: dict, part: str, k: int) -> dict:
-    return {"Wx": params[f"{part}.l{k}.Wx"], "Wh": params[f"{part}.l{k}.Wh"], "b": params[f"{part}.l{k}.b"]}
+from charrnn.nn.losses import nll, softmax_xent
+from charrnn.nn.stack import layer_params, project, project_backward, stack_backward, stack_forward, zero_state
 
 
 def n_in(cfg: ModelConfig) -> int:  # characters + END, START, PAD (cfg.vocab_size counts characters)
@@ -76,34 +76,24 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndar
     return model.init_params(cfg, rng, shapes=param_shapes(cfg))
 
 
-def zero_state(cfg: ModelConfig, batch: int) -> list[tuple]:
-    n = CELLS[cfg.cell].n_state
-    return [tuple(np.zeros((batch, cfg.hidden), dtype=cfg.dtype) for _ in range(n)) for _ in range(cfg.layers)]
-
-
 # ------------------------------------------------------------------------------- encoder
 def encode(params, cfg: ModelConfig, src: np.ndarray, src_len: np.ndarray):
     """src (S, B) ids, src_len (B,) -> (final state: one tuple per layer of (B, H) arrays, cache).
 
     Rows are sorted longest first; segment [t0, t1) runs the n rows with length >= t1."""
-    cell = CELLS[cfg.cell]
-    B = src.shape[1]
     order = np.argsort(-src_len, kind="stable")
     lens = src_len[order]
     x_all = src[:, order]  # (S, B) sorted
-    state = [[a.copy() for a in layer] for layer in zero_state(cfg, B)]  # running, sorted rows
+    state = [[a.copy() for a in layer] for layer in zero_state(cfg, src.shape[1])]  # running, sorted rows
     segments, t0 = [], 0
     for t1 in sorted(set(int(v) for v in lens if v > 0)):
         n = int(np.sum(lens >= t1))
         x = np.ascontiguousarray(x_all[t0:t1, :n])  # (t1 - t0, n) ids
-        caches = []
-        for k in range(cfg.layers):
-            hs, sT, c = cell.forward(layer_params(params, "enc", k), x, tuple(a[:n] for a in state[k]))
-            for a, v in zip(state[k], sT):
+        _, sT, stack = stack_forward(params, cfg, x, [tuple(a[:n] for a in layer) for layer in state], "enc.")
+        for layer, new in zip(state, sT):
+            for a, v in zip(layer, new):
                 a[:n] = v
-            caches.append(c)
-            x = hs  # (t1 - t0, n, H)
-        segments.append((t0, t1, n, caches))
+        segments.append((t0, t1, n, stack))
         t0 = t1
     inv = np.argsort(order)
     final = [tuple(a[inv] for a in layer) for layer in state]
@@ -112,49 +102,38 @@ def encode(params, cfg: ModelConfig, src: np.ndarray, src_len: np.ndarray):
 
 def encode_backward(cfg: ModelConfig, dfinal: list, cache, grads: dict) -> None:
     """dfinal: dL/d(final state), one tuple per layer (B, H); adds the encoder's gradients to grads."""
-    cell = CELLS[cfg.cell]
     order, segments = cache
     dstate = [[np.array(d[order]) for d in layer] for layer in dfinal]  # sorted rows, running
-    for t0, t1, n, caches in reversed(segments):
-        dx = None
-        for k in range(cfg.layers - 1, -1, -1):
-            if dx is None:  # the encoder's top layer emits no outputs
-                dx = np.zeros((t1 - t0, n, cfg.hidden), dtype=dstate[k][0].dtype)
-            dx, ds0, g = cell.backward(dx, tuple(d[:n] for d in dstate[k]), caches[k])
-            for d, v in zip(dstate[k], ds0):
+    for t0, t1, n, stack in reversed(segments):
+        dhs = np.zeros((t1 - t0, n, cfg.hidden), dtype=dstate[0][0].dtype)  # the encoder emits no outputs
+        _, ds0 = stack_backward(cfg, dhs, [tuple(d[:n] for d in layer) for layer in dstate], stack, grads, "enc.")
+        for layer, new in zip(dstate, ds0):
+            for d, v in zip(layer, new):
                 d[:n] = v  # dL/d(state at t0) for the rows of this segment
-            _accumulate(grads, "enc", k, g)
-
-
-def _accumulate(grads: dict, part: str, k: int, g: dict) -> None:
-    for name, value in g.items():
-        key = f"{part}.l{k}.{name}"
-        if key in grads:
-            grads[key] += value
-        else:
-            grads[key] = np.array(value)
 
 
 # ------------------------------------------------------------------------------- decoder
+class DecoderCache(NamedTuple):
+    steps: list  # one StackCache: the whole chunk (teacher forcing), or one per step (scheduled sampling)
+    top: np.ndarray  # (T*B, H) the top layer's outputs, row t*B + b
+    shape: tuple  # (T, B)
+    chunk: bool  # True: steps[0] covers all T steps
+
+
 def decode_forward(params, cfg: ModelConfig, dec_in: np.ndarray, state0: list):
     """Teacher forcing: dec_in (T, B) ids -> logits (T*B, N_out) (row t*B + b), cache."""
-    cell = CELLS[cfg.cell]
-    x, caches = dec_in, []
-    for k in range(cfg.layers):
-        x, _, c = cell.forward(layer_params(params, "dec", k), x, state0[k])
-        caches.append(c)
-    T, B, H = x.shape
-    top = x.reshape(T * B, H)  # (T*B, H), row t*B + b
-    return top @ params["Wy"] + params["by"], ("chunk", caches, top, (T, B))
+    hs, _, stack = stack_forward(params, cfg, dec_in, state0, "dec.")
+    T, B, H = hs.shape
+    top = hs.reshape(T * B, H)  # (T*B, H), row t*B + b
+    return project(params, top), DecoderCache([stack], top, (T, B), True)
 
 
 def decode_forward_sampled(params, cfg: ModelConfig, dec_in: np.ndarray, state0: list, use_truth: np.ndarray,
                            coins: np.ndarray):
-    """Scheduled sampling, step by step (T = 1 chunks of the cells' forward).
+    """Scheduled sampling, step by step (T = 1 chunks of the same stack).
 
     use_truth (T, B) bool: feed dec_in[t] where true, else the character drawn from the model's
     step t-1 distribution with the uniform numbers coins (T, B) (inverse CDF). Row 0 is START."""
-    cell = CELLS[cfg.cell]
     T, B = dec_in.shape
     state, steps, tops = list(state0), [], []
     logits = None
@@ -166,54 +145,24 @@ def decode_forward_sampled(params, cfg: ModelConfig, dec_in: np.ndarray, state0:
             cdf = np.cumsum(p, axis=1)
             drawn = np.minimum((cdf < coins[t, :, None] * cdf[:, -1:]).sum(axis=1), p.shape[1] - 1)
             x_ids = np.where(use_truth[t], dec_in[t], drawn)
-        x, caches = x_ids[None, :], []  # (1, B)
-        for k in range(cfg.layers):
-            x, state[k], c = cell.forward(layer_params(params, "dec", k), x, state[k])
-            caches.append(c)
-        steps.append(caches)
-        tops.append(x[0].copy())
-        logits = x[0] @ params["Wy"] + params["by"]
+        hs, state, stack = stack_forward(params, cfg, x_ids[None, :], state, "dec.")  # (1, B) -> (1, B, H)
+        steps.append(stack)
+        tops.append(hs[0].copy())
+        logits = project(params, hs[0])
     top = np.stack(tops).reshape(T * B, -1)  # (T*B, H)
-    return top @ params["Wy"] + params["by"], ("steps", steps, top, (T, B))
+    return project(params, top), DecoderCache(steps, top, (T, B), False)
 
 
-def decode_backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache, grads: dict) -> list:
+def decode_backward(params, cfg: ModelConfig, dlogits: np.ndarray, cache: DecoderCache, grads: dict) -> list:
     """dlogits (T*B, N_out) -> dL/d(initial state) per layer; adds the decoder's gradients to grads."""
-    cell = CELLS[cfg.cell]
-    kind, caches, top, (T, B) = cache
-    grads["Wy"], grads["by"] = top.T @ dlogits, dlogits.sum(axis=0)
-    dtop = (dlogits @ params["Wy"].T).reshape(T, B, cfg.hidden)  # into the top layer's outputs
-    zero = (0.0,) * cell.n_state  # nothing flows back from after the last step
-    if kind == "chunk":
-        dx, dstate0 = dtop, [None] * cfg.layers
-        for k in range(cfg.layers - 1, -1, -1):
-            dx, dstate0[k], g = cell.backward(dx, zero, caches[k])
-            _accumulate(grads, "dec", k, g)
-        return dstate0
-    dstate = [zero] * cfg.layers  # dL/d(state after step t), per layer
+    T, B = cache.shape
+    dtop = project_backward(params, cache.top, dlogits, grads).reshape(T, B, cfg.hidden)  # into the top layer
+    if cache.chunk:  # nothing flows back from after the last step
+        return stack_backward(cfg, dtop, None, cache.steps[0], grads, "dec.")[1]
+    dstate = None  # dL/d(state after step t), per layer
     for t in range(T - 1, -1, -1):
-        dx = dtop[t][None]
-        for k in range(cfg.layers - 1, -1, -1):
-            dx, dstate[k], g = cell.backward(dx, dstate[k], caches[t][k])
-            _accumulate(grads, "dec", k, g)
+        _, dstate = stack_backward(cfg, dtop[t][None], dstate, cache.steps[t], grads, "dec.")
     return dstate
-
-
-# ---------------------------------------------------------------------------------- loss
-def masked_xent(logits: np.ndarray, targets: np.ndarray, mask: np.ndarray, norm: float):
-    """Sum over real targets of -log softmax(logits)[target], divided by norm, and dL/dlogits.
-    logits (N, N_out), targets and mask (N,); rows with mask 0 get a gradient of exactly 0."""
-    N = logits.shape[0]
-    rows, tgt = np.arange(N), np.where(mask > 0, targets, 0)
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    s = e.sum(axis=1, keepdims=True)
-    nll = np.log(s[:, 0], dtype=np.float64) - z[rows, tgt]
-    total = float(np.sum(nll * mask))
-    e /= s
-    e[rows, tgt] -= 1
-    e *= (mask / norm)[:, None].astype(e.dtype)
-    return total / norm, e
 
 
 def loss_and_grads(params, cfg: ModelConfig, batch, norm: float | None = None, use_truth=None, coins=None):
@@ -228,7 +177,7 @@ def loss_and_grads(params, cfg: ModelConfig, batch, norm: float | None = None, u
         logits, dec_cache = decode_forward(params, cfg, batch.dec_in, state)
     else:
         logits, dec_cache = decode_forward_sampled(params, cfg, batch.dec_in, state, use_truth, coins)
-    loss, dlogits = masked_xent(logits, batch.dec_out.reshape(-1), batch.mask.reshape(-1), norm)
+    loss, dlogits = softmax_xent(logits, batch.dec_out.reshape(-1), batch.mask.reshape(-1), norm)
     grads: dict = {}
     dstate0 = decode_backward(params, cfg, dlogits, dec_cache, grads)
     encode_backward(cfg, dstate0, enc_cache, grads)
@@ -239,5 +188,6 @@ def loss_sum(params, cfg: ModelConfig, batch) -> tuple[float, int]:
     """Teacher-forced evaluation: (summed nats over the real targets, their number)."""
     state, _ = encode(params, cfg, batch.src, batch.src_len)
     logits, _ = decode_forward(params, cfg, batch.dec_in, state)
-    total, _ = masked_xent(logits, batch.dec_out.reshape(-1), batch.mask.reshape(-1), 1.0)
+    mask = batch.mask.reshape(-1)
+    total = float(np.sum(nll(logits, np.where(mask > 0, batch.dec_out.reshape(-1), 0), overwrite=True) * mask))
     return total, batch.n_targets

@@ -16,23 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.nn.cells import CELLS
-from charrnn.tasks.seq2seq import encode, layer_params
+from charrnn.nn.losses import log_softmax
+from charrnn.nn.stack import project, stack_forward
+from charrnn.tasks.seq2seq import encode
 
 
 def _step(params, cfg, ids: np.ndarray, state: list):
-    """ids (B,) -> (logits (B, N_out), new state)."""
-    cell = CELLS[cfg.cell]
-    x, new = np.ascontiguousarray(ids, dtype=np.int64)[None, :], []  # (1, B): a chunk of one step
-    for k in range(cfg.layers):
-        x, s, _ = cell.forward(layer_params(params, "dec", k), x, state[k])  # x (1, B, H)
-        new.append(s)
-    return x[0] @ params["Wy"] + params["by"], new
-
-
-def _log_softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    """ids (B,) -> (logits (B, N_out), new state): the decoder stack over a chunk of one step."""
+    x = np.ascontiguousarray(ids, dtype=np.int64)[None, :]  # (1, B)
+    hs, new, _ = stack_forward(params, cfg, x, state, "dec.")  # hs (1, B, H)
+    return project(params, hs[0]), new
 
 
 def free_run(params, cfg, tokens, src: np.ndarray, src_len: np.ndarray, max_len: int,
@@ -46,7 +39,7 @@ def free_run(params, cfg, tokens, src: np.ndarray, src_len: np.ndarray, max_len:
     for _ in range(max_len):
         logits, state = _step(params, cfg, ids, state)
         if temperature > 0:
-            logp = _log_softmax(logits.astype(np.float64) / temperature)
+            logp = log_softmax(logits.astype(np.float64) / temperature)
             g = -np.log(-np.log(rng.random(logp.shape)))  # Gumbel-max: a draw from softmax
             ids = np.argmax(logp + g, axis=1)
         else:
@@ -73,7 +66,7 @@ def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: in
         rows = [tuple(a.repeat(len(hyps), axis=0) for a in layer) for layer in state] if t == 0 else state
         last = np.array([h[0][-1] if h[0] else tokens.start for h in hyps], dtype=np.int64)
         logits, new_state = _step(params, cfg, last, rows)
-        logp = _log_softmax(logits.astype(np.float64))  # (n, N_out)
+        logp = log_softmax(logits.astype(np.float64))  # (n, N_out)
         total = np.array([h[1] for h in hyps])[:, None] + logp
         flat = np.argsort(-total, axis=None, kind="stable")[:beam]
         keep, nxt = [], []

@@ -24,7 +24,7 @@ import numpy as np
 
 from charrnn.nn.cells import CELLS, halve_sigmoid_columns
 from charrnn.config import ModelConfig
-from charrnn.tasks.lm import init_state, layer_params
+from charrnn.nn.stack import layer_params, zero_state as init_state
 
 
 class Stepper:
