@@ -2,7 +2,7 @@
 
 Both run the product's own code for one optimizer step (forward, loss, backward, global-norm clip
 5, Adam): the language model `model.loss_and_grads` on chunks of --seq-len characters of B
-streams, seq2seq `train_seq2seq.train_step` on bucketed batches of B pairs. Characters per second
+streams, seq2seq `Seq2SeqTask.train_step` (plus the optimizer step) on bucketed batches of B pairs. Characters per second
 count every character a network reads: B * T for the language model, the source characters and
 the target characters plus END for seq2seq. Each figure is the median of --rounds blocks of
 --steps steps after 3 warm-up steps, alternating LM and seq2seq.
@@ -22,7 +22,7 @@ import numpy as np
 from charrnn.tasks import lm as model
 from charrnn.config import ModelConfig
 from charrnn.nn.optim import clip_by_global_norm, make_optimizer
-from charrnn.engine.seq2seq_loop import prepare, train_step
+from charrnn.tasks.seq2seq_task import Seq2SeqTask
 
 
 def lm_block(cfg, params, opt, ids, batch, seq_len, steps):
@@ -38,9 +38,12 @@ def lm_block(cfg, params, opt, ids, batch, seq_len, steps):
 
 
 def s2s_block(run, steps):
-    t, chars = time.perf_counter(), 0
+    t, chars, task = time.perf_counter(), 0, Seq2SeqTask()
     for _ in range(steps):
-        chars += train_step(run)[2]
+        step = task.train_step(run)
+        run.optimizer.step(run.params, step.grads, run.lr)
+        task.advance(run, step)
+        chars += step.chars
     return chars / (time.perf_counter() - t)
 
 
@@ -55,7 +58,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
-    run, _ = prepare(a.pairs, {"batch": a.batch}, {"cell": a.cell, "hidden": a.hidden, "layers": a.layers}, {})
+    run, _ = Seq2SeqTask().prepare(a.pairs, {"batch": a.batch}, {"cell": a.cell, "hidden": a.hidden, "layers": a.layers}, {})
     cfg = ModelConfig(cell=a.cell, vocab_size=run.tokens.V, hidden=a.hidden, layers=a.layers)
     params = model.init_params(cfg, np.random.default_rng(0))
     opt = make_optimizer("adam")

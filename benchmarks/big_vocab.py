@@ -40,9 +40,9 @@ def step(path: str, n: int) -> None:
     import charrnn
     from charrnn.tasks import lm as model
     from charrnn.nn.optim import clip_by_global_norm
-    from charrnn.engine.run import prepare_run
+    from charrnn.tasks.lm_task import LMTask
 
-    run, _ = prepare_run(path, {"batch": 50, "seq_len": 50}, {})
+    run, _ = LMTask().prepare(path, {"batch": 50, "seq_len": 50}, {})
     cpu, wall = [], []
     for k in range(n + 1):
         x, y = run.streams.chunk(k)

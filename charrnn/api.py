@@ -157,15 +157,16 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     seconds, ...). Only the options given are applied: a resumed run keeps its own settings for
     the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
     run with none stops after 10 epochs. `reporter` (charrnn.engine.loop.Reporter) receives progress.
-    task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.engine.seq2seq_loop; also
+    task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.tasks.seq2seq_task; also
     teacher_forcing, teacher_forcing_decay, skip_bad_lines); resuming a seq2seq checkpoint implies it.
+    Every task runs in the one engine, charrnn.engine.loop.
     `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
     chosen by timing the steps, see charrnn.nn.threads).
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
-    from charrnn.engine.seq2seq_loop import SEQ2SEQ_KEYS, train_pairs
+    from charrnn.tasks.seq2seq_task import TASK_KEYS as SEQ2SEQ_KEYS
     from charrnn.nn.threads import parse_threads
     from charrnn.engine.loop import train as run_training
 
@@ -187,15 +188,15 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
         train_opts.update({field(k): options.get(k) for k in STOP_KEYS})
     elif resume is None:
         train_opts["epochs"] = DEFAULT_EPOCHS
+    threads = parse_threads(threads) if threads is not None else None
     if is_seq2seq_run(options.get("task"), resume):
         s2s = {k: v for k, v in options.items() if k in SEQ2SEQ_KEYS and k != "task"}
-        return train_pairs(corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
-                           overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter,
-                           threads=parse_threads(threads) if threads is not None else None)
+        return run_training("seq2seq", corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
+                            overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter, threads=threads)
     given = [k for k in options if k in SEQ2SEQ_KEYS and k != "task"]
     if given:
         raise UsageError(f"{', '.join(OPTIONS[k].flag for k in given)} need(s) --task seq2seq",
                          hint="add --task seq2seq to train an encoder-decoder on a pairs file")
-    return run_training(corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
+    return run_training("lm", corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
-                        cache_dir=cache_dir, threads=parse_threads(threads) if threads is not None else None)
+                        cache_dir=cache_dir, threads=threads)

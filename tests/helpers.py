@@ -98,3 +98,17 @@ def assert_clean_error(r, code, *needles):
     told = "\n".join(line for line in r.stderr.splitlines() if line.startswith(("error:", "hint:")))
     for needle in needles:
         assert needle in told, (needle, r.stderr)
+
+
+def train_lm(corpus, out, train_opts=None, model_opts=None, **kwargs):
+    """The engine's loop on the language-model task (charrnn.engine.loop.train("lm", ...))."""
+    from charrnn.engine.loop import train
+
+    return train("lm", corpus, out, train_opts, model_opts, **kwargs)
+
+
+def train_pairs(pairs, out, train_opts=None, model_opts=None, s2s_opts=None, **kwargs):
+    """The engine's loop on the seq2seq task (charrnn.engine.loop.train("seq2seq", ...))."""
+    from charrnn.engine.loop import train
+
+    return train("seq2seq", pairs, out, train_opts, model_opts, s2s_opts, **kwargs)

@@ -9,7 +9,8 @@ import pytest
 from charrnn.engine import rundir as rundir_mod
 from charrnn.errors import CheckpointError
 from charrnn.engine.trained import load_trained
-from charrnn.engine.loop import Reporter, train
+from charrnn.engine.loop import Reporter
+from helpers import train_lm as train
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 OPTS = {"batch": 4, "seq_len": 8, "eval_every": 1, "sample_len": 0, "lr": 0.02}  # improves at every step

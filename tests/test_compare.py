@@ -10,7 +10,7 @@ from charrnn.cli import app
 from charrnn.use.compare import _cumulative_elapsed, _read_metrics, compare, load_run
 from charrnn.use.compare_page import compare_page
 from charrnn.cli.textplot import chart
-from charrnn.engine.loop import train
+from helpers import train_lm as train
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 SMALL = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 20, "max_steps": 8}

@@ -7,7 +7,7 @@ from charrnn.interpret.page import cells_page
 from charrnn.interpret.analysis import analyse
 from charrnn.use.compare import compare
 from charrnn.use.compare_page import compare_page
-from charrnn.engine.loop import train
+from helpers import train_lm as train
 from charrnn.engine.trained import load_trained
 from helpers import TEXT, make_checkpoint
 

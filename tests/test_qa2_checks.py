@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn.cli import app
-from charrnn.engine.seq2seq_loop import train_pairs
+from helpers import train_pairs
 
 
 def cli(*args, **kw):

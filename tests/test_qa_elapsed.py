@@ -4,7 +4,7 @@ import json
 import time
 
 from charrnn.engine import validation
-from charrnn.engine.loop import train
+from helpers import train_lm as train
 
 TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40
 
@@ -31,19 +31,20 @@ def test_elapsed_includes_the_final_validation(tmp_path, monkeypatch):
 
 
 def test_seq2seq_elapsed_includes_the_final_validation(tmp_path, monkeypatch):
-    from charrnn.engine import seq2seq_loop as train_seq2seq
+    from charrnn.tasks.seq2seq_task import Seq2SeqTask
+    from helpers import train_pairs
 
     pairs = tmp_path / "p.tsv"
     pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "abc", "dcb", "a", "bd"] * 20), encoding="utf-8")
-    original = train_seq2seq.evaluate
+    original = Seq2SeqTask.validate
 
-    def slow_evaluate(run):
+    def slow_evaluate(self, run, whole, progress):
         time.sleep(0.3)
-        return original(run)
+        return original(self, run, whole, progress)
 
-    monkeypatch.setattr(train_seq2seq, "evaluate", slow_evaluate)
+    monkeypatch.setattr(Seq2SeqTask, "validate", slow_evaluate)
     started = time.monotonic()
-    train_seq2seq.train_pairs(pairs, tmp_path / "run", {"max_steps": 2, "batch": 8}, {"cell": "gru", "hidden": 8,
+    train_pairs(pairs, tmp_path / "run", {"max_steps": 2, "batch": 8}, {"cell": "gru", "hidden": 8,
                                                                                       "layers": 1})
     wall = time.monotonic() - started
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

@@ -8,7 +8,7 @@ from charrnn.use.compare import compare
 from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import cells_page
 from charrnn.engine.trained import load_trained
-from charrnn.engine.loop import train
+from helpers import train_lm as train
 
 
 def _fits(page, width=360):

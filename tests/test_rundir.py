@@ -60,7 +60,7 @@ def test_overwrite_removes_the_old_files_before_training(env, monkeypatch):
     train(env / "ok.txt", "--out", "run", *TRAIN)
     seen = {}
 
-    def spy(run, record, rundir, reporter, *args, **kwargs):  # the first evaluation of the new run
+    def spy(*args, **kwargs):  # the first evaluation of the new run
         seen["files"] = sorted(p.name for p in (env / "run").iterdir() if not p.name.startswith("."))
         raise KeyboardInterrupt
     monkeypatch.setattr(train_mod, "_evaluate_and_save", spy)

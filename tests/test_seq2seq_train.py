@@ -21,7 +21,7 @@ from charrnn.use.decode import beam_search, free_run
 from charrnn.errors import CorpusError
 from charrnn.data.pairs import build_tokens, parse_pairs, source_batch
 from charrnn.engine.loop import Reporter
-from charrnn.engine.seq2seq_loop import train_pairs
+from helpers import train_pairs
 from charrnn.use.translate import load_seq2seq, translate
 
 README = Path(__file__).parent.parent / "README.md"

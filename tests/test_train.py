@@ -14,7 +14,7 @@ import pytest
 
 from charrnn.tasks import lm as model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from charrnn.engine.loop import train
+from helpers import train_lm as train
 from charrnn.engine.trained import load_trained
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)

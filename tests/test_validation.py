@@ -14,7 +14,8 @@ from charrnn.tasks import lm as model
 from charrnn.config import TrainConfig
 from charrnn.data.corpus import Streams
 from charrnn.use.evaluate import stream_loss
-from charrnn.engine.loop import Reporter, train
+from charrnn.engine.loop import Reporter
+from helpers import train_lm as train
 from charrnn.engine.trained import load_trained
 from charrnn.engine.validation import ValidationPlan, eval_period
 
@@ -100,7 +101,7 @@ def test_a_run_stopped_right_after_an_evaluation_still_scores_the_whole_split(co
     from charrnn.engine import validation
 
     monkeypatch.setattr(validation, "PART_CHARS", 40)
-    monkeypatch.setattr(training, "_last_step", lambda run, tcfg: False)  # as when --time or --patience ends it
+    monkeypatch.setattr(training, "_last_step", lambda run, task: False)  # as when --time or --patience ends it
     train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "eval_every": 5, "max_steps": 10, "sample_len": 0},
           {"hidden": 8, "layers": 1})
     lines = [json.loads(x) for x in (tmp_path / "o" / "metrics.jsonl").read_text().splitlines()]

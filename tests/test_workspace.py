@@ -123,8 +123,8 @@ def test_scoring_many_texts_holds_no_more_than_the_longest_needs():
 
 def test_a_training_run_keeps_one_bounded_workspace(tmp_path, monkeypatch):
     """The workspace of a run holds each layer's arrays once: its size does not grow with the steps."""
-    from charrnn.engine.run import Run
-    from charrnn.engine.loop import train
+    from charrnn.tasks.lm_task import Run
+    from helpers import train_lm as train
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 60)

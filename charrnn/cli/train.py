@@ -75,7 +75,7 @@ def train(
     from charrnn.cli.train_progress import ConsoleReporter
     from charrnn.api import is_seq2seq_run
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
-    from charrnn.engine.seq2seq_loop import SEQ2SEQ_KEYS
+    from charrnn.tasks.seq2seq_task import TASK_KEYS as SEQ2SEQ_KEYS
     from charrnn.nn.threads import parse_threads
 
     threads = parse_threads(threads)

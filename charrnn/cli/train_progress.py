@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from charrnn.tasks import lm as model
 from charrnn.tasks.lm import estimate_memory
-from charrnn.engine.run import Run
+from charrnn.engine.run import RunState as Run
 from charrnn.engine.loop import Reporter
 
 

@@ -9,18 +9,17 @@ import time
 from pathlib import Path
 
 from charrnn import __version__
-from charrnn.nn.cells import CELLS
 from charrnn.engine.checkpoint import atomic_write, load_checkpoint, remove_partial, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
-from charrnn.engine.run import Run
 from charrnn.engine.lock import RunLock
 
 
 class RunDir:
     """The output directory: latest.npz, best.npz, metrics.jsonl, and a lock against a second run."""
 
-    def __init__(self, path, overwrite: bool = False, resume_from=None):
+    def __init__(self, path, task=None, overwrite: bool = False, resume_from=None):
         self.path = Path(path)
+        self.task = task  # the task plug-in (engine/task.py): its part of each checkpoint
         # --resume into the directory the checkpoint came from continues that run (and its log);
         # anything else is a new run there, which may not silently mix with an old one.
         self.continues = resume_from is not None and Path(resume_from).resolve().parent == self.path.resolve()
@@ -73,28 +72,26 @@ class RunDir:
     def release(self) -> None:
         self._lock.release()
 
-    def _arrays(self, run: Run) -> dict:
+    def _arrays(self, run) -> dict:
         arrays = {f"param/{k}": v for k, v in run.params.items()}
         arrays.update({f"opt/{k}": v for k, v in run.optimizer.state_dict().items()})
-        for k, layer in enumerate(run.state):
-            for name, a in zip(CELLS[run.cfg.cell].state, layer):
-                arrays[f"state/l{k}.{name}"] = a
+        arrays.update(self.task.arrays(run))
         return arrays
 
-    def _meta(self, run: Run) -> dict:
-        return {"model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), "vocab": run.vocab.to_list(),
+    def _meta(self, run) -> dict:
+        return {"task": self.task.name, "model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), **self.task.meta(run),
                 "step": run.step, "epoch": run.epoch, "chunk": run.chunk, "val_loss": run.val_loss,
                 "best_val_loss": run.best_val_loss, "bad_evals": run.bad_evals,
-                "rng": run.rng.bit_generator.state, "corpus": run.corpus_info, "char_counts": run.char_counts,
-                "history": run.history,
+                "rng": run.rng.bit_generator.state, "history": run.history,
                 "charrnn_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
-    def save(self, run: Run, best: bool) -> None:
+    def save(self, run, best: bool, latest: bool = True) -> None:
         arrays, meta = self._arrays(run), self._meta(run)
-        if best:  # best first: latest never records a best loss that best.npz was not given
+        if best:  # best first: latest never records a best that best.npz was not given
             save_checkpoint(self.best, arrays, meta)
-        save_checkpoint(self.latest, arrays, meta)
-        run.saved_step = run.step
+        if latest:
+            save_checkpoint(self.latest, arrays, meta)
+            run.saved_step = run.step
 
     def log_metrics(self, record: dict) -> None:
         """Append one record, on disk (fsync) before the checkpoint that follows it."""
@@ -124,30 +121,33 @@ class RunDir:
         atomic_write(self.metrics, lambda f: f.write(text.encode("utf-8")), durable=True)
         self._truncate_metrics = False
 
-    def repair(self, run: Run, evaluate) -> list[str]:
+    def repair(self, run) -> list[str]:
         """On resume, make the directory agree with the checkpoint resumed from (returns warnings).
 
         - metrics.jsonl of a continued run keeps its records up to the checkpoint's step (those of
           later steps go: the steps run again), and gets back from the checkpoint's history any
           record a kill lost;
-        - the run's best loss becomes what best.npz really holds (a kill between the two saves
-          leaves best.npz one evaluation ahead of latest.npz); if best.npz is missing or
-          unreadable, the resumed state is evaluated (`evaluate(run)`) and written as best.npz.
+        - the run's best becomes what best.npz really holds (a kill between the two saves leaves
+          best.npz one evaluation ahead of latest.npz); if best.npz is missing or unreadable, the
+          resumed state is evaluated and written as best.npz.
         """
         warnings = []
         if self.continues:
             self._repair_metrics(run)
-        if run.best_val_loss is None:
+        if run.best_val_loss is None:  # not evaluated yet: no best to agree with
             return warnings
         try:
-            held = load_checkpoint(self.best)[1]["val_loss"] if self.best.exists() else None
-        except (CheckpointError, KeyError):
+            held = load_checkpoint(self.best)[1] if self.best.exists() else None
+        except CheckpointError:
             held = None
-        if isinstance(held, (int, float)):
-            run.best_val_loss = held
+        if isinstance(held, dict) and isinstance(held.get("val_loss"), (int, float)):
+            self.task.adopt_best(run, held)
             return warnings
-        run.val_loss = run.best_val_loss = evaluate(run)
-        save_checkpoint(self.best, self._arrays(run), self._meta(run))
+        metrics = self.task.validate(run, False, None)
+        self.task.keep(run, metrics, improved=True)
+        self.save(run, best=True, latest=False)
+        exact = f", exact match {run.best_exact:.2%}" if getattr(run, "best_exact", None) is not None else ""
         warnings.append(f"{self.best} was missing or unreadable: wrote the resumed state (step {run.step}, "
-                        f"val {run.val_loss:.4f} nats/char) as the best so far")
+                        f"val {run.val_loss:.4f} nats/char{exact}) as the best so far")
         return warnings
+

@@ -77,27 +77,33 @@ def init_params(cfg: ModelConfig, rng: np.random.Generator) -> dict[str, np.ndar
 
 
 # ------------------------------------------------------------------------------- encoder
-def encode(params, cfg: ModelConfig, src: np.ndarray, src_len: np.ndarray):
+def encode(params, cfg: ModelConfig, src: np.ndarray, src_len: np.ndarray, chunk: int | None = None):
     """src (S, B) ids, src_len (B,) -> (final state: one tuple per layer of (B, H) arrays, cache).
 
-    Rows are sorted longest first; segment [t0, t1) runs the n rows with length >= t1."""
+    Rows are sorted longest first; segment [t0, t1) runs the n rows with length >= t1.
+    chunk: evaluation only: segments are also cut every `chunk` steps and no cache is kept
+    (memory bounded by the chunk, not the source length; the cache returned is None)."""
     order = np.argsort(-src_len, kind="stable")
     lens = src_len[order]
     x_all = src[:, order]  # (S, B) sorted
     state = [[a.copy() for a in layer] for layer in zero_state(cfg, src.shape[1])]  # running, sorted rows
     segments, t0 = [], 0
-    for t1 in sorted(set(int(v) for v in lens if v > 0)):
+    cuts = set(int(v) for v in lens if v > 0)
+    if chunk is not None:
+        cuts |= set(range(chunk, int(lens.max(initial=0)), chunk))
+    for t1 in sorted(cuts):
         n = int(np.sum(lens >= t1))
         x = np.ascontiguousarray(x_all[t0:t1, :n])  # (t1 - t0, n) ids
         _, sT, stack = stack_forward(params, cfg, x, [tuple(a[:n] for a in layer) for layer in state], "enc.")
         for layer, new in zip(state, sT):
             for a, v in zip(layer, new):
                 a[:n] = v
-        segments.append((t0, t1, n, stack))
+        if chunk is None:
+            segments.append((t0, t1, n, stack))
         t0 = t1
     inv = np.argsort(order)
     final = [tuple(a[inv] for a in layer) for layer in state]
-    return final, (order, segments)
+    return final, (None if chunk is not None else (order, segments))
 
 
 def encode_backward(cfg: ModelConfig, dfinal: list, cache, grads: dict) -> None:

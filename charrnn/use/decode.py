@@ -28,15 +28,21 @@ def _step(params, cfg, ids: np.ndarray, state: list):
     return project(params, hs[0]), new
 
 
+CHECK_EVERY = 128  # decoding steps between two calls of `check`
+
+
 def free_run(params, cfg, tokens, src: np.ndarray, src_len: np.ndarray, max_len: int,
-             temperature: float = 0.0, rng: np.random.Generator | None = None) -> list[list[int]]:
-    """Greedy (temperature 0) or sampled outputs for a batch: src (S, B) -> B lists of ids (no END)."""
-    state, _ = encode(params, cfg, src, src_len)
+             temperature: float = 0.0, rng: np.random.Generator | None = None, check=None) -> list[list[int]]:
+    """Greedy (temperature 0) or sampled outputs for a batch: src (S, B) -> B lists of ids (no END).
+    check(): called every CHECK_EVERY steps (it may raise to stop)."""
+    state, _ = encode(params, cfg, src, src_len, chunk=1024)
     B = src.shape[1]
     ids = np.full(B, tokens.start, dtype=np.int64)
     out = [[] for _ in range(B)]
     alive = np.ones(B, dtype=bool)
-    for _ in range(max_len):
+    for t in range(max_len):
+        if check is not None and t % CHECK_EVERY == CHECK_EVERY - 1:
+            check()
         logits, state = _step(params, cfg, ids, state)
         if temperature > 0:
             logp = log_softmax(logits.astype(np.float64) / temperature)
@@ -59,7 +65,7 @@ def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: in
     src, lens = src_ids.reshape(-1, 1).astype(np.int64), np.array([len(src_ids)])
     if src.shape[0] == 0:
         src = np.full((1, 1), tokens.pad, dtype=np.int64)
-    state, _ = encode(params, cfg, src, lens)
+    state, _ = encode(params, cfg, src, lens, chunk=1024)
     hyps = [((), 0.0)]  # (output ids, summed log-probability), alive
     finished = []  # (mean log-probability per token incl. END, output ids)
     for t in range(max_len):

@@ -23,15 +23,14 @@ import numpy as np
 from charrnn.tasks import seq2seq
 from charrnn.engine.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig
-from charrnn.use.decode import beam_search, free_run
 from charrnn.errors import UsageError
 from charrnn.options import check
-from charrnn.data.pairs import Tokens, check_known, encode_pairs, make_batch, source_batch
+from charrnn.data.pairs import Tokens, check_known
+from charrnn.tasks.seq2seq_eval import PairScores, decode_all, edit_distance, score_pairs  # noqa: F401 (re-exported)
 from charrnn.engine.trained import read_model_meta, read_params
 from charrnn.data.vocab import Vocab
 
 TASK = "seq2seq"
-EVAL_BATCH = 256
 
 
 def is_seq2seq(path) -> bool:
@@ -116,66 +115,10 @@ def translate(m: Seq2SeqModel, sources: list[str], beam: int | None = None, max_
     """Outputs for a list of source strings: greedy (default), beam search, or sampled (temperature > 0)."""
     check_decoding(beam, max_len, temperature)
     check_known(m.tokens, [(s, "") for s in sources], "the input", "inputs")
-    max_len = max_len or m.default_max_len
     rng = rng if rng is not None else np.random.default_rng()
-    encoded = [m.tokens.encode(s) for s in sources]
-    if beam is not None and beam > 1:
-        return [m.tokens.decode(beam_search(m.params, m.cfg, m.tokens, s, beam, max_len)) for s in encoded]
-    out = []
-    for i in range(0, len(encoded), EVAL_BATCH):
-        src, lens = source_batch(m.tokens, encoded[i:i + EVAL_BATCH])
-        for ids in free_run(m.params, m.cfg, m.tokens, src, lens, max_len, temperature, rng):
-            out.append(m.tokens.decode(ids + [m.tokens.end]))
-    return out
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions each cost 1)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-@dataclass
-class PairScores:
-    exact_match: float  # fraction of outputs equal to their target
-    char_error_rate: float  # summed edit distance / summed target length
-    nats_per_char: float  # teacher-forced, per target character (END counted as one)
-    pairs: int
-    examples: list  # (source, target, output) of the first few misses
-
-    def to_dict(self) -> dict:
-        return {"exact_match": self.exact_match, "char_error_rate": self.char_error_rate,
-                "nats_per_char": self.nats_per_char, "pairs": self.pairs}
-
-
-def teacher_forced_loss(params, cfg, tokens, encoded) -> float:
-    """Mean nats per target character (END included) with teacher forcing."""
-    total, count = 0.0, 0
-    for i in range(0, len(encoded), EVAL_BATCH):
-        t, n = seq2seq.loss_sum(params, cfg, make_batch(tokens, encoded[i:i + EVAL_BATCH], cfg.dtype))
-        total, count = total + t, count + n
-    return total / count
-
-
-def score_pairs(params, cfg, tokens, pairs, max_len: int, beam: int | None = None, n_examples: int = 5) -> PairScores:
-    """Free-running exact match and character error rate (greedy, or beam), teacher-forced nats/char."""
-    encoded = encode_pairs(tokens, pairs)
-    m = Seq2SeqModel(Path("-"), cfg, params, tokens, {}, {})
-    outputs = translate(m, [s for s, _ in pairs], beam=beam, max_len=max_len)
-    hits, dist, length, misses = 0, 0, 0, []
-    for (s, t), o in zip(pairs, outputs):
-        hits += o == t
-        dist += edit_distance(o, t)
-        length += len(t)
-        if o != t and len(misses) < n_examples:
-            misses.append((s, t, o))
-    return PairScores(hits / len(pairs), dist / max(1, length), teacher_forced_loss(params, cfg, tokens, encoded),
-                      len(pairs), misses)
+    outputs = decode_all(m.params, m.cfg, m.tokens, [m.tokens.encode(s) for s in sources],
+                         max_len or m.default_max_len, beam, temperature, rng)
+    return [m.tokens.decode(ids + [m.tokens.end]) for ids in outputs]
 
 
 def evaluate_pairs(m: Seq2SeqModel, pairs, beam: int | None = None, max_len: int | None = None,
