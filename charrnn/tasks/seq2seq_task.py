@@ -38,7 +38,7 @@ from charrnn.tasks.seq2seq_eval import score_pairs
 TASK_KEYS = ("task", "teacher_forcing", "teacher_forcing_decay", "skip_bad_lines")  # options beyond the LM's
 LM_ONLY = {"seq_len": "--seq-len", "sample_len": "--sample-len", "dropout": "--dropout", "init_from": "--init-from"}
 POOL = 32  # batches per pool sorted by source length (bucketing)
-CALIBRATION_PAIRS = 16  # validation pairs timed before training, for the first estimate of an evaluation's cost
+CALIBRATION_PAIRS = 4  # validation pairs timed before training, for the first estimate of an evaluation's cost
 
 
 def decode_limit(max_target_len: int) -> int:
