@@ -24,17 +24,85 @@ STOP_KEYS = ("max_steps", "epochs", "time", "patience")  # given together: they 
 
 
 class Model:
-    """A trained model read from a checkpoint: `cfg`, `vocab`, `params`, `meta`, `path`."""
+    """A trained model read from a checkpoint, of any task: `task`, `cfg`, `vocab`, `params`,
+    `meta`, `path`. Every task has the same verbs; one that does not apply to this model's task
+    raises one clear UsageError (e.g. `sample` on a seq2seq model)."""
 
     def __init__(self, trained):
+        from charrnn.engine.task import get_task
+
         self.trained = trained  # the checkpoint as read (charrnn.engine.trained.Trained)
         self.path, self.cfg, self.vocab = trained.path, trained.cfg, trained.vocab
-        self.params, self.meta = trained.params, trained.meta
+        self.params, self.meta, self.task = trained.params, trained.meta, trained.task
+        self._plugin = get_task(trained.task)
 
     def __repr__(self) -> str:
         c = self.cfg
-        return f"<charrnn.Model {self.path}: {c.layers} x {c.hidden} {c.cell}, {c.vocab_size} characters>"
+        return (f"<charrnn.Model {self.path}: {self._plugin.kind}, {c.layers} x {c.hidden} {c.cell}, "
+                f"{c.vocab_size} characters>")
 
+    @property
+    def tokens(self):
+        return self.trained.tokens
+
+    @property
+    def best_metric_name(self) -> str:
+        return self._plugin.best_metric_name
+
+    def require(self, verb: str) -> None:
+        """The clear error (a UsageError) when the CLI verb `verb` does not apply to this model."""
+        from charrnn.engine.task import unavailable
+
+        if verb not in self._plugin.verbs:
+            raise unavailable(self._plugin, self.path, verb)
+
+    _only = require
+
+    def _hook(self, verb: str, name: str):
+        from charrnn.engine.task import unavailable
+
+        hook = getattr(self._plugin, name, None)
+        if hook is None or verb not in self._plugin.verbs:
+            raise unavailable(self._plugin, self.path, verb)
+        return hook
+
+    # ---------------------------------------------------------------- every task
+    def info(self) -> dict:
+        """What the checkpoint holds, as `charrnn info --json` prints it."""
+        return self._plugin.info(self.trained)
+
+    def info_rows(self) -> list[tuple[str, str]]:
+        """The rows of `charrnn info`'s table."""
+        return self._plugin.info_rows(self.info())
+
+    def evaluate(self, data, **options):
+        """Scores on `data`: a language model's text (charrnn.use.evaluate.EvalResult: nats_per_char,
+        bits_per_char, perplexity, ...; options strict, streams, progress, threads), or a seq2seq
+        model's (source, target) pairs (PairScores: exact_match, char_error_rate, nats_per_char;
+        options beam, max_len). Both have .to_dict() and .rows()."""
+        return self._hook("evaluate", "evaluate")(self.trained, data, **options)
+
+    def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
+                      progress: Callable[[str, int, int], None] | None = None, threads=None):
+        """`evaluate` on a file: a text of any size in bounded memory (charrnn.use.evaluate_file;
+        progress(phase, done, total), phase "read" (bytes) then "score" (characters)), or a pairs
+        file for a seq2seq model. `threads`: the BLAS threads, None, a count or 'auto'."""
+        return self._hook("evaluate", "evaluate_file")(self.trained, path, strict, streams, encoding_errors,
+                                                       progress, threads)
+
+    def predict(self, lines: list[str], **options) -> list[str]:
+        """One output per input line: a seq2seq model's translation (options beam, max_len,
+        temperature, seed)."""
+        return self._hook("predict", "predict")(self.trained, list(lines), **options)
+
+    def translate(self, sources, beam: int | None = None, max_len: int | None = None, temperature: float = 0.0,
+                  seed: int | None = None):
+        """seq2seq: outputs for a list of sources (greedy, beam search, or sampled); for one string, its output."""
+        if isinstance(sources, str):
+            return self.translate([sources], beam, max_len, temperature, seed)[0]
+        return self._hook("translate", "predict")(self.trained, list(sources), beam, max_len, temperature, seed)
+
+    # ---------------------------------------------------------------- language models
     def generate(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,
                  top_k: int | None = None, top_p: float | None = None, skip_unknown: bool = False,
                  warn: Callable[[str], None] | None = None, rng=None) -> Iterator[str]:
@@ -45,6 +113,7 @@ class Model:
 
         from charrnn.use.sample import check_options, clean_prime, generate
 
+        self._only("sample")
         check_options(temperature, top_k, top_p, length, 1, seed)
         prime = clean_prime(self.vocab, prime, skip_unknown, warn)
         rng = rng if rng is not None else np.random.default_rng(seed)
@@ -56,32 +125,9 @@ class Model:
         """The prime followed by `length` sampled characters, as `charrnn sample` prints them."""
         from charrnn.use.sample import clean_prime
 
+        self._only("sample")
         kept = clean_prime(self.vocab, prime, skip_unknown)
         return kept + "".join(self.generate(length, temperature, kept, seed, top_k, top_p))
-
-    def evaluate(self, text: str, strict: bool = False, streams: int = 1, progress=None, threads=None):
-        """Loss on `text` (charrnn.use.evaluate.EvalResult: nats_per_char, bits_per_char, perplexity, ...);
-        progress(done, total), if given, is called as the characters are scored. `threads`: the
-        BLAS threads, None (as they are), a count or 'auto' (charrnn.nn.threads)."""
-        from charrnn.use.evaluate import evaluate_text
-        from charrnn.options import check
-        from charrnn.nn.threads import blas_threads
-
-        check("streams", streams)
-        with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
-            return evaluate_text(self.trained, text, strict=strict, streams=streams, progress=progress,
-                                 tuner=tuner)
-
-    def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                      progress: Callable[[str, int, int], None] | None = None, threads=None):
-        """`evaluate` on a text file of any size, in bounded memory (charrnn.use.evaluate_file); progress
-        (optional) is called as progress(phase, done, total), phase "read" (bytes) then "score"
-        (characters); `threads` as in `evaluate`."""
-        from charrnn.use.evaluate_file import evaluate_file
-        from charrnn.nn.threads import blas_threads
-
-        with blas_threads(threads) as tuner:
-            return evaluate_file(self.trained, path, strict, streams, encoding_errors, progress, tuner)
 
     def trace(self, text: str, warn: Callable[[str], None] | None = None):
         """Every unit's activation after each character of `text` (charrnn.interpret.traces.Traces:
@@ -90,6 +136,7 @@ class Model:
         from charrnn.interpret.text import known_text
         from charrnn.interpret.traces import run_traces
 
+        self._only("inspect-cells")
         text = known_text(text, self.vocab, warn)
         return run_traces(self.params, self.cfg, self.vocab.encode(text))
 
@@ -103,6 +150,7 @@ class Model:
         from charrnn.interpret.memory import measure, prepare
         from charrnn.options import check
 
+        self._only("inspect-memory")
         for key, value in (("max_context", max_context), ("max_targets", max_targets),
                            ("max_distance", max_distance), ("positions", positions), ("at", at)):
             check(key, value)
@@ -112,21 +160,13 @@ class Model:
         m.extra.update(skipped=job.skipped, checkpoint=str(self.path))
         return m
 
-    def info(self) -> dict:
-        """What the checkpoint holds, as `charrnn info --json` prints it."""
-        from charrnn.use.info import info_dict
 
-        return info_dict(self.trained)
-
-
-def load(path: str | Path | None = None):
-    """The model in checkpoint `path` (a directory: its best.npz, else latest.npz; None: checkpoints/):
-    a `Model`, or for a seq2seq checkpoint a `charrnn.use.translate.Seq2SeqModel` (translate, evaluate, info)."""
+def load(path: str | Path | None = None) -> Model:
+    """The model in checkpoint `path` (a directory: its best.npz, else latest.npz; None:
+    checkpoints/), of any task: one `Model` with the same verbs for every task."""
     from charrnn.engine.trained import load_trained, resolve_checkpoint
-    from charrnn.use.translate import is_seq2seq, load_seq2seq
 
-    path = resolve_checkpoint(path)
-    return load_seq2seq(path) if is_seq2seq(path) else Model(load_trained(path))
+    return Model(load_trained(resolve_checkpoint(path), task=None))
 
 
 def is_seq2seq_run(task: str | None, resume) -> bool:

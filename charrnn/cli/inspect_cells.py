@@ -59,7 +59,7 @@ def inspect_cells(
     from charrnn.interpret.page import cells_page
     import charrnn
     from charrnn.cli.progress import progress_bar
-    from charrnn.cli.use import say_which
+    from charrnn.cli.console import say_which
     from charrnn.interpret.text import known_text, read_known_text, training_text
     from charrnn.interpret.units import CELL_KINDS, parse_unit
 
@@ -70,6 +70,7 @@ def inspect_cells(
     if html is not None:
         check_output(html, "--html", "cells.html")
     m = charrnn.load(checkpoint)
+    m.require("inspect-cells")
     say_which(checkpoint, m)
     path, trained = m.path, m.trained
     cfg = trained.cfg

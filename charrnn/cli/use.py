@@ -10,17 +10,8 @@ from pathlib import Path
 from typing import Optional
 
 from charrnn.cli.app import app, handled, warn
+from charrnn.cli.console import say_which
 from charrnn.cli.params import checkpoint_arg, choice, file_arg, opt
-
-
-def say_which(given, trained) -> None:
-    """One line on stderr naming the checkpoint that the default or a directory led to."""
-    if given is not None and not Path(given).is_dir():
-        return  # the user named the file
-    step = trained.meta.get("step")
-    best = "exact match" if trained.meta.get("task") == "seq2seq" else "validation loss"
-    why = f"the best {best}" if trained.path.name == "best.npz" else "there is no best.npz"
-    print(f"checkpoint: {trained.path} (step {step if step is None else f'{step:,}'}; {why})", file=sys.stderr)
 
 
 @app.command()
@@ -51,8 +42,7 @@ def sample(
     # change the text of a seed.
     threads = 1 if threads == AUTO else threads
     m = charrnn.load(checkpoint)
-    if getattr(m, "task", "lm") != "lm":
-        m.generate()  # a seq2seq model: raises its usage error before anything is printed
+    m.require("sample")  # a model of another task: its usage error, before anything is printed
     say_which(checkpoint, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
@@ -97,29 +87,19 @@ def evaluate(
 
     threads = parse_threads(threads)
     m = charrnn.load(checkpoint)
-    if getattr(m, "task", "lm") == "seq2seq":  # FILE is a pairs file
-        from charrnn.cli.seq2seq import evaluate_seq2seq
-        from charrnn.errors import UsageError
-
-        if streams != 1:
-            raise UsageError("--streams does not apply to a seq2seq model",
-                             hint="leave --streams out (each pair is decoded on its own)")
-        return evaluate_seq2seq(m, file, as_json, encoding_errors, threads)
     # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
     with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
         result = m.evaluate_file(file, strict=strict, streams=streams, encoding_errors=encoding_errors,
                                  progress=lambda phase, done, total: (read if phase == "read" else score)(done, total),
                                  threads=threads)
-    if result.skipped:
+    if getattr(result, "skipped", 0):
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:
         print(json.dumps({"checkpoint": str(m.path), "file": str(file), **result.to_dict()}))
         return
-    skipped = f"{result.skipped:,}" + (f" ({len(result.unknown)} distinct)" if result.skipped else "")
-    for name, value in (("nats/char", f"{result.nats_per_char:.4f}"), ("bits/char", f"{result.bits_per_char:.4f}"),
-                        ("perplexity", f"{result.perplexity:.3f}"), ("chars", f"{result.chars:,}"),
-                        ("skipped", skipped)):
-        print(f"{name:<11} {value}")
+    width = max(len(name) for name, _ in result.rows()) + 1
+    for name, value in result.rows():
+        print(f"{name:<{width}} {value}")
 
 
 @app.command()
@@ -130,15 +110,12 @@ def info(
 ):
     """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
     import charrnn
-    from charrnn.cli.console import info_table
+    from charrnn.cli.console import info_table, say_which
 
     m = charrnn.load(checkpoint)
     say_which(checkpoint, m)
-    if getattr(m, "task", "lm") == "seq2seq":
-        from charrnn.cli.seq2seq import info_seq2seq
-        return info_seq2seq(m, as_json)
     d = m.info()
     if as_json:
         print(json.dumps(d))
     else:
-        info_table(d)
+        info_table(d, m.info_rows())

@@ -21,6 +21,15 @@ A task (one module in charrnn/tasks/, registered in TASKS below) supplies only w
     restore(run, saved)                          its part of an exact resume
     log_text(run)                                what the log shows at an evaluation (a sample, examples)
 
+And what using a trained model means (charrnn.load returns one Model for every task; a verb
+the task has not is one clear error):
+
+    kind, verbs, best_metric_name             "language model", the CLI verbs that apply, ...
+    param_shapes(cfg), n_params(cfg)          the model's parameters (the checkpoint's param/ arrays)
+    info(trained), info_rows(d)               `charrnn info`: the dict (--json) and its table rows
+    evaluate(trained, data) / evaluate_file   scores with .to_dict() and .rows()
+    predict(trained, lines, ...)              one output per input line (seq2seq: translate)
+
 `progress(done, total)` must be called often during validate (at least every ~0.2 s of work): it
 raises to stop the pass when the user presses Ctrl-C.
 """
@@ -44,7 +53,12 @@ class Task:
     """Base class of the task plug-ins; see the module docstring for the contract."""
 
     name = "?"
+    kind = "model"  # what `charrnn info` and the errors call it: "a language model"
+    verbs: tuple = ()  # the CLI verbs that work on its checkpoints
     best_metric = "val_loss"  # the metric `compare` and the summary call "best"
+    best_metric_name = "validation loss"  # how best.npz was chosen, in words
+    param_shapes = staticmethod(lambda cfg: {})
+    n_params = staticmethod(lambda cfg: 0)
 
     def prepare(self, data_path, train_opts: dict, model_opts: dict, task_opts: dict, resume=None,
                 init_from=None, encoding_errors: str = "strict", cache_dir=None):
@@ -102,3 +116,11 @@ def get_task(name: str) -> Task:
     from charrnn.tasks import TASKS
 
     return TASKS[name]()
+
+
+def unavailable(plugin: Task, path, verb: str):
+    """The one error of a verb that does not apply to a model (a usage error, exit 2)."""
+    from charrnn.errors import UsageError
+
+    return UsageError(f"{path} holds a {plugin.kind}; {verb} does not work on it",
+                      hint=f"use charrnn {', '.join(plugin.verbs)} with it")

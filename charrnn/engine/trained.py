@@ -24,7 +24,6 @@ from charrnn.nn.cells import CELLS
 from charrnn.engine.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError, CheckpointKindError
-from charrnn.tasks.lm import param_shapes
 from charrnn.data.vocab import Vocab
 
 DEFAULT_DIR = Path("checkpoints")
@@ -34,14 +33,22 @@ DEFAULT_DIR = Path("checkpoints")
 class Trained:
     path: Path
     cfg: ModelConfig
-    params: dict  # name -> array, exactly the shapes of model.param_shapes(cfg)
+    params: dict  # name -> array, exactly the shapes of the task's param_shapes(cfg)
     vocab: Vocab
     meta: dict  # the whole JSON metadata
     arrays: dict  # every array of the file (param/, opt/, state/)
+    task: str = "lm"  # the task that trained it (metadata "task"; absent in older language models)
 
     @property
     def train_cfg(self) -> TrainConfig:
         return TrainConfig.from_dict(self.meta.get("train", {}))
+
+    @property
+    def tokens(self):
+        """seq2seq: the vocabulary and the END, START, PAD ids after it (charrnn.data.pairs.Tokens)."""
+        from charrnn.data.pairs import Tokens
+
+        return Tokens(self.vocab)
 
     def carried_state(self) -> list[tuple] | None:
         """The hidden state saved for the next training chunk, per layer, or None."""
@@ -52,15 +59,29 @@ class Trained:
         return [tuple(self.arrays[name] for name in layer) for layer in names]
 
 
-def load_trained(path: str | Path) -> Trained:
-    """Read and validate a checkpoint: config, vocabulary and every parameter shape."""
+KIND_HINTS = {"lm": "train one with: charrnn train CORPUS.txt",
+              "seq2seq": "train one with: charrnn train PAIRS.tsv --task seq2seq"}
+
+
+def load_trained(path: str | Path, task: str | None = "lm") -> Trained:
+    """Read and validate a checkpoint of any task (task=None) or of the one named: config,
+    vocabulary and every parameter shape (the task's param_shapes)."""
+    from charrnn.engine.task import get_task
+    from charrnn.tasks import TASKS
+
     path = Path(path)
     arrays, meta = load_checkpoint(path)
-    if meta.get("task", "lm") != "lm":
-        raise CheckpointKindError(f"{path} holds a {meta.get('task')} model, not a language model",
-                              hint="use charrnn translate, evaluate or info with it")
+    kind = meta.get("task", "lm")
+    if kind not in TASKS:
+        raise CheckpointError(f"{path} holds a model of an unknown task {kind!r}",
+                              hint="it was written by a newer charrnn, or the file is damaged")
+    plugin = get_task(kind)
+    if task is not None and kind != task:
+        raise CheckpointKindError(f"{path} holds a {plugin.kind}, not a {get_task(task).kind}",
+                                  hint=f"use charrnn {', '.join(plugin.verbs)} with it, or {KIND_HINTS.get(task, '')}")
     cfg, vocab = read_model_meta(path, meta)
-    return Trained(path, cfg, read_params(path, arrays, param_shapes(cfg), cfg.dtype), vocab, meta, arrays)
+    return Trained(path, cfg, read_params(path, arrays, plugin.param_shapes(cfg), cfg.dtype), vocab, meta, arrays,
+                   kind)
 
 
 def read_model_meta(path, meta: dict) -> tuple[ModelConfig, Vocab]:

@@ -67,6 +67,10 @@ class Run(RunState):
 
 class LMTask(Task):
     name = "lm"
+    kind = "language model"
+    verbs = ("sample", "evaluate", "info", "inspect-cells", "inspect-memory", "compare")
+    param_shapes = staticmethod(model.param_shapes)
+    n_params = staticmethod(model.n_params)
 
     # ------------------------------------------------------------------ setting up
     def prepare(self, corpus_path, train_opts, model_opts, task_opts=None, resume=None, init_from=None,
@@ -183,6 +187,34 @@ class LMTask(Task):
 
     def meta(self, run: Run) -> dict:
         return {"vocab": run.vocab.to_list(), "corpus": run.corpus_info, "char_counts": run.char_counts}
+
+    # ------------------------------------------------------------------ using a trained model
+    def info(self, trained) -> dict:
+        from charrnn.use.info import info_dict
+
+        return info_dict(trained)
+
+    def info_rows(self, d: dict) -> list:
+        from charrnn.use.info import info_rows
+
+        return info_rows(d)
+
+    def evaluate(self, trained, text: str, strict=False, streams=1, progress=None, threads=None):
+        from charrnn.nn.threads import blas_threads
+        from charrnn.options import check
+        from charrnn.use.evaluate import evaluate_text
+
+        check("streams", streams)
+        with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
+            return evaluate_text(trained, text, strict=strict, streams=streams, progress=progress, tuner=tuner)
+
+    def evaluate_file(self, trained, path, strict=False, streams=1, encoding_errors="strict", progress=None,
+                      threads=None):
+        from charrnn.nn.threads import blas_threads
+        from charrnn.use.evaluate_file import evaluate_file
+
+        with blas_threads(threads) as tuner:
+            return evaluate_file(trained, path, strict, streams, encoding_errors, progress, tuner)
 
 
 def _lookup(corpus_vocab: Vocab, model_vocab: Vocab, path) -> np.ndarray | None:

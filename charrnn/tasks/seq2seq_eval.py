@@ -43,6 +43,11 @@ class PairScores:
         return {"exact_match": self.exact_match, "char_error_rate": self.char_error_rate,
                 "nats_per_char": self.nats_per_char, "pairs": self.pairs}
 
+    def rows(self) -> list[tuple[str, str]]:
+        """What `charrnn evaluate` prints."""
+        return [("exact match", f"{self.exact_match:.2%}"), ("char error rate", f"{self.char_error_rate:.4f}"),
+                ("nats/char", f"{self.nats_per_char:.4f} (teacher-forced)"), ("pairs", f"{self.pairs:,}")]
+
 
 def length_batches(lengths: list[int], per_item: int = 1) -> list[list[int]]:
     """Indices grouped into batches of similar length: sorted by length, each batch's padded size

@@ -101,7 +101,12 @@ class PairsRun(RunState):
 
 class Seq2SeqTask(Task):
     name = "seq2seq"
+    kind = "seq2seq model"
+    verbs = ("translate", "predict", "evaluate", "info", "compare")
     best_metric = "val_exact_match"
+    best_metric_name = "exact match"
+    param_shapes = staticmethod(seq2seq.param_shapes)
+    n_params = staticmethod(seq2seq.n_params)
 
     def prepare(self, pairs_path, train_opts, model_opts, task_opts=None, resume=None, init_from=None,
                 encoding_errors="strict", cache_dir=None):
@@ -215,3 +220,36 @@ class Seq2SeqTask(Task):
                             "max_source_len": max(len(s) for s, _ in run.train_pairs + run.val_pairs)},
                 "vocab": t.vocab.to_list(), "tokens": {"end": t.end, "start": t.start, "pad": t.pad},
                 "val_exact_match": run.val_exact, "best_exact_match": run.best_exact, "corpus": run.corpus}
+
+    # ------------------------------------------------------------------ using a trained model
+    def info(self, trained) -> dict:
+        from charrnn.use.translate import info_dict
+
+        return info_dict(trained)
+
+    def info_rows(self, d: dict) -> list:
+        from charrnn.use.translate import info_rows
+
+        return info_rows(d)
+
+    def evaluate(self, trained, pairs, beam=None, max_len=None):
+        from charrnn.use.translate import evaluate_pairs
+
+        return evaluate_pairs(trained, pairs, beam, max_len)
+
+    def evaluate_file(self, trained, path, strict=False, streams=1, encoding_errors="strict", progress=None,
+                      threads=None):
+        """FILE is a pairs file; decoding uses 1 BLAS thread for auto (as translate and sample)."""
+        from charrnn.nn.threads import AUTO, blas_threads
+        from charrnn.use.translate import evaluate_pairs_file
+
+        if streams != 1:
+            raise UsageError("--streams does not apply to a seq2seq model",
+                             hint="leave --streams out (each pair is decoded on its own)")
+        with blas_threads(1 if threads in (AUTO, None) else threads):
+            return evaluate_pairs_file(trained, path, encoding_errors)
+
+    def predict(self, trained, lines, beam=None, max_len=None, temperature=0.0, seed=None):
+        from charrnn.use.translate import translate
+
+        return translate(trained, lines, beam, max_len, temperature, np.random.default_rng(seed))

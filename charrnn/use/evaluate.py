@@ -52,6 +52,12 @@ class EvalResult:
         d["unknown"] = [{"char": c, "display": display(c), "code_point": f"U+{ord(c):04X}"} for c in self.unknown]
         return d
 
+    def rows(self) -> list[tuple[str, str]]:
+        """What `charrnn evaluate` prints."""
+        skipped = f"{self.skipped:,}" + (f" ({len(self.unknown)} distinct)" if self.skipped else "")
+        return [("nats/char", f"{self.nats_per_char:.4f}"), ("bits/char", f"{self.bits_per_char:.4f}"),
+                ("perplexity", f"{self.perplexity:.3f}"), ("chars", f"{self.chars:,}"), ("skipped", skipped)]
+
 
 def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, list[str]]:
     """(ids of the known characters of `text`, number of characters dropped, the distinct unknown ones)."""

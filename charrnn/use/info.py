@@ -1,5 +1,5 @@
-"""What a checkpoint holds, for `charrnn info`: a flat dict (the --json form; the table is
-`charrnn.cli.console.info_table`).
+"""What a language-model checkpoint holds, for `charrnn info`: a flat dict (the --json form) and
+the rows of its table (`info_rows`, printed by charrnn.cli.console.info_table).
 
 The dict carries real data: `vocab` is the list of the characters themselves (a newline is "\\n"
 in JSON, as JSON writes it), `char_counts` their counts in the training text (left out when the
@@ -8,6 +8,9 @@ checkpoint has none). Display forms (\\n, ␠, U+XXXX) are for the table only.
 
 from __future__ import annotations
 
+from charrnn import __version__
+from charrnn.data.vocab import display
+from charrnn.engine.checkpoint import FORMAT_VERSION
 from charrnn.tasks import lm as model
 
 
@@ -51,3 +54,73 @@ def info_dict(trained) -> dict:
     times = [t for t in _cumulative_elapsed(history) if t is not None]
     d["training_seconds"] = times[-1] if times else None
     return d
+
+
+def info_rows(d: dict) -> list[tuple[str, str]]:
+    """The table of `charrnn info` for a language model: (field, value) rows from `info_dict`."""
+    return [
+        ("model", f"{d['cell'].upper()}, {d['layers']} layer(s) x {d['hidden']} hidden units"),
+        ("parameters", f"{d['parameters']:,}"),
+        ("dtype", d["dtype"]),
+        ("dropout", f"{d['dropout']:g}"),
+        ("vocabulary", f"{d['vocab_size']} characters"),
+        ("characters", " ".join(display(c) for c in d["vocab"])),
+        ("step", "-" if d["step"] is None else f"{d['step']:,}"),
+        ("epoch", _dash(d["epoch"])),
+        ("val loss", _loss(d["val_loss"])),
+        ("best val loss", _loss(d["best_val_loss"])),
+        ("training", _options(d.get("train") or {})),
+        ("stop rules", _stops(d.get("train") or {})),
+        ("training time", "-" if d.get("training_seconds") is None else _clock(d["training_seconds"])
+         + " (h:m:s / m:s, with validation)"),
+        ("history", _history(d.get("history") or [])),
+        ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
+        ("created", _dash(d["created"])),
+        ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),
+        ("written by", f"charrnn {_dash(d['charrnn_version'])} (running {__version__})"),
+    ]
+
+
+def _loss(v) -> str:
+    return "-" if v is None else f"{v:.4f} nats/char ({v / 0.6931471805599453:.3f} bits/char)"
+
+
+def _dash(v) -> str:
+    return "-" if v is None or v == "" else str(v)
+
+
+def _options(t: dict) -> str:
+    """The training options as the user would type them (the ones that shape a run)."""
+    keys = (("optimizer", "--optimizer"), ("lr", "--lr"), ("batch", "--batch"), ("seq_len", "--seq-len"),
+            ("clip", "--clip"), ("val_frac", "--val-frac"), ("eval_every", "--eval-every"), ("seed", "--seed"))
+    parts = [f"{flag} {t[k]:g}" if isinstance(t.get(k), float) else f"{flag} {t.get(k)}" for k, flag in keys
+             if t.get(k) is not None]
+    for k, flag in (("lr_decay", "--lr-decay"), ("clip_value", "--clip-value")):
+        if t.get(k) not in (None, 1.0, 0.0):
+            parts.append(f"{flag} {t[k]:g}")
+    return " ".join(parts) or "-"
+
+
+def _stops(t: dict) -> str:
+    parts = [f"{flag} {t[k]:g}{'s' if k == 'time_limit' else ''}" for k, flag in (
+        ("max_steps", "--max-steps"), ("epochs", "--epochs"), ("time_limit", "--time"), ("patience", "--patience"))
+        if isinstance(t.get(k), (int, float))]
+    return " ".join(parts) or "-"
+
+
+def _history(h: list) -> str:
+    vals = [r for r in h if isinstance(r.get("val_loss"), (int, float))]
+    if not vals:
+        return "-"
+    best = min(vals, key=lambda r: r["val_loss"])
+    return (f"{len(vals)} evaluation(s): val {vals[0]['val_loss']:.4f} at step {vals[0]['step']:,} -> "
+            f"{vals[-1]['val_loss']:.4f} at step {vals[-1]['step']:,} (best {best['val_loss']:.4f} at step "
+            f"{best['step']:,})")
+
+
+def _clock(seconds: float) -> str:
+    from charrnn.use.compare import clock
+
+    return clock(seconds)
+
+

@@ -15,20 +15,16 @@ bad_evals, rng, corpus (path, sha256, pairs, skipped_lines), history, charrnn_ve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
 from charrnn.tasks import seq2seq
 from charrnn.engine.checkpoint import load_checkpoint
-from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
 from charrnn.options import check
-from charrnn.data.pairs import Tokens, check_known
+from charrnn.data.pairs import check_known, read_pairs
+from charrnn.data.vocab import display
+from charrnn.engine.trained import load_trained
 from charrnn.tasks.seq2seq_eval import PairScores, decode_all, edit_distance, score_pairs  # noqa: F401 (re-exported)
-from charrnn.engine.trained import read_model_meta, read_params
-from charrnn.data.vocab import Vocab
 
 TASK = "seq2seq"
 
@@ -38,67 +34,14 @@ def is_seq2seq(path) -> bool:
     return load_checkpoint(path)[1].get("task") == TASK
 
 
-@dataclass
-class Seq2SeqModel:
-    """A trained seq2seq model (what `charrnn.load` returns for a seq2seq checkpoint).
-
-        m = charrnn.load("runs/dates/best.npz")
-        m.translate(["29 November 2026"])          # -> ["2026-11-29"]; beam=5, temperature=0.5, seed=1
-        m.evaluate([("29 Nov 2026", "2026-11-29")]) # -> PairScores: exact_match, char_error_rate, ...
-        m.info()                                    # -> the dict of `charrnn info --json`
-    """
-
-    path: Path
-    cfg: ModelConfig
-    params: dict
-    tokens: Tokens
-    meta: dict
-    arrays: dict
-    task = TASK
-
-    @property
-    def vocab(self) -> Vocab:
-        return self.tokens.vocab
-
-    @property
-    def default_max_len(self) -> int:
-        return 2 * int((self.meta.get("seq2seq") or {}).get("max_target_len") or 50) + 10
-
-    def translate(self, sources: list[str], beam: int | None = None, max_len: int | None = None,
-                  temperature: float = 0.0, seed: int | None = None) -> list[str] | str:
-        """Outputs for a list of sources; for one string, its output."""
-        if isinstance(sources, str):
-            return self.translate([sources], beam, max_len, temperature, seed)[0]
-        return translate(self, sources, beam, max_len, temperature, np.random.default_rng(seed))
-
-    def evaluate(self, pairs: list[tuple[str, str]], beam: int | None = None, max_len: int | None = None):
-        return evaluate_pairs(self, pairs, beam, max_len)
-
-    def info(self) -> dict:
-        return info_dict(self)
-
-    # What only a language model does (sample, inspect-cells, inspect-memory): a clear error instead.
-    def _lm_only(self, *args, **kwargs):
-        raise UsageError(f"{self.path} holds a seq2seq model; sample, inspect-cells and inspect-memory work on "
-                         "language models", hint="use charrnn translate, evaluate or info with it")
-
-    generate = sample = trace = memory = _lm_only
-
-    @property
-    def trained(self):
-        self._lm_only()
+def load_seq2seq(path):
+    """A seq2seq checkpoint read and checked (charrnn.engine.trained.Trained with task "seq2seq")."""
+    return load_trained(path, task=TASK)
 
 
-def load_seq2seq(path) -> Seq2SeqModel:
-    path = Path(path)
-    arrays, meta = load_checkpoint(path)
-    if meta.get("task") != TASK:
-        raise UsageError(f"{path} holds a language model, not a sequence-to-sequence model",
-                         hint="train one with: charrnn train PAIRS.tsv --task seq2seq")
-    cfg, vocab = read_model_meta(path, meta)
-    tokens = Tokens(vocab)
-    params = read_params(path, arrays, seq2seq.param_shapes(cfg), cfg.dtype)
-    return Seq2SeqModel(path, cfg, params, tokens, meta, arrays)
+def default_max_len(m) -> int:
+    """Outputs are cut at twice the longest training target + 10 characters (--max-len overrides)."""
+    return 2 * int((m.meta.get("seq2seq") or {}).get("max_target_len") or 50) + 10
 
 
 def check_decoding(beam: int | None, max_len: int | None, temperature: float) -> None:
@@ -110,27 +53,34 @@ def check_decoding(beam: int | None, max_len: int | None, temperature: float) ->
                          hint="--beam searches for the most likely output; --temp draws random ones")
 
 
-def translate(m: Seq2SeqModel, sources: list[str], beam: int | None = None, max_len: int | None = None,
+def translate(m, sources: list[str], beam: int | None = None, max_len: int | None = None,
               temperature: float = 0.0, rng: np.random.Generator | None = None) -> list[str]:
     """Outputs for a list of source strings: greedy (default), beam search, or sampled (temperature > 0)."""
     check_decoding(beam, max_len, temperature)
     check_known(m.tokens, [(s, "") for s in sources], "the input", "inputs")
     rng = rng if rng is not None else np.random.default_rng()
     outputs = decode_all(m.params, m.cfg, m.tokens, [m.tokens.encode(s) for s in sources],
-                         max_len or m.default_max_len, beam, temperature, rng)
+                         max_len or default_max_len(m), beam, temperature, rng)
     return [m.tokens.decode(ids + [m.tokens.end]) for ids in outputs]
 
 
-def evaluate_pairs(m: Seq2SeqModel, pairs, beam: int | None = None, max_len: int | None = None,
+def evaluate_pairs(m, pairs, beam: int | None = None, max_len: int | None = None,
                    path="the pairs file") -> PairScores:
     check_decoding(beam, max_len, 0.0)
     if not pairs:
         raise UsageError(f"{path} holds no pairs to evaluate", hint="give at least one (source, target) pair")
     check_known(m.tokens, pairs, path)
-    return score_pairs(m.params, m.cfg, m.tokens, pairs, max_len or m.default_max_len, beam)
+    return score_pairs(m.params, m.cfg, m.tokens, pairs, max_len or default_max_len(m), beam)
 
 
-def info_dict(m: Seq2SeqModel) -> dict:
+def evaluate_pairs_file(m, path, encoding_errors: str = "strict", beam: int | None = None,
+                        max_len: int | None = None) -> PairScores:
+    """`charrnn evaluate` with a seq2seq model: every pair of a pairs file counts."""
+    pairs, _ = read_pairs(path, skip_bad_lines=None, encoding_errors=encoding_errors)
+    return evaluate_pairs(m, pairs, beam, max_len, path=path)
+
+
+def info_dict(m) -> dict:
     """What `charrnn info` shows for a seq2seq checkpoint (JSON-serialisable)."""
     meta, cfg = m.meta, m.cfg
     corpus = meta.get("corpus") or {}
@@ -146,3 +96,25 @@ def info_dict(m: Seq2SeqModel) -> dict:
             "corpus": corpus.get("path"), "corpus_pairs": corpus.get("pairs"),
             "format_version": meta.get("format_version"), "charrnn_version": meta.get("charrnn_version"),
             "created": meta.get("created")}
+
+
+def info_rows(d: dict) -> list[tuple[str, str]]:
+    """The table of `charrnn info` for a seq2seq model: (field, value) rows from `info_dict`."""
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    tf = d["teacher_forcing"]
+    return [("task", "seq2seq (encoder-decoder)"),
+            ("model", f"{d['cell'].upper()} encoder and decoder, {d['layers']} layer(s) x {d['hidden']} hidden units"),
+            ("parameters", f"{d['parameters']:,}"), ("dtype", d["dtype"]),
+            ("vocabulary", f"{d['vocab_size']} characters + END, START, PAD (ids {d['tokens']['end']}, "
+                           f"{d['tokens']['start']}, {d['tokens']['pad']})"),
+            ("characters", " ".join(display(c) for c in d["vocab"])),
+            ("teacher forcing", "-" if tf is None else f"{tf:g}" + (
+                f", falling to 0 over {d['teacher_forcing_decay']:,} steps" if d["teacher_forcing_decay"] else "")),
+            ("step", num(d["step"], ",")), ("epoch", num(d["epoch"], "")),
+            ("val loss", num(d["val_loss"], ".4f") + " nats/char (teacher-forced)"),
+            ("val exact match", num(d["val_exact_match"], ".2%") + " (greedy, free-running)"),
+            ("best", f"{num(d['best_exact_match'], '.2%')} exact match, {num(d['best_val_loss'], '.4f')} nats/char"),
+            ("corpus", f"{d['corpus'] or '-'}" + ("" if d["corpus_pairs"] is None else f" ({d['corpus_pairs']:,} pairs)")),
+            ("created", d["created"] or "-")]
