@@ -140,3 +140,30 @@ def test_a_run_named_twice_is_one_row_and_a_damaged_log_is_reported(runs, tmp_pa
     out = CliRunner().invoke(app, ["compare", str(tmp_path / "gru"), str(tmp_path / "gru")])
     assert out.exit_code == 0 and out.stderr.count("warning:") == 2 and "damaged" in out.stderr
     assert compare([runs / "lstm"]).notes == []  # a clean log: nothing to say
+
+
+def test_compare_shows_a_seq2seq_run_with_exact_match_and_cer_beside_the_loss(runs, tmp_path, page):
+    """A seq2seq run beside a language model: the table's exact-match columns, the text charts,
+    the JSON curves and the page's exact-match chart (was: compare refused seq2seq runs)."""
+    from browser import open_page
+    from helpers import train_pairs
+
+    f = tmp_path / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "abc", "ba", "cab", "bca"] * 8), encoding="utf-8")
+    r = train_pairs(f, tmp_path / "s2s", {"max_steps": 4, "eval_every": 2, "batch": 4},
+                    {"cell": "gru", "hidden": 4, "layers": 1})
+    lm = runs / "lstm"
+    out = CliRunner().invoke(app, ["compare", str(lm), str(r.out_dir), "--json"])
+    assert out.exit_code == 0, out.output
+    d = json.loads(out.stdout)
+    s2s = [x for x in d["runs"] if x["task"] == "seq2seq"][0]
+    assert [p["step"] for p in s2s["curve"]] == [2, 4]
+    assert all(0 <= p["val_exact_match"] <= 1 and p["val_char_error_rate"] >= 0 for p in s2s["curve"])
+    assert s2s["best_exact"] == max(p["val_exact_match"] for p in s2s["curve"])
+    out = CliRunner().invoke(app, ["compare", str(lm), str(r.out_dir), "--html", str(tmp_path / "c.html")])
+    assert out.exit_code == 0 and "best exact" in out.stdout and "Exact match against step" in out.stdout
+    open_page(page, tmp_path / "c.html")
+    page.check("input[value=exact]")
+    assert page.locator("#c-step path").count() >= 1 and page.errors == []
+    assert "exact match" in page.locator("#c-step").text_content()
+    page.screenshot(path=str(tmp_path / "compare-seq2seq.png"), full_page=True)

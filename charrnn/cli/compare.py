@@ -84,7 +84,9 @@ def _print(c, width: int) -> None:
     table = Table(title="Runs", title_justify="left", caption_justify="left",
                   caption=Text("val loss: nats/char (bits/char); time: wall clock from the start to the last "
                                "evaluation, validation included (m:s or h:m:s); chars/s: median training speed"))
+    s2s = any(r.best_exact is not None or r.last_exact is not None for r in c.runs)
     cols = ["run", "cell", "size", "params", "steps", "epochs", "time", "chars/s", "best val", "last val"]
+    cols += ["best exact", "last exact"] if s2s else []
     shown = [k for k in c.differing if k not in SHOWN_ALREADY]
     cols += shown
     for name in cols:
@@ -93,6 +95,7 @@ def _print(c, width: int) -> None:
         row = [r.name, r.cell, f"{r.layers}x{r.hidden}", f"{r.parameters:,}", f"{r.steps:,}",
                "-" if r.epochs is None else f"{r.epochs:.2f}", _dur(r.train_seconds),
                "-" if r.chars_per_s is None else f"{r.chars_per_s:,.0f}", _loss(r.best_val), _loss(r.last_val)]
+        row += [_pct(r.best_exact), _pct(r.last_exact)] if s2s else []
         row += [_value(r.options.get(k)) for k in shown]
         table.add_row(*(Text(v) for v in row))
     # as wide as the table needs: a pipe gets every column whole rather than cut at 80 characters
@@ -108,4 +111,14 @@ def _print(c, width: int) -> None:
     timed = [(r.name, [p["elapsed"] for p in r.curve], [p["val_loss"] for p in r.curve]) for r in c.runs]
     lines += ["", "Validation loss against wall-clock time"]
     lines += chart(timed, width=width, x_label="time (m:s)", y_label="nats/char", x_format=clock)
+    for key, title in (("val_exact_match", "Exact match against step (seq2seq, greedy)"),
+                       ("val_char_error_rate", "Character error rate against step (seq2seq, greedy)")):
+        more = [(r.name, [p["step"] for p in r.curve if key in p], [p[key] for p in r.curve if key in p])
+                for r in c.runs if any(key in p for p in r.curve)]
+        if more:
+            lines += ["", title] + chart(more, width=width, x_label="step", y_label=key[4:].replace("_", " "))
     print("\n".join(lines), file=out.file, flush=True)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.2%}"

@@ -5,9 +5,11 @@ or by a checkpoint file (its metadata, and the metrics.jsonl beside it up to the
 step). From each run:
 
     summary   cell, layers x hidden, parameters, steps, epochs, training time, chars/s,
-              best and last validation loss (nats/char; bits/char = nats / ln 2)
+              best and last validation loss (nats/char; bits/char = nats / ln 2); for a seq2seq
+              run also the best and last exact match
     options   every model and training option, by its CLI name (--hidden, --lr, ...)
-    curve     one point per evaluation: step, epochs, elapsed seconds, train and val loss
+    curve     one point per evaluation: step, epochs, elapsed seconds, train and val loss (seq2seq:
+              also exact match and character error rate)
     samples   the text sampled at each evaluation (when the run logged it)
 
 Elapsed time is wall-clock time since the run started, summed over resumed invocations (each
@@ -22,7 +24,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from charrnn.tasks import lm as model
+from charrnn.engine.task import get_task
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.engine.trained import load_trained
 
@@ -48,8 +50,11 @@ class RunData:
     last_val: float | None
     options: dict  # "--hidden" -> 128, ...
     corpus: str | None
-    curve: list = field(default_factory=list)  # [{step, epochs, elapsed, train_loss, val_loss}]
+    curve: list = field(default_factory=list)  # [{step, epochs, elapsed, train_loss, val_loss, ...}]
     samples: list = field(default_factory=list)  # [{step, text}]
+    task: str = "lm"
+    best_exact: float | None = None  # seq2seq: exact match of best.npz
+    last_exact: float | None = None
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -132,7 +137,7 @@ def load_run(spec, notes: list | None = None) -> RunData:
     know about its files (a damaged metrics.jsonl) is appended to `notes`."""
     given = Path(spec)
     ckpt = _pick(given)
-    trained = load_trained(ckpt)
+    trained = load_trained(ckpt, task=None)  # any task
     meta, cfg = trained.meta, trained.cfg
     step = int(meta.get("step") or 0)
     metrics = ckpt.parent / "metrics.jsonl"
@@ -152,7 +157,8 @@ def load_run(spec, notes: list | None = None) -> RunData:
             continue
         curve.append({"step": rec["step"], "epochs": rec.get("epochs", rec.get("epoch")), "elapsed": e,
                       "train_loss": rec.get("train_loss"), "val_loss": rec["val_loss"],
-                      "val_whole_loss": rec.get("val_whole_loss")})
+                      "val_whole_loss": rec.get("val_whole_loss"),
+                      **{k: rec[k] for k in ("val_exact_match", "val_char_error_rate") if _number(rec.get(k))}})
         if isinstance(rec.get("sample"), str):
             samples.append({"step": rec["step"], "text": rec["sample"]})
     tcfg = trained.train_cfg
@@ -166,18 +172,26 @@ def load_run(spec, notes: list | None = None) -> RunData:
     best = min(vals) if vals else (float(best) if isinstance(best, (int, float)) else None)
     last = vals[-1] if vals else (meta.get("val_loss") if isinstance(meta.get("val_loss"), (int, float)) else None)
     epochs = curve[-1]["epochs"] if curve and step == curve[-1]["step"] else None
-    if epochs is None and isinstance(corpus, dict) and corpus.get("n_chars"):
+    if epochs is None and trained.task == "lm" and isinstance(corpus, dict) and corpus.get("n_chars"):
         train_chars = corpus["n_chars"] * (1 - tcfg.val_frac)
         n_chunks = max(1, int(train_chars - 1) // tcfg.batch // tcfg.seq_len)  # as corpus.Streams counts
         epochs = int(meta.get("epoch") or 0) + int(meta.get("chunk") or 0) / n_chunks
     known = [e for e in elapsed if e is not None]
     name = given.name if given.is_dir() else f"{given.parent.name}/{given.name}" if given.parent.name else given.name
+    exact = [p["val_exact_match"] for p in curve if "val_exact_match" in p]
+    held = meta.get("best_exact_match")
+    best_exact = max(exact) if exact else (float(held) if _number(held) else None)
     return RunData(name=name, checkpoint=str(ckpt), cell=cfg.cell, layers=cfg.layers, hidden=cfg.hidden,
-                   parameters=model.n_params(cfg), steps=step, epochs=epochs,
+                   parameters=get_task(trained.task).n_params(cfg), steps=step, epochs=epochs,
+                   task=trained.task, best_exact=best_exact, last_exact=exact[-1] if exact else None,
                    train_seconds=known[-1] if known else None,
                    chars_per_s=statistics.median(speeds) if speeds else None, best_val=best, last_val=last,
                    options=options, corpus=corpus.get("path") if isinstance(corpus, dict) else None,
                    curve=curve, samples=samples)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def differing_options(runs: list[RunData]) -> list[str]:

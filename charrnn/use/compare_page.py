@@ -42,11 +42,11 @@ chars/s: median training speed. Highlighted columns: the options that differ bet
 <h2>Learning curves</h2>
 <div class="controls"><span id="legend"></span>
 <label><input type="radio" name="unit" value="nats" checked> nats/char</label>
-<label><input type="radio" name="unit" value="bits"> bits/char</label>
+<label><input type="radio" name="unit" value="bits"> bits/char</label>__SEQ2SEQ__
 <label><input type="checkbox" id="train"> training loss (dashed)</label>
 <label><input type="checkbox" id="logx"> log step axis</label></div>
-<div id="charts"><div class="chart"><b>validation loss against step</b><svg id="c-step" viewBox="0 0 640 360"></svg></div>
-<div class="chart"><b>validation loss against wall-clock time</b><svg id="c-time" viewBox="0 0 640 360"></svg></div></div>
+<div id="charts"><div class="chart"><b><span class="metric">validation loss</span> against step</b><svg id="c-step" viewBox="0 0 640 360"></svg></div>
+<div class="chart"><b><span class="metric">validation loss</span> against wall-clock time</b><svg id="c-time" viewBox="0 0 640 360"></svg></div></div>
 <p class="muted">Hover a chart for the nearest evaluation of every run; click a point to read the sample logged there.</p>
 <h2>Samples logged during training</h2>
 <div id="samples"></div>
@@ -57,20 +57,21 @@ chars/s: median training speed. Highlighted columns: the options that differ bet
 "use strict";
 var D=JSON.parse(document.getElementById('data').textContent), runs=D.runs;
 var COL=['#1f77b4','#d62728','#2ca02c','#9467bd','#ff7f0e','#8c564b','#e377c2','#17becf'];
-var LN2=Math.log(2), hidden={}, unit='nats', showTrain=false, logx=false, tip=document.getElementById('tip');
+var LN2=Math.log(2), hidden={}, unit='nats', vkey='val_loss', showTrain=false, logx=false, tip=document.getElementById('tip');
 var NS='http://www.w3.org/2000/svg', W=640, H=360, M={l:58,r:14,t:12,b:42};
 function el(n,a,p){var e=document.createElementNS(NS,n);for(var k in a)e.setAttribute(k,a[k]);if(p)p.appendChild(e);return e;}
 function clock(s){s=Math.round(s);var h=Math.floor(s/3600),m=Math.floor(s/60)%60,x=s%60;
  return (h?h+':'+(m<10?'0':''):'')+m+':'+(x<10?'0':'')+x;}
 function conv(v){return v==null?null:(unit==='bits'?v/LN2:v);}
+function val(p){var v=p[vkey];return v==null?null:(vkey==='val_loss'?conv(v):v);}
 function ticks(a,b,n){var span=b-a||1,step=Math.pow(10,Math.floor(Math.log10(span/n))),e=span/n/step;
  step*=e>5?10:e>2?5:e>1?2:1;var out=[];for(var v=Math.ceil(a/step)*step;v<=b+1e-9*span;v+=step)out.push(v);return out;}
 function draw(id,xkey){
  var svg=document.getElementById(id);while(svg.firstChild)svg.removeChild(svg.firstChild);
  var xs=[],ys=[];
  runs.forEach(function(r,i){if(hidden[i])return;r.curve.forEach(function(p){
-  if(p[xkey]==null)return;xs.push(p[xkey]);ys.push(conv(p.val_loss));
-  if(showTrain&&p.train_loss!=null)ys.push(conv(p.train_loss));});});
+  if(p[xkey]==null||val(p)==null)return;xs.push(p[xkey]);ys.push(val(p));
+  if(showTrain&&vkey==='val_loss'&&p.train_loss!=null)ys.push(conv(p.train_loss));});});
  if(!xs.length){el('text',{x:W/2,y:H/2,'text-anchor':'middle',fill:'#777'},svg).textContent='no evaluations to draw';return;}
  var useLog=logx&&xkey==='step';
  var fx=function(v){return useLog?Math.log10(Math.max(v,1)):v;};
@@ -86,15 +87,15 @@ function draw(id,xkey){
  el('text',{x:(M.l+W-M.r)/2,y:H-6,'text-anchor':'middle','font-size':12,fill:'#333'},svg).textContent=
   xkey==='elapsed'?'wall-clock time (m:s)':'step'+(useLog?' (log scale)':'');
  el('text',{x:14,y:(M.t+H-M.b)/2,'text-anchor':'middle','font-size':12,fill:'#333',
-  transform:'rotate(-90 14 '+(M.t+H-M.b)/2+')'},svg).textContent='loss ('+unit+'/char)';
+  transform:'rotate(-90 14 '+(M.t+H-M.b)/2+')'},svg).textContent=vkey==='val_loss'?'loss ('+unit+'/char)':vkey==='val_exact_match'?'exact match':'char error rate';
  el('rect',{x:M.l,y:M.t,width:W-M.l-M.r,height:H-M.t-M.b,fill:'none',stroke:'#ccc'},svg);
  var pts=[];
  runs.forEach(function(r,i){if(hidden[i])return;var c=COL[i%COL.length];
-  var P=r.curve.filter(function(p){return p[xkey]!=null;});
-  function path(key,dash){var d='';P.forEach(function(p,k){if(p[key]==null)return;d+=(d?'L':'M')+X(p[xkey]).toFixed(1)+','+Y(conv(p[key])).toFixed(1);});
+  var P=r.curve.filter(function(p){return p[xkey]!=null&&val(p)!=null;});
+  function path(key,dash){var d='';P.forEach(function(p,k){if(p[key]==null)return;d+=(d?'L':'M')+X(p[xkey]).toFixed(1)+','+Y(key===vkey?val(p):conv(p[key])).toFixed(1);});
    if(d)el('path',{d:d,fill:'none',stroke:c,'stroke-width':dash?1.3:2,'stroke-dasharray':dash?'5 4':'',opacity:dash?0.7:1},svg);}
-  if(showTrain)path('train_loss',true);path('val_loss',false);
-  P.forEach(function(p){var cx=X(p[xkey]),cy=Y(conv(p.val_loss));
+  if(showTrain&&vkey==='val_loss')path('train_loss',true);path(vkey,false);
+  P.forEach(function(p){var cx=X(p[xkey]),cy=Y(val(p));
    var dot=el('circle',{cx:cx,cy:cy,r:3,fill:c,'class':'pt'},svg);pts.push({x:cx,y:cy,run:i,p:p,dot:dot});});});
  var guide=el('line',{y1:M.t,y2:H-M.b,stroke:'#999','stroke-dasharray':'3 3',visibility:'hidden'},svg);
  function svgX(ev){var b=svg.getBoundingClientRect();return (ev.clientX-b.left)/b.width*W;}
@@ -102,7 +103,7 @@ function draw(id,xkey){
  svg.onmousemove=function(ev){var x=svgX(ev),best={};pts.forEach(function(q){var d=Math.abs(q.x-x);
    if(!(q.run in best)||d<best[q.run].d)best[q.run]={d:d,q:q};});
   var lines=[],gx=null;Object.keys(best).forEach(function(k){var q=best[k].q,p=q.p;if(gx==null)gx=q.x;
-   lines.push(runs[q.run].name+': step '+p.step+(p.elapsed!=null?', '+clock(p.elapsed):'')+', val '+conv(p.val_loss).toFixed(4)+
+   lines.push(runs[q.run].name+': step '+p.step+(p.elapsed!=null?', '+clock(p.elapsed):'')+', val '+val(p).toFixed(4)+
     (p.train_loss!=null?', train '+conv(p.train_loss).toFixed(4):''));});
   guide.setAttribute('x1',gx);guide.setAttribute('x2',gx);guide.setAttribute('visibility','visible');
   tip.textContent=lines.join('\n');tip.style.display='block';tip.style.left=(ev.clientX+14)+'px';tip.style.top=(ev.clientY+10)+'px';};
@@ -110,12 +111,16 @@ function draw(id,xkey){
  svg.onclick=function(ev){var x=svgX(ev),y=svgY(ev),b=null,bd=1e9;pts.forEach(function(q){var d=Math.hypot(q.x-x,q.y-y);if(d<bd){bd=d;b=q;}});
   if(b)showSample(b.run,b.p.step,true);};
 }
-function redraw(){draw('c-step','step');draw('c-time','elapsed');}
+function redraw(){document.querySelectorAll('.metric').forEach(function(m){m.textContent=
+ vkey==='val_loss'?'validation loss':vkey==='val_exact_match'?'exact match':'character error rate';});
+ draw('c-step','step');draw('c-time','elapsed');}
 var legend=document.getElementById('legend');
 runs.forEach(function(r,i){var s=document.createElement('span');s.innerHTML='<i class="sw"></i>';
  s.firstChild.style.background=COL[i%COL.length];s.appendChild(document.createTextNode(r.name));s.title='click to hide or show';
  s.onclick=function(){hidden[i]=!hidden[i];s.className=hidden[i]?'off':'';redraw();};legend.appendChild(s);});
-document.querySelectorAll('input[name=unit]').forEach(function(e){e.onchange=function(){unit=e.value;redraw();};});
+document.querySelectorAll('input[name=unit]').forEach(function(e){e.onchange=function(){
+ if(e.value==='exact'||e.value==='cer'){vkey=e.value==='exact'?'val_exact_match':'val_char_error_rate';}
+ else{vkey='val_loss';unit=e.value;}redraw();};});
 document.getElementById('train').onchange=function(e){showTrain=e.target.checked;redraw();};
 document.getElementById('logx').onchange=function(e){logx=e.target.checked;redraw();};
 var box=document.getElementById('samples'),cards=[];
@@ -163,7 +168,9 @@ def compare_page(c) -> str:
     from charrnn.use.compare import clock
 
     e = html.escape
+    s2s = any(r.best_exact is not None or r.last_exact is not None for r in c.runs)
     head = ["run", "cell", "size", "params", "steps", "epochs", "time", "chars/s", "best val", "last val"]
+    head += ["best exact", "last exact"] if s2s else []
     cells = "".join(f'<th class="{"l" if h in ("run", "cell") else ""}">{e(h)}</th>' for h in head)
     shown = [k for k in c.differing if k not in ("--model", "--layers", "--hidden")]  # cell and size show them
     cells += "".join(f'<th class="diff">{e(k)}</th>' for k in shown)
@@ -174,6 +181,7 @@ def compare_page(c) -> str:
                 "-" if r.epochs is None else f"{r.epochs:.2f}",
                 "-" if r.train_seconds is None else clock(r.train_seconds),
                 "-" if r.chars_per_s is None else f"{r.chars_per_s:,.0f}", _loss(r.best_val), _loss(r.last_val)]
+        vals += [_pct(r.best_exact), _pct(r.last_exact)] if s2s else []
         opts = ["-" if r.options.get(k) is None else (f"{r.options[k]:g}" if isinstance(r.options[k], float)
                                                       else str(r.options[k])) for k in shown]
         rows.append(f'<tr><td class="l" title="{e(r.checkpoint, quote=True)}">{sw}{e(r.name)}</td>'
@@ -184,6 +192,12 @@ def compare_page(c) -> str:
                + ("Options that differ: " + ", ".join(c.differing) + "." if c.differing
                   else "Every option is the same in all runs." if len(c.runs) > 1 else ""))
     data = {"runs": [{"name": r.name, "curve": r.curve, "samples": r.samples} for r in c.runs]}
+    radios = ('<label><input type="radio" name="unit" value="exact"> exact match</label>'
+              '<label><input type="radio" name="unit" value="cer"> char error rate</label>') if s2s else ""
     parts = {"__TITLE__": e(names), "__SUMMARY__": e(summary), "__HEAD__": cells, "__ROWS__": "".join(rows),
-             "__DATA__": _json_for_script(_clean(data))}
-    return re.sub(r"__(TITLE|SUMMARY|HEAD|ROWS|DATA)__", lambda m: parts[m[0]], _PAGE)
+             "__DATA__": _json_for_script(_clean(data)), "__SEQ2SEQ__": radios}
+    return re.sub(r"__(TITLE|SUMMARY|HEAD|ROWS|DATA|SEQ2SEQ)__", lambda m: parts[m[0]], _PAGE)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.2%}"
