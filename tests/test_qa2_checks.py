@@ -26,7 +26,7 @@ def s2s(tmp_path_factory):
 
 
 @pytest.mark.parametrize("command", [["sample"], ["sample", "--temp", "0"], ["inspect-cells"],
-                                     ["inspect-memory"], ["compare", "SELF"]])
+                                     ["inspect-memory"]])  # (compare shows seq2seq runs: test_compare)
 def test_seq2seq_checkpoint_in_lm_commands_is_a_usage_error(s2s, command):
     args = [s2s if a == "SELF" else a for a in command]
     out = cli(args[0], s2s, *args[1:])

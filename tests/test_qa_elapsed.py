@@ -3,7 +3,7 @@
 import json
 import time
 
-from charrnn.engine import validation
+from charrnn.tasks import lm_validation as validation
 from helpers import train_lm as train
 
 TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40

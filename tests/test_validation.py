@@ -17,7 +17,8 @@ from charrnn.use.evaluate import stream_loss
 from charrnn.engine.loop import Reporter
 from helpers import train_lm as train
 from charrnn.engine.trained import load_trained
-from charrnn.engine.validation import ValidationPlan, eval_period
+from charrnn.engine.validation import eval_period
+from charrnn.tasks.lm_validation import ValidationPlan
 
 TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 
@@ -85,7 +86,7 @@ def test_a_small_corpus_is_evaluated_every_epoch_with_samples_and_no_nulls(corpu
 
 
 def test_a_bounded_split_is_scored_whole_at_the_end(corpus, tmp_path, monkeypatch):
-    from charrnn.engine import validation
+    from charrnn.tasks import lm_validation as validation
 
     monkeypatch.setattr(validation, "PART_CHARS", 40)
     train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "eval_every": 5, "max_steps": 10, "sample_len": 0},
@@ -98,7 +99,7 @@ def test_a_bounded_split_is_scored_whole_at_the_end(corpus, tmp_path, monkeypatc
 
 def test_a_run_stopped_right_after_an_evaluation_still_scores_the_whole_split(corpus, tmp_path, monkeypatch):
     from charrnn.engine import loop as training
-    from charrnn.engine import validation
+    from charrnn.tasks import lm_validation as validation
 
     monkeypatch.setattr(validation, "PART_CHARS", 40)
     monkeypatch.setattr(training, "_last_step", lambda run, task: False)  # as when --time or --patience ends it
@@ -133,7 +134,7 @@ def test_ctrl_c_during_validation_stops_the_pass_and_saves(corpus, tmp_path):
 
 
 def test_time_budget_keeps_room_for_the_final_validation(corpus, tmp_path, monkeypatch):
-    from charrnn.engine import validation
+    from charrnn.tasks import lm_validation as validation
 
     monkeypatch.setattr(validation.ValidationPlan, "final_seconds", lambda self: 3600.0)
     res = train(corpus, tmp_path / "o", {"batch": 4, "seq_len": 8, "time_limit": 1, "sample_len": 0},

@@ -26,7 +26,7 @@ from charrnn.data.vocab import Vocab, describe
 from charrnn.engine.run import LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_same, resident_bytes, restore_progress
 from charrnn.engine.task import Step, Task
 from charrnn.engine.trained import load_trained
-from charrnn.engine.validation import ValidationPlan
+from charrnn.tasks.lm_validation import ValidationPlan
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.nn.cells import CELLS
 from charrnn.nn.optim import make_optimizer
