@@ -94,7 +94,8 @@ def info_table(d: dict, file=None) -> None:
         ("parameters", f"{d['parameters']:,}"),
         ("dtype", d["dtype"]),
         ("dropout", f"{d['dropout']:g}"),
-        ("vocabulary", f"{d['vocab_size']} characters"),
+        ("vocabulary", f"{d['vocab_size']} characters" if d.get("tokens", "chars") == "chars" else
+         f"{d['vocab_size']} tokens ({d['tokens']}: Hangul syllables read as their jamo)"),
         ("characters", " ".join(display(c) for c in d["vocab"])),
         ("step", "-" if d["step"] is None else f"{d['step']:,}"),
         ("epoch", _dash(d["epoch"])),

@@ -43,6 +43,7 @@ def train(
     seq_len: int = opt("seq_len"),
     batch: int = opt("batch"),
     val_frac: float = opt("val_frac"),
+    tokens: choice("tokens") = opt("tokens"),
     encoding_errors: choice("encoding_errors") = opt("encoding_errors"),
     optimizer: choice("optimizer") = opt("optimizer"),
     lr: float = opt("lr"),

@@ -157,14 +157,19 @@ class ConsoleReporter(Reporter):
         self.val = record["val_loss"]
         star = " *" if record["val_loss"] == record["best_val_loss"] else ""
         tl = record.get("train_loss")
+        jamo = record.get("val_char_loss") is not None  # per token, and per original character beside it
+        unit = "nats/token" if jamo else "nats/char"
         line = (f"step {record['step']:,}  epoch {record['epochs']:.2f}  "
                 + (f"train {tl:.4f}  " if tl is not None else "")
-                + f"val {record['val_loss']:.4f} nats/char ({record['val_bpc']:.3f} bits/char){star}")
+                + (f"val {record['val_loss']:.4f} {unit}" + (f" = {record['val_char_loss']:.4f} nats/char" if jamo else
+                   f" ({record['val_bpc']:.3f} bits/char)") + star))
         if record.get("val_whole_loss") is not None and record["step"] == self.last_step:
             line = ""  # this step's line is out already: only the whole split's figure is new
         if record.get("val_whole_loss") is not None:
-            line += (f"\n  whole validation split ({record['val_whole_chars']:,} characters): "
-                     f"{record['val_whole_loss']:.4f} nats/char ({record['val_whole_bpc']:.3f} bits/char)")
+            line += (f"\n  whole validation split ({record['val_whole_chars']:,} {'tokens' if jamo else 'characters'}): "
+                     f"{record['val_whole_loss']:.4f} {unit}"
+                     + (f" = {record['val_whole_char_loss']:.4f} nats/char" if jamo else
+                        f" ({record['val_whole_bpc']:.3f} bits/char)"))
         self.last_step = record["step"]
         self.message(line.lstrip("\n"))
         if sample and not self.quiet:

@@ -116,8 +116,10 @@ def evaluate(
         print(json.dumps({"checkpoint": str(m.path), "file": str(file), **result.to_dict()}))
         return
     skipped = f"{result.skipped:,}" + (f" ({len(result.unknown)} distinct)" if result.skipped else "")
+    per_token = () if result.tokens == "chars" else (
+        ("nats/token", f"{result.nats_per_token:.4f} ({result.tokens}: {result.token_count:,} tokens)"),)
     for name, value in (("nats/char", f"{result.nats_per_char:.4f}"), ("bits/char", f"{result.bits_per_char:.4f}"),
-                        ("perplexity", f"{result.perplexity:.3f}"), ("chars", f"{result.chars:,}"),
+                        ("perplexity", f"{result.perplexity:.3f}"), ("chars", f"{result.chars:,}"), *per_token,
                         ("skipped", skipped)):
         print(f"{name:<11} {value}")
 

@@ -26,6 +26,7 @@ def info_dict(trained) -> dict:
         "layers": cfg.layers,
         "hidden": cfg.hidden,
         "vocab_size": vocab.size,
+        "tokens": vocab.tokens,  # chars | jamo (charrnn.data.tokens); val losses are per token
         "dropout": cfg.dropout,
         "dtype": cfg.dtype,
         "parameters": model.n_params(cfg),
