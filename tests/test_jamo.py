@@ -213,3 +213,35 @@ def test_every_command_reads_the_tokenization(tmp_path, monkeypatch):
     pairs.write_text("a\tb\n" * 20, encoding="utf-8")
     s2s = cli("train", pairs, "--task", "seq2seq", "--tokens", "jamo", "--max-steps", 1)
     assert s2s.exit_code == 2 and "--tokens jamo" in s2s.stderr and "Traceback" not in s2s.output
+
+
+# --------------------------------------------------------------------------- README.ko.md
+def test_readme_ko_mentions_only_commands_and_options_that_exist():
+    import re
+    import shlex
+    from pathlib import Path
+
+    import typer
+
+    root = Path(__file__).resolve().parent.parent
+    ko = (root / "README.ko.md").read_text(encoding="utf-8")
+    assert "README.ko.md" in (root / "README.md").read_text(encoding="utf-8").split("\n## ")[0]  # linked at the top
+    group = typer.main.get_command(app)
+    flags = {name: {o for p in cmd.params for o in p.opts + p.secondary_opts} for name, cmd in group.commands.items()}
+    every = set().union(*flags.values()) | {"--help"}
+    lines = [m.group(1) for m in re.finditer(r"^(charrnn [^\n#]*)", ko, re.M)]  # code blocks
+    lines += re.findall(r"`(charrnn [^`]*)`", ko)  # inline
+    assert len(lines) >= 12
+    for line in lines:
+        words = shlex.split(line)
+        if words[1] == "COMMAND":
+            continue
+        assert words[1] in flags, line
+        for w in words[2:]:
+            if w.startswith("--"):
+                assert w.split("=")[0] in flags[words[1]], (w, line)
+    for flag in re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", ko):
+        assert flag in every, flag
+    targets = set(re.findall(r"^([a-z][\w-]*):", (root / "Makefile").read_text(), re.M))
+    for target in re.findall(r"`make ([\w-]+)`|^make ([\w-]+)", ko, re.M):
+        assert (target[0] or target[1]) in targets, target
