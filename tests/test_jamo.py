@@ -77,8 +77,12 @@ def test_decompose_then_recompose_is_the_identity(text):
 def test_a_jamo_vocabulary_reads_and_writes_text(text):
     v = Vocab.from_text(text + "x", "jamo")
     assert v.decode(v.encode(text)) == text
-    k = v.known(text + "뷁")  # a character with an unknown jamo is dropped whole
-    assert v.decode(k.ids) == text and (k.dropped, k.unknown) == ((1, ["뷁"]) if "뷁" not in text else (0, []))
+    leads = [chr(c) for c in range(0x1100, 0x1113) if chr(c) not in v] or ["\u1100"]
+    if leads[0] in v:
+        return
+    syl = tok.compose(leads[0], "\u1161")  # a syllable whose leading consonant is unknown: dropped whole
+    k = v.known(text + syl)
+    assert v.decode(k.ids) == text and (k.dropped, k.unknown) == (1, [syl])
 
 
 # -------------------------------------------------------------------------------- grammar
@@ -245,3 +249,28 @@ def test_readme_ko_mentions_only_commands_and_options_that_exist():
     targets = set(re.findall(r"^([a-z][\w-]*):", (root / "Makefile").read_text(), re.M))
     for target in re.findall(r"`make ([\w-]+)`|^make ([\w-]+)", ko, re.M):
         assert (target[0] or target[1]) in targets, target
+
+
+def test_cells_page_shows_composed_text_with_a_band_per_jamo(page, tmp_path):
+    from browser import open_page
+
+    from charrnn.interpret.analysis import analyse
+    from charrnn.interpret.page import cells_page
+
+    t = load_trained(_jamo_checkpoint(tmp_path / "j.npz"))
+    a = analyse(t, KO, ["jamo_vowel", "word_position", "in_latin", "sentence_end"], top=2)
+    assert len(a.text) == len(t.vocab.encode(KO)) and a.chars == KO and a.signals["word_position"].shape == (len(a.text),)
+    path = tmp_path / "cells.html"
+    path.write_text(cells_page(a, "jamo page", title="j.npz", vocab=t.vocab.chars), encoding="utf-8")
+    open_page(page, path, wait_for="body[data-ready]")
+    spans = page.locator("#text span")
+    assert spans.count() == len(KO)  # one box per composed character
+    assert page.locator("#text").inner_text().replace("\u21b5", "") == KO
+    han = spans.nth(KO.index("한"))  # ᄒ ᅡ ᆫ: three bands
+    assert han.evaluate("s => s.style.background").count("rgb(") == 6
+    han.scroll_into_view_if_needed()
+    box = han.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    assert '"ᆫ" (jamo 3 of 3 in "한"' in page.locator("#info").inner_text()
+    page.mouse.move(box["x"] + box["width"] * 0.1, box["y"] + box["height"] / 2)
+    assert '"ᄒ" (jamo 1 of 3 in "한"' in page.locator("#info").inner_text()
