@@ -57,7 +57,7 @@ def test_syllables_decompose_as_unicode_does_and_nothing_else_changes():
     assert tok.recompose(tok.decompose("\ue000")) == "\ue000"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(TEXTS)
 def test_decompose_then_recompose_is_the_identity(text):
     tokens = tok.decompose(text)
@@ -72,7 +72,7 @@ def test_decompose_then_recompose_is_the_identity(text):
     assert "".join(out) + r.flush() == text
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(TEXTS)
 def test_a_jamo_vocabulary_reads_and_writes_text(text):
     v = Vocab.from_text(text + "x", "jamo")
