@@ -56,14 +56,15 @@ class ConsoleReporter(Reporter):
             table.add_column(style="bold")
             table.add_column()
             c = run.corpus
+            unit = "characters" if run.vocab.tokens == "chars" else f"tokens ({run.vocab.tokens})"
             rows = [
-                ("corpus", f"{c.path} ({human_bytes(c.n_bytes)}, {c.n_chars:,} characters)"),
-                ("vocabulary", f"{run.vocab.size} characters"),
-                ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} characters"),
+                ("corpus", f"{c.path} ({human_bytes(c.n_bytes)}, {c.n_chars:,} {unit})"),
+                ("vocabulary", f"{run.vocab.size} {unit}"),
+                ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} {unit}"),
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
                 ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
-                ("batches", f"{t.batch} streams x {t.seq_len} characters; {run.streams.n_chunks:,} per epoch"),
+                ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
                 ("stop", self._stop_rule(run)),
                 ("validation", self._validation(run)),
