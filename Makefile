@@ -15,13 +15,19 @@ S2S_OUT  ?= demo-seq2seq
 S2S_TIME ?= 3m
 S2S_ARGS ?=
 
+# The Korean demo: the LibreOffice help in Korean (data/build_korean.py, from Debian's libreoffice-help-ko),
+# modelled as jamo (--tokens jamo).
+KO_CORPUS := data/korean-help.txt
+KO_OUT    ?= demo-korean
+KO_TIME   ?= 5m
+
 # `make runs`: the three runs behind the README's compare, inspect-cells and inspect-memory figures:
 # 2x128 RNN, LSTM and GRU on the bundled corpus, RUNS_TIME each (a run whose best.npz exists is kept).
 RUNS ?= runs
 RUNS_TIME ?= 5m
 RUNS_ARGS ?=
 
-.PHONY: install test demo demo-seq2seq bench clean corpus runs screenshots memory-demo
+.PHONY: install test demo demo-seq2seq demo-korean bench clean corpus runs screenshots memory-demo
 
 install: $(STAMP)
 
@@ -66,6 +72,16 @@ demo-seq2seq: install $(PAIRS) data/dates-test.tsv
 	@echo "--- charrnn evaluate on 1,000 new pairs (data/dates-test.tsv) ---" >&2
 	$(VENV)/bin/charrnn evaluate $(S2S_OUT)/best.npz data/dates-test.tsv
 
+$(KO_CORPUS): data/build_korean.py
+	$(PYTHON) data/build_korean.py $(KO_CORPUS)
+
+demo-korean: install $(KO_CORPUS)
+	$(VENV)/bin/charrnn train $(KO_CORPUS) --tokens jamo --time $(KO_TIME) --out $(KO_OUT) --overwrite
+	@echo "--- charrnn sample (300 characters after the prime '대화 상자를 ', temperature 0.8) ---" >&2
+	$(VENV)/bin/charrnn sample $(KO_OUT)/best.npz --prime "대화 상자를 " --temp 0.8 --length 300 --seed 1
+	@echo "--- charrnn inspect-cells ---" >&2
+	$(VENV)/bin/charrnn inspect-cells $(KO_OUT)/best.npz --max-chars 20000 --html $(KO_OUT)/cells.html
+
 bench: install $(CORPUS)
 	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)
 
@@ -87,5 +103,5 @@ screenshots: memory-demo
 	$(PY) docs/screenshots.py --compare $(RUNS)/compare.html --cells $(RUNS)/cells.html --memory $(RUNS)/memory.html --out docs
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(S2S_OUT) checkpoints
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(S2S_OUT) $(KO_OUT) checkpoints
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -230,6 +230,9 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
         train_opts["epochs"] = DEFAULT_EPOCHS
     threads = parse_threads(threads) if threads is not None else None
     if is_seq2seq_run(options.get("task"), resume):
+        if options.get("tokens", "chars") != "chars":
+            raise UsageError("--tokens jamo works with language models only, not with --task seq2seq",
+                             hint="leave out --tokens (seq2seq reads characters)")
         s2s = {k: v for k, v in options.items() if k in SEQ2SEQ_KEYS and k != "task"}
         return run_training("seq2seq", corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
                             overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter, threads=threads)

@@ -41,6 +41,7 @@ class ModelConfig:
     forget_bias: float = default("forget_bias")  # LSTM: initial bias of the forget gate (read at initialisation only)
     bias_init: str = default("bias_init")  # zero | uniform (PyTorch's U(-k, k) + U(-k, k), k = 1/sqrt(H)) (init only)
     init_scale: float = default("init_scale")  # weights ~ U(-s/sqrt(H), s/sqrt(H)), s = init_scale (init only)
+    tokens: str = default("tokens")  # chars | jamo: what one step reads (charrnn.data.tokens); old checkpoints: chars
 
     def __post_init__(self):
         if isinstance(self.vocab_size, bool) or not isinstance(self.vocab_size, int) or self.vocab_size < 1:

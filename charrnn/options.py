@@ -62,6 +62,7 @@ DTYPES = ("float32", "float64")
 DECAY_UNITS = ("step", "epoch")
 BIAS_INITS = ("zero", "uniform")
 ENCODING_ERRORS = ("strict", "replace", "ignore")
+TOKENIZATIONS = ("chars", "jamo")  # charrnn.data.tokens
 TASKS = ("lm", "seq2seq")
 MAX_BEAM = 100
 MAX_OUTPUT = 100_000
@@ -163,6 +164,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     Option("batch", 50, "Parallel streams per batch.", DATA, int, 1, MAX_BATCH, hint="e.g. --batch 50"),
     Option("val_frac", 0.1, "Fraction of the text (its end) held out for validation.", DATA, float, 0, 1,
            low_open=True, high_open=True, want="a fraction in (0, 1)", hint="e.g. --val-frac 0.1"),
+    Option("tokens", "chars", "What one step reads: chars (one character), or jamo (Hangul syllables as their 2-3 "
+           "jamo; output is still whole syllables).", DATA, choices=TOKENIZATIONS,
+           hint="chars, or jamo for Korean text"),
     Option("encoding_errors", "strict", _ENC_HELP, DATA, choices=ENCODING_ERRORS, hint=_ENC_HINT, metavar="MODE"),
     # ----------------------------------------------------------------- train: optimisation
     Option("optimizer", "adam", "Optimizer.", OPTIMISATION, choices=OPTIMIZERS, hint="adam is a good default"),

@@ -64,7 +64,7 @@ def inspect_cells(
     from charrnn.interpret.units import CELL_KINDS, parse_unit
 
     units = [parse_unit(u) for u in unit or []]  # syntax errors before any work
-    names = probes.check_names(probe or probes.BUILTIN)
+    names = probes.check_names(probe) if probe else None  # default: probes.default_names (needs the text)
     if dump is not None:
         check_output(dump, "--dump", "traces.npz")
     if html is not None:
@@ -85,9 +85,10 @@ def inspect_cells(
         raise CorpusError(f"no text left to inspect in {source}",
                           hint="pass a text made of characters the model was trained on (--text FILE)")
     n_units = cfg.layers * cfg.hidden * len(CELL_KINDS[cfg.cell])
-    if len(body) * n_units * 4 > MAX_TRACE_BYTES:
-        raise UsageError(f"tracing {len(body):,} characters x {n_units:,} activations needs "
-                         f"{len(body) * n_units * 4 / 1e9:.1f} GB", hint="lower --max-chars")
+    steps = len(trained.vocab.split(body))  # (jamo: a syllable is 2-3 steps)
+    if steps * n_units * 4 > MAX_TRACE_BYTES:
+        raise UsageError(f"tracing {steps:,} steps x {n_units:,} activations needs "
+                         f"{steps * n_units * 4 / 1e9:.1f} GB", hint="lower --max-chars")
     if len(body) < MIN_RELIABLE_CHARS:
         how = "raise --max-chars" if max_chars < MIN_RELIABLE_CHARS else "use a longer text with --text FILE"
         warn(f"only {len(body):,} characters to analyse: correlations over fewer than {MIN_RELIABLE_CHARS} "
@@ -103,6 +104,7 @@ def inspect_cells(
             def progress(done: int, total: int) -> None:
                 bar(done, total)
                 tuner.tick()
+        names = names or probes.default_names(body, trained.vocab.tokens)
         a = analyse(trained, body, names, top, progress=progress)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
 
@@ -156,7 +158,8 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
         out.print(sat)
     if excerpt == 0:
         return
-    start, stop = _excerpt(a.text, excerpt)
+    text = a.text if a.chars is None else a.chars  # jamo: each syllable shown with the state after it
+    start, stop = _excerpt(text, excerpt)
     shown = [(u, "chosen unit") for u in extra]  # `extra` has no repeats
     seen = set(extra)
     for row in a.top:
@@ -168,13 +171,15 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
               "marks under each character, against the unit's median: # above by more than half the scale, "
               "+ by more than 0.15 of it, - below by 0.15, = below by half")
     out.print(Text(f"\nHeat maps of characters {start:,}..{stop:,} ({legend}; the scale is {FULL:g} robust "
-                   "standard deviations of the unit over the whole text; weak probes are not shown)", style="bold"))
+                   "standard deviations of the unit over the whole text; weak probes are not shown"
+                   + ("; jamo tokens: each syllable shows the state after its last jamo" if a.chars else "") + ")",
+                   style="bold"))
     for u, why in shown:
         values = a.values(u)
         centre, spread = robust_scale(values)
         out.print(Text(f"\n{a.label(u)} ({why}; {describe(centre, spread)})", style="bold"))
-        part = values[start:stop] - centre
+        part = a.per_char(values)[start:stop] - centre
         if colour:
-            out.print(heat_text(a.text[start:stop], part, FULL * spread))
+            out.print(heat_text(text[start:stop], part, FULL * spread))
         else:
-            print(heat_plain(a.text[start:stop], part, FULL * spread), file=out.file, flush=True)
+            print(heat_plain(text[start:stop], part, FULL * spread), file=out.file, flush=True)

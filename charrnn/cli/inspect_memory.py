@@ -286,12 +286,28 @@ def _print_saliency(out, m, name: str, shown: int = 160) -> None:
     n = min(shown, len(values))
     chars = "".join(map(chr, m.text[t - n:t]))
     heat = saliency_scale(values[:n][::-1])
+    chars, heat = _composed(chars, heat)
     out.print(Text(f"\nSaliency for {name}: ||dl/d x_(t-1-k)|| before character {t:,} "
                    f"({chr(m.text[t])!r}), log scale over 4 decades below the largest", style="bold"))
     if out.color_system is not None:
         out.print(heat_text(chars, heat, 1.0))
     else:
         print(heat_plain(chars, heat, 1.0), file=out.file, flush=True)
+
+
+def _composed(tokens: str, heat: np.ndarray) -> tuple[str, np.ndarray]:
+    """Jamo steps shown as the composed text, each character with the largest heat of its steps
+    (a terminal draws a syllable's jamo as one glyph); any other text as it is."""
+    from charrnn.data import tokens as tok
+
+    w = tok.char_weights(np.array([ord(c) for c in tokens], dtype=np.int64))
+    if len(tokens) == 0 or w.all():
+        return tokens, heat
+    w[0] = 1  # a window may start inside a syllable: its jamo then stand alone
+    starts = np.flatnonzero(w)
+    parts = [tokens[a:b] for a, b in zip(starts, list(starts[1:]) + [len(tokens)])]
+    return "".join(tok.recompose(p) if len(tok.recompose(p)) == 1 else p[0] for p in parts), \
+        np.maximum.reduceat(np.asarray(heat), starts)
 
 
 def saliency_scale(values, decades: float = 4.0) -> np.ndarray:

@@ -43,6 +43,7 @@ def train(
     seq_len: int = opt("seq_len"),
     batch: int = opt("batch"),
     val_frac: float = opt("val_frac"),
+    tokens: choice("tokens") = opt("tokens"),
     encoding_errors: choice("encoding_errors") = opt("encoding_errors"),
     optimizer: choice("optimizer") = opt("optimizer"),
     lr: float = opt("lr"),
@@ -93,7 +94,9 @@ def train(
         reporter = ConsoleReporter(quiet=quiet)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
                            overwrite=overwrite, reporter=reporter, threads=threads, **typed)
-    best = f"{result.best_val_loss:.4f} nats/char" if result.best_val_loss is not None else "-"
+    per_token = any("val_char_loss" in r for r in result.history or [])  # jamo: the loss is per token
+    best = f"{result.best_val_loss:.4f} {'nats/token' if per_token else 'nats/char'}" \
+        if result.best_val_loss is not None else "-"
     if getattr(result, "best_exact", None) is not None:  # seq2seq
         best = f"{result.best_exact:.2%} exact match, {best}"
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"

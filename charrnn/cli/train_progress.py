@@ -56,14 +56,15 @@ class ConsoleReporter(Reporter):
             table.add_column(style="bold")
             table.add_column()
             c = run.corpus
+            unit = "characters" if run.vocab.tokens == "chars" else f"tokens ({run.vocab.tokens})"
             rows = [
-                ("corpus", f"{c.path} ({human_bytes(c.n_bytes)}, {c.n_chars:,} characters)"),
-                ("vocabulary", f"{run.vocab.size} characters"),
-                ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} characters"),
+                ("corpus", f"{c.path} ({human_bytes(c.n_bytes)}, {c.n_chars:,} {unit})"),
+                ("vocabulary", f"{run.vocab.size} {unit}"),
+                ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} {unit}"),
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
                 ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
-                ("batches", f"{t.batch} streams x {t.seq_len} characters; {run.streams.n_chunks:,} per epoch"),
+                ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
                 ("stop", self._stop_rule(run)),
                 ("validation", self._validation(run)),
@@ -157,14 +158,19 @@ class ConsoleReporter(Reporter):
         self.val = record["val_loss"]
         star = " *" if record["val_loss"] == record["best_val_loss"] else ""
         tl = record.get("train_loss")
+        jamo = record.get("val_char_loss") is not None  # per token, and per original character beside it
+        unit = "nats/token" if jamo else "nats/char"
         line = (f"step {record['step']:,}  epoch {record['epochs']:.2f}  "
                 + (f"train {tl:.4f}  " if tl is not None else "")
-                + f"val {record['val_loss']:.4f} nats/char ({record['val_bpc']:.3f} bits/char){star}")
+                + (f"val {record['val_loss']:.4f} {unit}" + (f" = {record['val_char_loss']:.4f} nats/char" if jamo else
+                   f" ({record['val_bpc']:.3f} bits/char)") + star))
         if record.get("val_whole_loss") is not None and record["step"] == self.last_step:
             line = ""  # this step's line is out already: only the whole split's figure is new
         if record.get("val_whole_loss") is not None:
-            line += (f"\n  whole validation split ({record['val_whole_chars']:,} characters): "
-                     f"{record['val_whole_loss']:.4f} nats/char ({record['val_whole_bpc']:.3f} bits/char)")
+            line += (f"\n  whole validation split ({record['val_whole_chars']:,} {'tokens' if jamo else 'characters'}): "
+                     f"{record['val_whole_loss']:.4f} {unit}"
+                     + (f" = {record['val_whole_char_loss']:.4f} nats/char" if jamo else
+                        f" ({record['val_whole_bpc']:.3f} bits/char)"))
         self.last_step = record["step"]
         self.message(line.lstrip("\n"))
         if sample and not self.quiet:

@@ -27,6 +27,7 @@ import numpy as np
 
 from charrnn.errors import CharRNNError, CorpusError, UsageError
 from charrnn.options import check
+from charrnn.data.tokens import decompose_points
 from charrnn.data.vocab import Vocab, code_points
 
 CHUNK_BYTES = 1 << 20  # small enough that each chunk's arrays stay in the CPU cache
@@ -70,6 +71,13 @@ def _open(path) -> tuple[Path, int]:
     if size == 0:
         raise CorpusError(f"{path} is empty", hint="use a file that contains text")
     return path, size
+
+
+def _token_chunks(path: Path, errors: str, tokens: str):
+    """`_decoded_chunks` with the code points split into tokens (`charrnn.data.tokens`; a syllable is
+    never split between chunks, so chunk by chunk is exact)."""
+    for points, raw in _decoded_chunks(path, errors):
+        yield (decompose_points(points) if tokens == "jamo" and points.dtype != np.uint8 else points), raw
 
 
 def _decoded_chunks(path: Path, errors: str):
@@ -140,11 +148,11 @@ def _histogram(points: np.ndarray, hist: np.ndarray) -> np.ndarray:
     return h
 
 
-def _scan(path: Path, errors: str) -> tuple[str, np.ndarray]:
-    """One pass: sha256 of the bytes and a histogram of code points."""
+def _scan(path: Path, errors: str, tokens: str = "chars") -> tuple[str, np.ndarray]:
+    """One pass: sha256 of the bytes and a histogram of token code points."""
     digest = hashlib.sha256()
     hist = np.zeros(0, dtype=np.int64)
-    for points, raw in _decoded_chunks(path, errors):
+    for points, raw in _token_chunks(path, errors, tokens):
         digest.update(raw)
         hist = _histogram(points, hist)
     return digest.hexdigest(), hist
@@ -167,16 +175,17 @@ def _check_text(path: Path, hist: np.ndarray) -> None:
 
 
 def _encode_all(path: Path, vocab: Vocab, errors: str) -> np.ndarray:
-    return np.concatenate([vocab.encode_points(p) for p, _ in _decoded_chunks(path, errors)])
+    return np.concatenate([vocab.encode_points(p) for p, _ in _token_chunks(path, errors, vocab.tokens)])
 
 
-def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus:
+def load_corpus(path, encoding_errors: str = "strict", cache_dir=None, tokens: str = "chars") -> Corpus:
     """Read and encode a UTF-8 text file; large files are encoded once into a memory-mapped cache.
 
     Small files: one pass for the hash and histogram (vocabulary), one to encode. Large files:
     the hash alone finds a cached encoding (vocabulary, counts and block checksums are stored
     beside it), which is verified before use; on a miss, or a cache that fails its check, the
-    two passes above write the ids into the cache, chunk by chunk.
+    two passes above write the ids into the cache, chunk by chunk. `tokens` (chars | jamo): what
+    an id stands for (charrnn.data.tokens); `n_chars` then counts tokens.
     """
     check("encoding_errors", encoding_errors)
     path, size = _open(path)
@@ -184,18 +193,19 @@ def load_corpus(path, encoding_errors: str = "strict", cache_dir=None) -> Corpus
     if size >= CACHE_MIN_BYTES:
         directory = Path(cache_dir) if cache_dir else cache_dir_default()
         sha = _sha256(path)
-        target = directory / f"{sha}-{encoding_errors}.npy"
+        target = directory / (f"{sha}-{encoding_errors}.npy" if tokens == "chars" else
+                              f"{sha}-{encoding_errors}-{tokens}.npy")
         try:
-            hit = _cache_hit(target)
+            hit = _cache_hit(target, tokens)
         except _CacheFailed as e:
             hit = None
             warnings.append(f"the corpus cache {target} failed its check ({e}); rebuilding it from {path}")
         if hit is not None:
             return Corpus(path, sha, size, *hit, encoding_errors)
-    sha, hist = _scan(path, encoding_errors)
+    sha, hist = _scan(path, encoding_errors, tokens)
     _check_text(path, hist)
     points = np.flatnonzero(hist)
-    vocab = Vocab.from_code_points(points.astype(np.uint32))
+    vocab = Vocab.from_code_points(points.astype(np.uint32), tokens)
     counts = hist[points]
     if size < CACHE_MIN_BYTES:
         ids = _encode_all(path, vocab, encoding_errors)
@@ -229,7 +239,7 @@ def _block_crcs(chunks) -> list[int]:
     return crcs
 
 
-def _cache_hit(target: Path):
+def _cache_hit(target: Path, tokens: str = "chars"):
     """(vocab, ids memmap, counts) from `<sha256>-<errors>.npy` and its `.json`; None when there is
     no entry; _CacheFailed when there is one that fails its check.
 
@@ -242,7 +252,7 @@ def _cache_hit(target: Path):
         return None
     try:
         info = json.loads(meta.read_text(encoding="utf-8"))
-        vocab = Vocab.from_list(info["vocab"])
+        vocab = Vocab.from_list(info["vocab"], tokens)
         counts = np.array(info["counts"], dtype=np.int64)
         crcs = info.get("block_crc32")
         if not isinstance(crcs, list) or info.get("block_bytes") != BLOCK_BYTES:
@@ -285,7 +295,7 @@ def _build_cache(path: Path, target: Path, vocab: Vocab, counts: np.ndarray, err
         written = []  # byte count per chunk, for the length check
 
         def chunks():
-            for p, _ in _decoded_chunks(path, errors):
+            for p, _ in _token_chunks(path, errors, vocab.tokens):
                 ids = vocab.encode_points(p)
                 f.write(ids.data)
                 written.append(ids.size)
@@ -321,8 +331,9 @@ def split(ids: np.ndarray, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
 class Streams:
     """B parallel streams over `ids`, read T characters at a time (see the module docstring)."""
 
-    def __init__(self, ids: np.ndarray, batch: int, seq_len: int):
+    def __init__(self, ids: np.ndarray, batch: int, seq_len: int, weights: np.ndarray | None = None):
         self.ids, self.batch, self.seq_len = ids, batch, seq_len
+        self.weights = weights  # (N,) 1 where a token begins an original character (jamo), or None
         self.length = max(0, (len(ids) - 1) // batch)  # L: characters per stream (inputs)
         self.n_chunks = self.length // seq_len
         self.starts = np.arange(batch, dtype=np.intp)[:, None] * self.length  # (B, 1)
@@ -333,6 +344,22 @@ class Streams:
         cols = self.starts + (k * self.seq_len + np.arange(T + 1, dtype=np.intp))  # (B, T+1)
         window = np.asarray(self.ids[cols], dtype=np.intp)
         return window[:, :-1], window[:, 1:]
+
+    def chars_in(self, k: int, width: int | None = None) -> int:
+        """Original characters among the targets y of chunk k (tokens.char_weights): what per-character
+        losses divide by; the number of targets when every token is a character."""
+        T = self.seq_len if width is None else width
+        if self.weights is None:
+            return self.batch * T
+        cols = self.starts + (k * self.seq_len + 1 + np.arange(T, dtype=np.intp))  # (B, T): the targets
+        return int(self.weights[cols].sum())
+
+    def eval_chars(self, n: int | None = None) -> int:
+        """Original characters among the targets of the first n chunks of `eval_chunks` (all: None)."""
+        widths = [self.seq_len] * self.n_chunks
+        rest = self.length - self.n_chunks * self.seq_len
+        widths += [rest] if rest > 0 else []
+        return sum(self.chars_in(k, w) for k, w in enumerate(widths[:n]))
 
     def eval_chunks(self):
         """Every character of every stream once: full chunks, then the shorter remainder."""

@@ -17,7 +17,7 @@ from charrnn.options import OPTIONS, key_of_field
 
 # Options that fix the data layout and the model: a resumed run must keep them.
 LAYOUT_FIELDS = ("batch", "seq_len", "val_frac", "optimizer")  # (the optimizer: its saved state fits no other)
-MODEL_FIELDS = ("cell", "hidden", "layers", "dropout", "dtype")  # (not forget_bias: it only shapes new weights)
+MODEL_FIELDS = ("cell", "hidden", "layers", "dropout", "dtype", "tokens")  # (not forget_bias: it only shapes new weights)
 
 
 @dataclass(kw_only=True)

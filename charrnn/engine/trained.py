@@ -89,7 +89,7 @@ def read_model_meta(path, meta: dict) -> tuple[ModelConfig, Vocab]:
     (language model and seq2seq alike)."""
     try:
         cfg = ModelConfig.from_dict(meta["model"])
-        vocab = Vocab.from_list(meta["vocab"])
+        vocab = Vocab.from_list(meta["vocab"], cfg.tokens)  # (no tokens stored: an older checkpoint, chars)
     except (KeyError, TypeError, ValueError, CharRNNError) as e:
         raise CheckpointError(f"{path} has incomplete or invalid metadata ({e})",
                               hint="the file is damaged or was not written by `charrnn train`") from None

@@ -31,6 +31,15 @@ class Analysis:
     tanh_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))  # (C,) c columns
     r_tanh: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # (C, P) r of tanh(c)
     logits: np.ndarray | None = None  # (T, V) the model's prediction after each character
+    # Jamo tokens: `text` holds the T tokens (steps); `chars` the composed text, its character g made
+    # of steps starts[g] .. starts[g+1]-1 (starts: (G+1,)). None under chars tokens.
+    chars: str | None = None
+    starts: np.ndarray | None = None
+
+    def per_char(self, values: np.ndarray) -> np.ndarray:
+        """(G,) a step signal read at the last step of each character (the state after the whole
+        syllable); the signal itself under chars tokens."""
+        return values if self.starts is None else values[self.starts[1:] - 1]
 
     @property
     def n_units(self) -> int:
@@ -71,14 +80,23 @@ def analyse(trained, text: str, probe_names, top: int = 3, progress=None) -> Ana
     names = probes_mod.check_names(probe_names)
     ids = trained.vocab.encode(text)
     traces = run_traces(trained.params, trained.cfg, ids, progress=progress)
-    signals = probes_mod.compute(text, names)
+    chars, starts = None, None
+    if trained.vocab.tokens == "jamo":  # probes per character, repeated on each of its steps
+        chars, text = text, trained.vocab.decode_tokens(ids)
+        w = trained.vocab.char_weights(ids)
+        char_of = np.cumsum(w, dtype=np.int64) - 1  # (T,) the character of each step
+        starts = np.append(np.flatnonzero(w), len(w))
+        signals = {n: v[char_of] for n, v in probes_mod.compute(chars, names).items()}
+        signals.update({n: v for n, v in probes_mod.jamo_probes(text).items() if n in names})
+    else:
+        signals = probes_mod.compute(text, names)
     matrix = np.stack([signals[n] for n in names], axis=1) if names else np.zeros((len(text), 0))
     r = correlate(traces.acts, matrix)  # (U, P)
     tanh_cols = np.flatnonzero(traces.units[:, 1] == KINDS.index("c"))
     r_tanh = correlate(np.tanh(traces.acts[:, tanh_cols]), matrix) if len(tanh_cols) else np.zeros((0, len(names)))
     constant = [n for n in names if np.ptp(signals[n]) == 0]
     a = Analysis(text, traces, names, signals, r, [], saturation(traces.acts, traces.units), constant,
-                 tanh_cols, r_tanh, _logits(trained, traces))
+                 tanh_cols, r_tanh, _logits(trained, traces), chars, starts)
     a.top = _ranking(a, [n for n in names if n not in constant], top)
     return a
 
@@ -118,7 +136,8 @@ def _ranking(a: Analysis, ranked: list[str], k: int) -> list[dict]:
 def to_json(a: Analysis, checkpoint: str) -> dict:
     """The ranking and saturation summary as plain JSON-able data."""
     return {
-        "checkpoint": checkpoint, "cell": a.traces.cell, "n_chars": len(a.text),
+        "checkpoint": checkpoint, "cell": a.traces.cell, "n_chars": len(a.text if a.chars is None else a.chars),
+        "n_steps": len(a.text),
         "top_units": [{"probe": row["probe"], "rank": row["rank"], "unit": row["label"],
                        "layer": a.unit(row["unit"])[0], "kind": a.unit(row["unit"])[1],
                        "index": a.unit(row["unit"])[2], "r": round(row["r"], 6),

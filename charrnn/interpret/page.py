@@ -17,6 +17,10 @@ DecompressionStream (no library, no network):
     predictions  top-3 next-character ids (uint16) and probabilities (uint8, /255)
 
 At 20,000 characters a 2 x 128 LSTM page is about 4.1 MB (the text's spans are made by the page).
+
+Jamo tokens: `text` holds the steps (jamo), `groups` the composed characters and the first step of
+each; the page writes one box per character, split into a band per step, each coloured by its
+step's value, and the mouse over a syllable picks the step under it (its jamo, value, top-3).
 """
 
 from __future__ import annotations
@@ -145,7 +149,10 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
     first = [index_of[u] for u in chosen if u in index_of] or ([gallery[0]["unit"]] if gallery else
                                                               [ranking[0]["unit"]] if ranking else [0])
     saturation = [{k: v for k, v in row.items() if not k.endswith("_per_unit")} for row in a.saturation]
-    data = {"T": T, "text": a.text, "units": units, "probes": probes, "preds": preds, "ranking": ranking,
+    groups = None
+    if a.chars is not None:  # jamo tokens: one box per character, a band per step (see the template)
+        groups = {"start": a.starts.tolist(), "text": list(a.chars)}
+    data = {"T": T, "text": a.text, "groups": groups, "units": units, "probes": probes, "preds": preds, "ranking": ranking,
             "gallery": gallery, "first": first[0], "constant": a.constant, "saturation": saturation,
             "full": FULL, "weak_r": _weak_r()}
     packed = to_text(zlib.compress(b"".join(blob), 9))

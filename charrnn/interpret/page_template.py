@@ -76,9 +76,20 @@ function values(i){if(cache[i])return cache[i];var u=units[i],v=new Float32Array
 function probeValues(j){if(pcache[j])return pcache[j];var p=probes[j];
  return pcache[j]=new Float32Array(bytes.buffer.slice(p.off,p.off+4*T));}
 function shown(ch){return ch==='\n'?'\u21b5\n':ch==='\t'?'\u21e5   ':ch==='\r'?'\u240d':ch;}
-function spansFor(el,a,b){var out=[],frag=document.createDocumentFragment();
- for(var k=a;k<b;k++){var s=document.createElement('span');s.textContent=shown(text[k]);if(text[k]==='\n')s.className='nl';
-  s._i=k;out.push(s);frag.appendChild(s);}el.appendChild(frag);return out;}
+var G=D.groups,groupOf=null,spanOf=[];  // G (jamo tokens): characters made of steps G.start[g] .. G.start[g+1]-1
+if(G){groupOf=new Int32Array(T);for(var g0=0;g0+1<G.start.length;g0++)for(var k0=G.start[g0];k0<G.start[g0+1];k0++)groupOf[k0]=g0;}
+function spansFor(el,a,b){var out=[],frag=document.createDocumentFragment(),k,s;
+ if(!G){for(k=a;k<b;k++){s=document.createElement('span');s.textContent=shown(text[k]);if(text[k]==='\n')s.className='nl';
+  s._i=k;s._n=1;out.push(s);frag.appendChild(s);spanOf[k]=s;}el.appendChild(frag);return out;}
+ if(a>=b)return out;
+ for(var g=groupOf[a];g+1<G.start.length&&G.start[g]<b;g++){s=document.createElement('span');var ch=G.text[g];
+  s.textContent=shown(ch);if(ch==='\n')s.className='nl';s._i=G.start[g];s._n=G.start[g+1]-G.start[g];
+  for(k=s._i;k<s._i+s._n;k++)spanOf[k]=s;out.push(s);frag.appendChild(s);}
+ el.appendChild(frag);return out;}
+function bg(s,v,c,d){if(s._n===1)return colour((v[s._i]-c)/d);  // one band per step of a syllable
+ var parts=[];for(var j=0;j<s._n;j++){var col=colour((v[s._i+j]-c)/d);
+  parts.push(col+' '+(100*j/s._n).toFixed(1)+'%',col+' '+(100*(j+1)/s._n).toFixed(1)+'%');}
+ return 'linear-gradient(to right,'+parts.join(',')+')';}
 function fmt(v){var a=Math.abs(v);return a>=100?v.toFixed(0):a>=10?v.toFixed(1):v.toFixed(3);}
 function chr(c){return c==='\n'?'\\n':c==='\t'?'\\t':c===' '?'\u2423':c;}
 function unitTitle(i){var u=units[i];return u.label;}
@@ -90,7 +101,7 @@ function paint(){var t0=performance.now(),v,c,s,note;
  else{var u=units[cur];v=values(cur);c=u.centre;s=u.spread;
   note='white = median '+fmt(c)+' \u00b7 full red \u2265 '+fmt(c+D.full*s)+' \u00b7 full blue \u2264 '+fmt(c-D.full*s)+
    ' (\u00b1'+D.full+' robust SD)'+(u.bits===8?'':' \u00b7 16 levels');}
- var d=D.full*s;for(var k=0;k<T;k++)spans[k].style.background=colour((v[k]-c)/d);
+ var d=D.full*s;for(var k=0;k<spans.length;k++)spans[k].style.background=bg(spans[k],v,c,d);
  $('scale').innerHTML='<span class="legend"></span>';$('scale').appendChild(document.createTextNode(note));
  $('unit').value=String(cur);$('probe').value=String(curProbe);}
 function select(i,keepProbe){cur=i;if(!keepProbe)curProbe=bestProbe(i);byProbe=false;$('byprobe').checked=false;paint();}
@@ -109,10 +120,12 @@ function strip(k){  // the hovered line, and under each character the model's to
    e.textContent=sc(ch);e.title=Math.round(100*p)+'%';
    e.style.background=ch===text[i]?'rgb('+f+',255,'+f+')':'rgb(255,'+(Math.round(255-60*p))+','+f+')';}}
  box.textContent='';rows.forEach(function(r){box.appendChild(r);});}
-function info(k){if(hot)hot.classList.remove('hot');hot=spans[k];hot.classList.add('hot');strip(k);
+function info(k){if(hot)hot.classList.remove('hot');hot=spanOf[k];hot.classList.add('hot');strip(k);
  var u=units[cur],v=values(cur)[k],p=probes[curProbe],pv=probeValues(curProbe)[k];
  var line=text.slice(0,k).split('\n').length, col=k-text.lastIndexOf('\n',k-1)-1;
- var s='char '+k.toLocaleString()+' '+JSON.stringify(text[k])+' (line '+line+', col '+col+')  \u00b7  '+u.label+' = '+
+ var s=(G?'step '+k.toLocaleString()+' '+JSON.stringify(text[k])+' (jamo '+(k-hot._i+1)+' of '+hot._n+' in '+
+   JSON.stringify(G.text[groupOf[k]])+', character '+groupOf[k].toLocaleString()+')':
+   'char '+k.toLocaleString()+' '+JSON.stringify(text[k])+' (line '+line+', col '+col+')')+'  \u00b7  '+u.label+' = '+
   (u.bits===8?'':'\u2248')+fmt(v)+' (z '+((v-u.centre)/u.spread>=0?'+':'')+((v-u.centre)/u.spread).toFixed(1)+')  \u00b7  '+
   p.name+' = '+fmt(pv)+' (r '+(u.r[curProbe]>=0?'+':'')+u.r[curProbe].toFixed(3)+')';
  if(D.preds&&bytes){var P=D.preds,ids=new Uint16Array(bytes.buffer.slice(P.ids+2*P.k*k,P.ids+2*P.k*(k+1))),parts=[];
@@ -148,7 +161,7 @@ function build(){
   var nx=tr.insertCell();rows.slice(1).forEach(function(r,k){if(k)nx.appendChild(document.createTextNode(', '));nx.appendChild(link(r));
    nx.appendChild(document.createTextNode(' '+(r.r>=0?'+':'')+r.r.toFixed(2)));});});
  D.constant.forEach(function(n){var tr=tb.insertRow();tr.className='weak';tr.insertCell().textContent=n;var c=tr.insertCell();c.colSpan=3;c.textContent='constant in this text (not ranked)';});
- $('rnote').textContent='Pearson r over '+T.toLocaleString()+' characters, strongest probe first; weak: best |r| < '+D.weak_r+
+ $('rnote').textContent='Pearson r over '+T.toLocaleString()+(G?' steps (jamo tokens: a syllable is 2-3 steps, one band each)':' characters')+', strongest probe first; weak: best |r| < '+D.weak_r+
   '. Units: L<layer> <kind> <index>; tanh(c) is what the output gate reads.';
  var sb=$('saturation').tBodies[0];D.saturation.forEach(function(s){var tr=sb.insertRow();
   [s.layer,s.gate,s.units,(100*s.left).toFixed(1)+'%',(100*s.right).toFixed(1)+'%',s.mostly_left,s.mostly_right].forEach(function(x,k){
@@ -160,14 +173,16 @@ function build(){
   head.children[2].className=g.r>=0?'pos':'neg';head.children[2].textContent='r '+(g.r>=0?'+':'')+g.r.toFixed(3);
   card.appendChild(head);var box=document.createElement('div');box.className='mono';card.appendChild(box);
   var ss=spansFor(box,g.start,g.stop),v=values(g.unit),d=D.full*u.spread;
-  ss.forEach(function(s){s.style.background=colour((v[s._i]-u.centre)/d);});
+  ss.forEach(function(s){s.style.background=bg(s,v,u.centre,d);});
   card.onclick=function(){select(g.unit);curProbe=probes.findIndex(function(p){return p.name===g.probe;});paint();$('bar').scrollIntoView();};
   gal.appendChild(card);});
  if(!D.gallery.length)gal.textContent='No probe has a unit with |r| >= '+D.weak_r+' in this text.';
  spans=[];var start=0,lines=0,box=$('text');  // blocks of 40 lines: the browser lays out only those in view
  for(var k=0;k<=T;k++){if(k===T||(text[k]==='\n'&&++lines%40===0)){var blk=document.createElement('div');blk.className='blk';
   box.appendChild(blk);spans=spans.concat(spansFor(blk,start,Math.min(T,k+1)));start=k+1;if(k>=T-1)break;}}
- $('text').addEventListener('mouseover',function(e){if(e.target._i!==undefined)info(e.target._i);});
+ $('text').addEventListener('mousemove',function(e){var s=e.target;if(s._i===undefined)return;  // a syllable: the jamo under the mouse
+  var j=s._n>1?Math.min(s._n-1,Math.floor(s._n*(e.clientX-s.getBoundingClientRect().left)/Math.max(1,s.offsetWidth))):0;
+  if(!hot||hot!==s||hot._j!==j){info(s._i+j);s._j=j;}});
  select(D.first);
 }
 function unpack(){  // base 85 (5 characters per 4 bytes, see page.to_text), then zlib

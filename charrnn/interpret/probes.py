@@ -15,6 +15,16 @@ that character can know): an opening quote is inside its string, a closing quote
     upper_case        1 on an upper-case letter
     regex:PATTERN     1 on every character inside a match of PATTERN (re.MULTILINE)
 
+Korean probes (added to the default set when the text has Hangul; `korean_default`):
+
+    word_position     characters since the last space or line break (0 on the space itself)
+    in_latin          1 on a Latin letter in a line that has Hangul (code-switching: "Basic 대화 상자")
+    sentence_end      1 on a . ? ! that ends a sentence (followed by a space, a line break or the end;
+                      not a decimal point), and on the line break after a line that ends in 다, 요 or 오
+    jamo_lead         under jamo tokens, 1 on a syllable's leading consonant (one value per step:
+    jamo_vowel        `jamo_probes`; with chars tokens they are constant and not ranked)
+    jamo_trail
+
 Strings are found by a small tokenizer. For Python source (detected, or `mode="python"`) it
 follows Python's rules: backslash escapes (\\" and \\' do not close a string, also in raw
 strings), triple quotes span lines, other strings end at the line end, prefixes (f, r, b, u, ...)
@@ -33,6 +43,11 @@ from charrnn.errors import UsageError
 
 BUILTIN = ("in_double_quotes", "in_single_quotes", "in_string", "line_position", "chars_to_eol",
            "bracket_depth", "indentation", "in_comment", "word_start", "upper_case")
+KOREAN = ("word_position", "in_latin", "sentence_end")  # per character, like BUILTIN
+JAMO = ("jamo_lead", "jamo_vowel", "jamo_trail")  # per token (jamo tokens only)
+KNOWN = BUILTIN + KOREAN + JAMO
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]+")
+_SENTENCE = re.compile(r"(?<![0-9])[.?!](?=\s|$)|(?<=[다요오])[.]?(?=\n)")
 _PYTHON_LINE = re.compile(r"^[ \t]*(def |class |import |from \S+ import |return\b|elif |except\b|self\.)",
                           re.MULTILINE)
 _OPEN, _CLOSE = "([{", ")]}"
@@ -51,9 +66,9 @@ def check_names(names) -> list[str]:
     for name in names:
         if name.startswith("regex:"):
             _compile(name[6:])
-        elif name not in BUILTIN:
+        elif name not in KNOWN:
             raise UsageError(f"unknown probe {name!r}",
-                             hint="choose from " + ", ".join(BUILTIN) + ", or regex:PATTERN")
+                             hint="choose from " + ", ".join(KNOWN) + ", or regex:PATTERN")
         if name not in out:
             out.append(name)
     return out
@@ -69,9 +84,57 @@ def _compile(pattern: str) -> re.Pattern:
                          hint="a Python regular expression, e.g. --probe 'regex:[0-9]+'") from None
 
 
+def has_hangul(text: str, share: float = 0.05) -> bool:
+    """True when at least `share` of the text's characters are Hangul syllables."""
+    n = sum(1 for c in text if "\uac00" <= c <= "\ud7a3")
+    return n >= max(1, share * len(text))
+
+
+def default_names(text: str, tokens: str = "chars") -> tuple[str, ...]:
+    """The probes inspect-cells ranks when none are named: BUILTIN, plus KOREAN for a text with
+    Hangul, plus JAMO under jamo tokens."""
+    korean = has_hangul(text)
+    return BUILTIN + (KOREAN if korean else ()) + (JAMO if tokens == "jamo" else ())
+
+
+def jamo_probes(token_text: str) -> dict[str, np.ndarray]:
+    """Per token of a jamo-token text: 1 on the leading consonants, vowels, trailing consonants of
+    syllables (an escaped jamo, which is no syllable's part, is 0 in all three)."""
+    from charrnn.data import tokens as tok
+
+    k = tok.kinds(np.array([ord(c) for c in token_text], dtype=np.int64))
+    after_esc = np.concatenate(([False], k[:-1] == tok.ESC))
+    out = {}
+    for name, kind in (("jamo_lead", tok.LEAD), ("jamo_vowel", tok.VOWEL), ("jamo_trail", tok.TRAIL)):
+        out[name] = ((k == kind) & ~after_esc).astype(np.float64)
+    return out
+
+
+def _korean(text: str) -> dict[str, np.ndarray]:
+    T = len(text)
+    word = np.zeros(T)
+    n = 0
+    for t, ch in enumerate(text):
+        n = 0 if ch.isspace() else n + 1
+        word[t] = n
+    latin = np.zeros(T)
+    start = 0
+    for line in text.splitlines(keepends=True):
+        if any("\uac00" <= c <= "\ud7a3" for c in line):
+            for m in _LATIN.finditer(line):
+                latin[start + m.start(): start + m.end()] = 1.0
+        start += len(line)
+    end = np.zeros(T)
+    for m in _SENTENCE.finditer(text):
+        end[m.start(): max(m.end(), m.start() + 1)] = 1.0
+    return {"word_position": word, "in_latin": latin, "sentence_end": end}
+
+
 def compute(text: str, names=BUILTIN, mode: str = "auto") -> dict[str, np.ndarray]:
-    """{name: (T,) float64 signal} for the probe names (built-in or regex:PATTERN)."""
+    """{name: (T,) float64 signal} for the probe names (built-in or regex:PATTERN), one value per
+    character (the JAMO probes, one per token, come from `jamo_probes`)."""
     names = check_names(names)
+    kor = _korean(text) if any(n in KOREAN for n in names) else {}
     if mode == "auto":
         mode = "python" if looks_like_python(text) else "plain"
     lex = _lex_python_best(text) if mode == "python" else _lex_plain(text)
@@ -90,6 +153,10 @@ def compute(text: str, names=BUILTIN, mode: str = "auto") -> dict[str, np.ndarra
             out[name] = (word & ~prev).astype(np.float64)
         elif name == "upper_case":
             out[name] = np.array([c.isupper() for c in text], dtype=np.float64)
+        elif name in kor:
+            out[name] = kor[name]
+        elif name in JAMO:  # no jamo steps in a text read character by character
+            out[name] = np.zeros(len(text))
     return out
 
 

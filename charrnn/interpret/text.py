@@ -23,13 +23,17 @@ def training_text(trained, max_chars: int) -> str:
     path = Path(info["path"])
     if not path.is_file():
         raise CorpusError(f"the training corpus {path} is gone (moved or deleted)", hint=hint)
-    corpus = load_corpus(path, info.get("encoding_errors") or "strict")
+    corpus = load_corpus(path, info.get("encoding_errors") or "strict", tokens=trained.vocab.tokens)
     if info.get("sha256") and corpus.sha256 != info["sha256"]:
         raise CorpusError(f"the training corpus {path} has changed since training (its sha256 differs)", hint=hint)
     _, val = split(corpus.ids, float(trained.meta.get("train", {}).get("val_frac", 0.1)))
     if len(val) == 0:  # no validation split: the end of the text
         val = corpus.ids[-max_chars:]
-    return corpus.vocab.decode(np.asarray(val[:max_chars]))
+    val = np.asarray(val[:max_chars])
+    w = corpus.vocab.char_weights(val)
+    if w is not None and len(val):  # jamo: start at a character's first token (the split may cut a syllable)
+        val = val[int(np.argmax(w)):]
+    return corpus.vocab.decode(val)
 
 
 def read_known_text(path, vocab, max_chars: int, encoding_errors: str = "strict", warn=None) -> str:

@@ -87,7 +87,8 @@ class LMTask(Task):
         else:  # a new run: the defaults, and the learning rate measured for its cell (options.CELL_LR)
             cell = saved.cfg.cell if saved is not None else model_opts.get("cell", default("model"))
             tcfg = TrainConfig(**{"lr": default_lr(cell), **train_opts})
-        corpus = load_corpus(corpus_path, encoding_errors=encoding_errors, cache_dir=cache_dir)
+        tokens = saved.cfg.tokens if saved is not None else model_opts.get("tokens", default("tokens"))
+        corpus = load_corpus(corpus_path, encoding_errors=encoding_errors, cache_dir=cache_dir, tokens=tokens)
         warnings.extend(corpus.warnings)
         lookup = None
         if saved is None:
@@ -107,7 +108,8 @@ class LMTask(Task):
         if len(val_ids) < tcfg.seq_len + 1:  # not even one validation chunk of one stream
             raise CorpusError(f"the validation split has {len(val_ids):,} characters, fewer than one chunk needs "
                               f"(--seq-len {tcfg.seq_len} + 1)", hint="raise --val-frac, lower --seq-len or use more text")
-        val_streams = Streams(val_ids, min(tcfg.batch, max(1, (len(val_ids) - 1) // tcfg.seq_len)), tcfg.seq_len)
+        val_streams = Streams(val_ids, min(tcfg.batch, max(1, (len(val_ids) - 1) // tcfg.seq_len)), tcfg.seq_len,
+                              weights=corpus.vocab.char_weights(val_ids))  # (jamo: per-character losses)
         rng = np.random.default_rng(tcfg.seed)
         params = model.init_params(cfg, rng) if saved is None else {k: v.copy() for k, v in saved.params.items()}
         run = Run(task=self.name, cfg=cfg, tcfg=tcfg, vocab=vocab, corpus=corpus, params=params,
@@ -168,6 +170,9 @@ class LMTask(Task):
         if val_whole is not None:
             metrics.update(val_whole_loss=val_whole, val_whole_bpc=val_whole / math.log(2),
                            val_whole_chars=plan.chars(whole=True))
+        if run.vocab.tokens != "chars":  # val_loss is per token; beside it, per original character
+            metrics.update(tokens=run.vocab.tokens, val_char_loss=plan.per_char(val, False),
+                           val_whole_char_loss=plan.per_char(val_whole, True))
         return metrics
 
     def log_text(self, run: Run) -> str | None:
@@ -220,7 +225,7 @@ class LMTask(Task):
 def _lookup(corpus_vocab: Vocab, model_vocab: Vocab, path) -> np.ndarray | None:
     if corpus_vocab == model_vocab:
         return None
-    missing = model_vocab.known("".join(corpus_vocab.chars)).unknown
+    missing = [c for c in corpus_vocab.chars if c not in model_vocab]  # (tokens: jamo under jamo)
     if missing:
         raise VocabError(f"the corpus has {len(missing)} character(s) the checkpoint {path} does not know: "
                          f"{describe(missing)}", hint="fine-tune only on text whose characters the model was "

@@ -50,6 +50,14 @@ class ValidationPlan:
         widths = list_chunk_widths(self.streams)
         return self.streams.batch * sum(widths if whole else widths[: self.part_chunks])
 
+    def per_char(self, loss: float | None, whole: bool) -> float | None:
+        """A mean loss per token as nats per original character (jamo: tokens / characters times
+        larger; chars: the same), over the part or the whole split."""
+        if loss is None or self.streams.weights is None:
+            return loss
+        n = self.streams.eval_chars(None if whole else self.part_chunks)
+        return loss * self.chars(whole) / max(1, n)
+
     def calibrate(self, params, cfg, ws=None) -> None:
         """A first cost estimate: time one forward chunk of the validation streams (the faster of
         two calls: the first one also pays for warming up)."""

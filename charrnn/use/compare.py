@@ -46,7 +46,7 @@ class RunData:
     epochs: float | None
     train_seconds: float | None  # wall-clock time of training, validation included
     chars_per_s: float | None  # median training throughput over the logged records
-    best_val: float | None  # nats/char
+    best_val: float | None  # nats per original character (jamo runs: converted from their per-token loss)
     last_val: float | None
     options: dict  # "--hidden" -> 128, ...
     corpus: str | None
@@ -155,9 +155,14 @@ def load_run(spec, notes: list | None = None) -> RunData:
     for rec, e in zip(records, elapsed):
         if not isinstance(rec.get("val_loss"), (int, float)):
             continue
+        # val_loss in nats per original character for every tokenization (a jamo run logs its
+        # per-token loss as val_loss and the per-character one as val_char_loss: the unit compared)
+        per_char = rec.get("val_char_loss")
+        ratio = per_char / rec["val_loss"] if isinstance(per_char, (int, float)) and rec["val_loss"] else 1.0
         curve.append({"step": rec["step"], "epochs": rec.get("epochs", rec.get("epoch")), "elapsed": e,
-                      "train_loss": rec.get("train_loss"), "val_loss": rec["val_loss"],
-                      "val_whole_loss": rec.get("val_whole_loss"),
+                      "train_loss": None if rec.get("train_loss") is None else rec["train_loss"] * ratio,
+                      "val_loss": rec["val_loss"] * ratio, "val_token_loss": rec["val_loss"],
+                      "val_whole_loss": rec.get("val_whole_char_loss", rec.get("val_whole_loss")),
                       **{k: rec[k] for k in ("val_exact_match", "val_char_error_rate") if _number(rec.get(k))}})
         if isinstance(rec.get("sample"), str):
             samples.append({"step": rec["step"], "text": rec["sample"]})

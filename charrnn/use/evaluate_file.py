@@ -18,7 +18,6 @@ chunks, so the chunk width changes no result beyond float rounding).
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 
@@ -27,7 +26,7 @@ import numpy as np
 from charrnn.data import corpus
 from charrnn.data.corpus import Streams, cache_dir_default, code_point_chunks
 from charrnn.errors import CorpusError, VocabError
-from charrnn.use.evaluate import CHUNK, EvalResult, stream_loss
+from charrnn.use.evaluate import CHUNK, result, stream_scores
 from charrnn.options import check
 from charrnn.data.vocab import describe
 
@@ -115,7 +114,7 @@ def window(streams: int, cfg) -> int:
 
 
 def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                  progress=None, tuner=None) -> EvalResult:
+                  progress=None, tuner=None):
     """Score the text file `path` with a `trained.Trained` model, in bounded memory.
 
     progress (optional): called as progress(phase, done, total) with phase "read" (bytes of the
@@ -147,11 +146,9 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
         B = max(1, min(streams, n))
         W = window(B, trained.cfg)
         report = None if progress is None else (lambda done, total: progress("score", done, total))
-        total, count = stream_loss(trained.params, trained.cfg, Streams(ids.array(), B, W), progress=report,
-                                   tuner=tuner)
+        total, count, chars = stream_scores(trained.params, trained.cfg, Streams(ids.array(), B, W),
+                                            progress=report, tuner=tuner, chars_in=trained.vocab.chars_in)
     finally:
         chunks.close()
         ids.close()
-    nats = total / count
-    return EvalResult(nats_per_char=nats, bits_per_char=nats / math.log(2), perplexity=math.exp(nats),
-                      chars=count, skipped=skipped, unknown=unknown, total_nats=total, streams=B)
+    return result(total, count, chars, trained.vocab, skipped=skipped, unknown=unknown, streams=B)

@@ -29,6 +29,7 @@ def info_dict(trained) -> dict:
         "layers": cfg.layers,
         "hidden": cfg.hidden,
         "vocab_size": vocab.size,
+        "tokens": vocab.tokens,  # chars | jamo (charrnn.data.tokens); val losses are per token
         "dropout": cfg.dropout,
         "dtype": cfg.dtype,
         "parameters": model.n_params(cfg),
@@ -63,7 +64,8 @@ def info_rows(d: dict) -> list[tuple[str, str]]:
         ("parameters", f"{d['parameters']:,}"),
         ("dtype", d["dtype"]),
         ("dropout", f"{d['dropout']:g}"),
-        ("vocabulary", f"{d['vocab_size']} characters"),
+        ("vocabulary", f"{d['vocab_size']} characters" if d.get("tokens", "chars") == "chars" else
+         f"{d['vocab_size']} tokens ({d['tokens']}: Hangul syllables read as their jamo)"),
         ("characters", " ".join(display(c) for c in d["vocab"])),
         ("step", "-" if d["step"] is None else f"{d['step']:,}"),
         ("epoch", _dash(d["epoch"])),

@@ -21,6 +21,7 @@ is not part of the output; a prime is not either (the CLI echoes it).
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -28,6 +29,7 @@ import numpy as np
 from charrnn.use.stepper import make_stepper
 from charrnn.errors import UsageError
 from charrnn.options import check
+from charrnn.data.tokens import Grammar, Recomposer
 from charrnn.data.vocab import describe
 
 _BLOCK = 256  # uniform numbers drawn per call of rng.random
@@ -111,13 +113,40 @@ def _uniforms(rng: np.random.Generator) -> Iterator[float]:
 
 def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, prime: str = "", rng: np.random.Generator | None = None,
-             counts=None) -> Iterator[str]:
+             counts=None, grammar: bool = True) -> Iterator[str]:
     """Yield `length` sampled characters after warming the state on `prime` (not yielded).
 
     `prime` must hold known characters only (see `clean_prime`); `counts` (per vocabulary id,
     optional) picks the start character when there is no prime and no newline.
+
+    Jamo tokens (vocab.tokens == "jamo"): the tokens are recomposed as they come (`tokens.Recomposer`
+    holds back at most one unfinished syllable) and `length` counts the characters written. With
+    `grammar` (default) every draw is restricted to the tokens the syllable grammar allows next
+    (`tokens.Grammar`): the disallowed logits are set to -inf before temperature, top-k and top-p,
+    so the draw is from the model's distribution renormalised over the allowed tokens. A leading
+    consonant is always followed by its vowel; the sample ends once `length` characters are
+    complete (a syllable L V at the end takes its trailing consonant if the next draw is one).
     """
     check_options(temperature, top_k, top_p, length)
+    if vocab.tokens == "chars":
+        yield from _draws(params, cfg, vocab, length, temperature, top_k, top_p, prime, rng, counts, None)
+        return
+    rule = Grammar(vocab.chars) if grammar else None
+    rec, n = Recomposer(), 0
+    if length <= 0:
+        return
+    for token in _draws(params, cfg, vocab, None, temperature, top_k, top_p, prime, rng, counts, rule):
+        for ch in rec.feed(token):
+            yield ch
+            n += 1
+            if n == length:
+                return
+
+
+def _draws(params, cfg, vocab, length: int | None, temperature: float, top_k, top_p, prime: str, rng,
+           counts, rule: "Grammar | None") -> Iterator[str]:
+    """`length` sampled tokens (None: without end), each drawn as the module docstring says; `rule`
+    (a tokens.Grammar, optional) masks the tokens it does not allow next."""
     rng = rng if rng is not None else np.random.default_rng()
     prime = prime or start_char(vocab, counts)
     ids = vocab.encode(prime).tolist()
@@ -125,28 +154,48 @@ def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: i
     for i in ids[:-1]:
         st.step(i)
     cur, chars, V = ids[-1], vocab.chars, vocab.size
+    steps = itertools.count() if length is None else range(length)
+    state = rule.state_after_prime(ids) if rule is not None else None
+
+    def logits(cur):
+        """The next token's logits, with the grammar's -inf on what it does not allow (a new array)."""
+        nonlocal state
+        z = st.step(cur)
+        return z if rule is None else z + rule.add[state]
+
+    def moved(cur):
+        nonlocal state
+        if rule is not None:
+            state = rule.after(state, cur)
+        return chars[cur]
+
     filtered = (top_k is not None and top_k < V) or (top_p is not None and top_p < 1.0)
     if temperature == 0:  # greedy: no random numbers at all
-        for _ in range(length):
-            cur = int(st.step(cur).argmax())
-            yield chars[cur]
+        for _ in steps:
+            cur = int(logits(cur).argmax())
+            yield moved(cur)
         return
     us = _uniforms(rng)
     if filtered:
-        for _ in range(length):
-            p = distribution(st.step(cur), temperature, top_k, top_p)
+        for _ in steps:
+            p = distribution(logits(cur), temperature, top_k, top_p)
             cur = _pick(np.cumsum(p), next(us))
-            yield chars[cur]
+            yield moved(cur)
         return
     # Gumbel-max: argmax(z / T + G) with G ~ Gumbel(0, 1) i.i.d. is an exact draw from softmax(z / T);
     # as argmax(z + T * G) it costs one add and one argmax per character (noise drawn in blocks).
+    # With the grammar, z has -inf where it forbids: the argmax is then an exact draw from the
+    # renormalised distribution over the allowed tokens.
     w = np.empty(V, dtype=params["Wy"].dtype)
-    for done in range(0, length, _BLOCK):
+    blocks = itertools.count(0, _BLOCK) if length is None else range(0, length, _BLOCK)
+    for done in blocks:
         noise = list((rng.gumbel(size=(_BLOCK, V)) * temperature).astype(w.dtype))  # rows (V,)
-        for i in range(min(_BLOCK, length - done)):
+        for i in range(_BLOCK if length is None else min(_BLOCK, length - done)):
             np.add(st.step(cur), noise[i], out=w)
+            if rule is not None:
+                np.add(w, rule.add[state], out=w, casting="unsafe")
             cur = int(w.argmax())
-            yield chars[cur]
+            yield moved(cur)
 
 
 def stream(chars: Iterable[str], write: Callable[[str], object], flush: Callable[[], object],
