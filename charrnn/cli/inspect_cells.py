@@ -112,7 +112,8 @@ def inspect_cells(
     if html is not None:
         summary = (f"{path}: {cfg.layers}-layer {cfg.cell}, {cfg.hidden} units per layer; "
                    f"{len(body):,} characters of {source}.")
-        page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars).encode("utf-8")
+        page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars,
+                          trained=trained).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
     if as_json:
