@@ -7,6 +7,7 @@ import pytest
 
 from browser import open_page
 from charrnn.engine.trained import load_trained
+from charrnn.interpret.ablation import ablation
 from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import cells_page
 from charrnn.interpret.page_model import embed
@@ -25,10 +26,12 @@ def _model(tmp_path, cell, scale=3.0):
     return t
 
 
-def _page(tmp_path, t, text, **kw):
+def _page(tmp_path, t, text, with_ablation=False):
     a = analyse(t, text, ["in_string", "line_position"], top=2)
     path = tmp_path / f"{t.cfg.cell}.html"
-    path.write_text(cells_page(a, "live test", title="m", vocab=t.vocab.chars, trained=t, **kw), encoding="utf-8")
+    rows = ablation(t, a) if with_ablation else None
+    path.write_text(cells_page(a, "live test", title="m", vocab=t.vocab.chars, trained=t, ablation=rows),
+                    encoding="utf-8")
     return a, path
 
 
@@ -55,8 +58,9 @@ def test_js_forward_matches_the_python_trace(page, tmp_path, cell):
 
 def test_live_panel_types_samples_and_holds(page, tmp_path):
     t = _model(tmp_path, "lstm")
-    a, path = _page(tmp_path, t, LIVE_TEXT * 3)
+    a, path = _page(tmp_path, t, LIVE_TEXT * 3, with_ablation=True)
     open_page(page, path, wait_for="body[data-ready]")
+    assert page.locator("#ablation tbody tr").count() == 2 and page.is_visible("#ablation")  # a row per probe
     page.fill("#livein", "def g(y):\n    return 'q'")
     spans = page.locator("#liveout span")
     assert spans.count() == len("def g(y):\n    return 'q'")
@@ -111,3 +115,21 @@ def test_a_model_over_the_limit_turns_the_panel_off(page, tmp_path):
     open_page(page, path, wait_for="body[data-ready]")
     assert "The live panel is off" in page.text_content("#liveoff") and not page.is_visible("#live")
     assert "parameters" in page.evaluate("() => window.charrnn.off")
+
+
+@pytest.mark.parametrize("cell,specs", [("lstm", ["L0:c:2=0.7", "L1:h:1=0"]), ("gru", ["L0:h:4=-0.6", "L1:h:0=0"])])
+def test_js_holds_match_the_python_intervention(page, tmp_path, cell, specs):
+    from charrnn.nn.intervene import parse_holds
+    from charrnn.tasks import lm
+
+    t = _model(tmp_path, cell)
+    text = LIVE_TEXT
+    _, path = _page(tmp_path, t, text)
+    open_page(page, path, wait_for="body[data-ready]")
+    hold = parse_holds([], specs, t.cfg)
+    ids = t.vocab.encode(text)[None, :]
+    caches = lm.forward(t.params, t.cfg, ids, lm.init_state(t.cfg, 1), hold=hold)[2].stack.layers
+    want = np.concatenate([caches[k]["trace"][kind][:, 0, :] for k in range(2) for kind in CELL_KINDS[cell]], axis=1)
+    page.evaluate("s => window.charrnn.intervene(s.map(u => ({unit: u.split('=')[0], value: +u.split('=')[1]})))", specs)
+    rows = np.array(page.evaluate("t => window.charrnn.forward(t)", text))
+    assert np.abs(rows - want).max() < 1e-4

@@ -69,12 +69,13 @@ def _gallery_window(signal: np.ndarray, n: int, text: str) -> tuple[int, int]:
     return start, min(T, start + n)
 
 
-def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None, trained=None) -> str:
+def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None, trained=None, ablation=None) -> str:
     """The page for an `analysis.Analysis` (see the module docstring).
 
     chosen: unit numbers to put first (--unit); vocab: the model's characters (for predictions);
     trained: the model itself (`engine.trained.Trained`), embedded for the page's live panel
-    (page_model.py; without it, or above page_model.MAX_BYTES, the panel says why it is off).
+    (page_model.py; without it, or above page_model.MAX_BYTES, the panel says why it is off);
+    ablation: the rows of `ablation.ablation` (--ablation), shown as a table.
     """
     T = len(a.text)
     U = a.traces.acts.shape[1]
@@ -157,7 +158,7 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None, trained=
 
         model, weights = embed(trained.cfg, trained.params, trained.vocab.chars,
                                start_char(trained.vocab, trained.meta.get("char_counts")))
-    data = {"model": model, "T": T, "text": a.text, "units": units, "probes": probes, "preds": preds, "ranking": ranking,
+    data = {"model": model, "ablation": ablation or [], "T": T, "text": a.text, "units": units, "probes": probes, "preds": preds, "ranking": ranking,
             "gallery": gallery, "first": first[0], "constant": a.constant, "saturation": saturation,
             "full": FULL, "weak_r": _weak_r()}
     packed = to_text(zlib.compress(b"".join(blob), 9))

@@ -48,6 +48,9 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 <div><h2>Gate saturation</h2>
 <table id="saturation"><thead><tr><th>layer</th><th>gate</th><th class="num">units</th><th class="num">&lt; 0.1</th><th class="num">&gt; 0.9</th><th class="num">mostly &lt; 0.1</th><th class="num">mostly &gt; 0.9</th></tr></thead><tbody></tbody></table>
 <p class="muted">share of time each gate spends closed (&lt; 0.1) or open (&gt; 0.9), averaged over a layer's units</p></div>
+<div id="ablbox" style="display:none"><h2>Does the model use them? Zero the unit</h2>
+<table id="ablation"><thead><tr><th>probe</th><th>unit zeroed</th><th class="num">&Delta; all</th><th class="num">&Delta; active</th><th>random unit</th><th class="num">&Delta; all</th><th class="num">&Delta; active</th></tr></thead><tbody></tbody></table>
+<p class="muted">loss change in nats per character (zeroed minus intact) over all characters and over those where the probe is active (above its smallest value), against a random unit of the same layer and kind: a unit the model relies on costs far more than the random one</p></div>
 </div>
 <h2>The strongest units, each on the stretch of text where its probe varies most</h2>
 <div id="gallery"></div>
@@ -177,6 +180,9 @@ function build(){
  D.constant.forEach(function(n){var tr=tb.insertRow();tr.className='weak';tr.insertCell().textContent=n;var c=tr.insertCell();c.colSpan=3;c.textContent='constant in this text (not ranked)';});
  $('rnote').textContent='Pearson r over '+T.toLocaleString()+' characters, strongest probe first; weak: best |r| < '+D.weak_r+
   '. Units: L<layer> <kind> <index>; tanh(c) is what the output gate reads.';
+ if(D.ablation.length){$('ablbox').style.display='';var ab=$('ablation').tBodies[0];
+  D.ablation.forEach(function(r){var tr=ab.insertRow();[r.probe,r.unit,r.delta_all,r.delta_active,r.random_unit,r.random_delta_all,r.random_delta_active].forEach(function(x,k){
+   var c=tr.insertCell();if(typeof x==='number'||x===null){c.className='num';c.textContent=x===null?'-':(x>=0?'+':'')+x.toFixed(4);}else c.textContent=x;});});}
  var sb=$('saturation').tBodies[0];D.saturation.forEach(function(s){var tr=sb.insertRow();
   [s.layer,s.gate,s.units,(100*s.left).toFixed(1)+'%',(100*s.right).toFixed(1)+'%',s.mostly_left,s.mostly_right].forEach(function(x,k){
    var c=tr.insertCell();c.textContent=String(x);if(k!==1)c.className='num';});});

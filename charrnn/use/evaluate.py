@@ -70,23 +70,24 @@ def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, 
 
 
 def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK, progress=None,
-              tuner=None) -> tuple[float, int]:
+              tuner=None, hold=None) -> tuple[float, int]:
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
     check("streams", streams)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0
     return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk), progress=progress,
-                       tuner=tuner)
+                       tuner=tuner, hold=hold)
 
 
 def stream_loss(params, cfg, streams: Streams, remap=None, progress=None, ws: Workspace | None = None,
-                tuner=None) -> tuple[float, int]:
+                tuner=None, hold=None) -> tuple[float, int]:
     """(total nats, characters scored) over every chunk of `streams` once, the state carried from
     chunk to chunk; remap (optional) maps the corpus's ids to the model's; progress(done, total)
     (optional) is called after each chunk with characters read so far and in all. The scratch
     arrays live in `ws`, else in a workspace of this call, freed on return. `tuner`
-    (charrnn.nn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk."""
+    (charrnn.nn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk; `hold`
+    (charrnn.nn.intervene.Holds, optional) holds units at a value at every step (--ablate, --clamp)."""
     ws = ws if ws is not None else Workspace()
     state = model.init_state(cfg, streams.batch)
     total, count = 0.0, 0
@@ -94,7 +95,7 @@ def stream_loss(params, cfg, streams: Streams, remap=None, progress=None, ws: Wo
         if remap is not None:
             x, y = remap(x), remap(y)
         with maybe_unit(tuner):
-            s, c, state = model.loss_sum(params, cfg, x, y, state, ws)
+            s, c, state = model.loss_sum(params, cfg, x, y, state, ws, hold=hold)
         total, count = total + s, count + c
         if progress is not None:
             progress(count, streams.batch * streams.length)
@@ -102,10 +103,10 @@ def stream_loss(params, cfg, streams: Streams, remap=None, progress=None, ws: Wo
 
 
 def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1, progress=None,
-                  tuner=None) -> EvalResult:
+                  tuner=None, hold=None) -> EvalResult:
     """Score `text` with a `trained.Trained` model (see the module docstring for the rules)."""
     ids, skipped, unknown = known_ids(trained.vocab, text, strict)
-    total, count = score_ids(trained.params, trained.cfg, ids, streams, progress=progress, tuner=tuner)
+    total, count = score_ids(trained.params, trained.cfg, ids, streams, progress=progress, tuner=tuner, hold=hold)
     if count == 0:
         what = "no characters" if not len(ids) else "only one character"
         raise CorpusError(f"the text has {what} the model knows, nothing to score",

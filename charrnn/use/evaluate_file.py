@@ -115,12 +115,12 @@ def window(streams: int, cfg) -> int:
 
 
 def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                  progress=None, tuner=None) -> EvalResult:
+                  progress=None, tuner=None, hold=None) -> EvalResult:
     """Score the text file `path` with a `trained.Trained` model, in bounded memory.
 
     progress (optional): called as progress(phase, done, total) with phase "read" (bytes of the
     file) or "score" (characters scored). tuner (charrnn.nn.threads.ThreadTuner, optional): the BLAS
-    threads, chosen chunk by chunk.
+    threads, chosen chunk by chunk. hold (charrnn.nn.intervene.Holds, optional): --ablate / --clamp.
     """
     check("streams", streams)
     chunks = code_point_chunks(path, encoding_errors)  # (checks the path and the option)
@@ -148,7 +148,7 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
         W = window(B, trained.cfg)
         report = None if progress is None else (lambda done, total: progress("score", done, total))
         total, count = stream_loss(trained.params, trained.cfg, Streams(ids.array(), B, W), progress=report,
-                                   tuner=tuner)
+                                   tuner=tuner, hold=hold)
     finally:
         chunks.close()
         ids.close()

@@ -111,17 +111,18 @@ def _uniforms(rng: np.random.Generator) -> Iterator[float]:
 
 def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, prime: str = "", rng: np.random.Generator | None = None,
-             counts=None) -> Iterator[str]:
+             counts=None, hold=None) -> Iterator[str]:
     """Yield `length` sampled characters after warming the state on `prime` (not yielded).
 
     `prime` must hold known characters only (see `clean_prime`); `counts` (per vocabulary id,
-    optional) picks the start character when there is no prime and no newline.
+    optional) picks the start character when there is no prime and no newline; `hold`
+    (charrnn.nn.intervene.Holds) holds units at a value at every step (--ablate, --clamp).
     """
     check_options(temperature, top_k, top_p, length)
     rng = rng if rng is not None else np.random.default_rng()
     prime = prime or start_char(vocab, counts)
     ids = vocab.encode(prime).tolist()
-    st = make_stepper(params, cfg)
+    st = make_stepper(params, cfg, hold=hold)
     for i in ids[:-1]:
         st.step(i)
     cur, chars, V = ids[-1], vocab.chars, vocab.size
