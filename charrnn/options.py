@@ -262,6 +262,9 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            hint="--threads auto picks 1 or all cores by timing the work; --threads 1 suits a busy machine"),
     Option("as_json", False, "Print one JSON object instead of the table(s).", OUTPUT, bool, flags=("--json",),
            show_default="off"),
+    Option("live", None, "Rewrite this self-contained HTML page at every evaluation: learning curves, latest "
+           "samples, each probe's best unit |r| over the steps and its heat map (the page reloads itself).",
+           OUTPUT, Path, flags=("--live",), metavar="FILE.html", show_default="none"),
     # ----------------------------------------------------------------- sample / evaluate: causes
     Option("ablate", None, "Zero this unit of a layer's state at every step, as LAYER:KIND:INDEX with KIND h "
            "(or c for an LSTM), e.g. L0:c:98. Repeatable.", INTERVENE, list, flags=("--ablate",),

@@ -6,7 +6,8 @@ writes docs/compare.png (the table and both curves), docs/inspect-cells.png (the
 ranking, saturation and the gallery of the strongest units) and docs/inspect-cells-text.png (the
 text coloured by the strongest unit, with the info line of one hovered character),
 docs/inspect-cells-live.png (the live panel: a typed text, the strongest unit zeroed, a sample) and
-docs/inspect-memory.png (the whole inspect-memory page, with `--memory runs/memory.html`). Needs Debian's
+docs/inspect-memory.png (the whole inspect-memory page, with `--memory runs/memory.html`) and
+docs/train-live.png (the page of `train --live`, with `--live live.html`). Needs Debian's
 chromium (/usr/bin/chromium, or CHARRNN_CHROMIUM) and the playwright package (the dev extra);
 it never downloads a browser.
 """
@@ -89,6 +90,16 @@ def live_shot(browser, html: Path, out: Path, text: str = LIVE_TEXT) -> None:
     _check(errors, html)
 
 
+def train_live_shot(browser, html: Path, out: Path) -> None:
+    """The page of `train --live`: curves, |r| over the steps, samples and the first heat maps."""
+    page, errors = _open(browser, html, 900)
+    page.wait_for_selector("body[data-ready]")
+    box = page.locator("#heat").bounding_box()
+    page.set_viewport_size({"width": WIDTH, "height": int(box["y"] + min(box["height"], 200) + 10)})
+    page.screenshot(path=out / "train-live.png")
+    _check(errors, html)
+
+
 def memory_shot(browser, html: Path, out: Path) -> None:
     page, errors = _open(browser, html, 900)
     page.wait_for_timeout(300)  # the charts are drawn by the page's script on load
@@ -106,6 +117,7 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, help="the page of `charrnn compare --html`")
     ap.add_argument("--cells", type=Path, help="the page of `charrnn inspect-cells --html`")
     ap.add_argument("--memory", type=Path, help="the page of `charrnn inspect-memory --html`")
+    ap.add_argument("--live", type=Path, help="the page of `charrnn train --live`")
     ap.add_argument("--out", type=Path, default=Path("docs"))
     a = ap.parse_args()
     if not Path(CHROMIUM).is_file():
@@ -122,9 +134,11 @@ def main() -> None:
             live_shot(browser, a.cells, a.out)
         if a.memory:
             memory_shot(browser, a.memory, a.out)
+        if a.live:
+            train_live_shot(browser, a.live, a.out)
         browser.close()
     for name in ("compare.png", "inspect-cells.png", "inspect-cells-text.png", "inspect-cells-live.png",
-                 "inspect-memory.png"):
+                 "inspect-memory.png", "train-live.png"):
         if (a.out / name).exists():
             print(f"wrote {a.out / name}", file=sys.stderr)
 
