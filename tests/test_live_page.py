@@ -12,6 +12,9 @@ from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import cells_page
 from charrnn.interpret.page_model import embed
 from charrnn.interpret.units import CELL_KINDS
+from charrnn.nn.cells import CELLS
+from charrnn.nn.intervene import parse_holds
+from charrnn.tasks import lm
 from charrnn.use.sample import generate
 from helpers import TEXT, make_checkpoint
 
@@ -35,10 +38,11 @@ def _page(tmp_path, t, text, with_ablation=False):
     return a, path
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_js_forward_matches_the_python_trace(page, tmp_path, cell):
+@pytest.mark.parametrize("cell,specs", [("rnn", ["L1:h:0=0.5"]), ("lstm", ["L0:c:2=0.7", "L1:h:1=0"]),
+                                        ("gru", ["L0:h:4=-0.6", "L1:h:0=0"])])
+def test_js_forward_matches_the_python_trace(page, tmp_path, cell, specs):
     t = _model(tmp_path, cell)
-    text = LIVE_TEXT * 2
+    text = LIVE_TEXT
     a, path = _page(tmp_path, t, text)
     open_page(page, path, wait_for="body[data-ready]")
     rows = np.array(page.evaluate("t => window.charrnn.forward(t)", text))
@@ -53,6 +57,14 @@ def test_js_forward_matches_the_python_trace(page, tmp_path, cell):
     # greedy sampling (temperature 0) is the argmax chain: the same characters as Python's sampler
     want = "".join(generate(t.params, t.cfg, t.vocab, 40, temperature=0.0, prime="def f"))
     assert page.evaluate("() => window.charrnn.sample('def f', 40, 0, 1)") == want
+    # units held (--clamp, nn/intervene.py): the page's holds give the Python intervention's trace
+    hold = parse_holds([], specs, t.cfg)
+    caches = lm.forward(t.params, t.cfg, t.vocab.encode(text)[None, :], lm.init_state(t.cfg, 1), hold=hold)[2].stack.layers
+    want = np.concatenate([caches[k]["trace"][kind][:, 0, :] if isinstance(caches[k], dict) else
+                           CELLS[cell].trace(caches[k])[kind][:, 0, :] for k in range(2) for kind in CELL_KINDS[cell]],
+                          axis=1)
+    page.evaluate("s => window.charrnn.intervene(s.map(u => ({unit: u.split('=')[0], value: +u.split('=')[1]})))", specs)
+    assert np.abs(np.array(page.evaluate("t => window.charrnn.forward(t)", text)) - want).max() < 1e-4
     assert page.errors == []
 
 
@@ -116,20 +128,3 @@ def test_a_model_over_the_limit_turns_the_panel_off(page, tmp_path):
     assert "The live panel is off" in page.text_content("#liveoff") and not page.is_visible("#live")
     assert "parameters" in page.evaluate("() => window.charrnn.off")
 
-
-@pytest.mark.parametrize("cell,specs", [("lstm", ["L0:c:2=0.7", "L1:h:1=0"]), ("gru", ["L0:h:4=-0.6", "L1:h:0=0"])])
-def test_js_holds_match_the_python_intervention(page, tmp_path, cell, specs):
-    from charrnn.nn.intervene import parse_holds
-    from charrnn.tasks import lm
-
-    t = _model(tmp_path, cell)
-    text = LIVE_TEXT
-    _, path = _page(tmp_path, t, text)
-    open_page(page, path, wait_for="body[data-ready]")
-    hold = parse_holds([], specs, t.cfg)
-    ids = t.vocab.encode(text)[None, :]
-    caches = lm.forward(t.params, t.cfg, ids, lm.init_state(t.cfg, 1), hold=hold)[2].stack.layers
-    want = np.concatenate([caches[k]["trace"][kind][:, 0, :] for k in range(2) for kind in CELL_KINDS[cell]], axis=1)
-    page.evaluate("s => window.charrnn.intervene(s.map(u => ({unit: u.split('=')[0], value: +u.split('=')[1]})))", specs)
-    rows = np.array(page.evaluate("t => window.charrnn.forward(t)", text))
-    assert np.abs(rows - want).max() < 1e-4
