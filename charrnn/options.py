@@ -290,7 +290,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            show_default="none"),
     Option("excerpt", 400, "Characters of text per heat map in the terminal (0: no heat maps).", OUTPUT, int, 0,
            hint="characters per heat map; 0 shows none"),
-    Option("html", None, "Write a self-contained HTML page with the heat maps and a unit picker.", OUTPUT, Path,
+    Option("html", None, "Write a self-contained HTML page with the heat maps, a unit picker and the model itself "
+           "(type a text and watch the units, sample, clamp or ablate a unit).", OUTPUT, Path,
            flags=("--html",), show_default="none"),
     Option("dump", None, "Write the raw traces, text, unit index and probes to this .npz.", OUTPUT, Path,
            flags=("--dump",), show_default="none"),

@@ -123,6 +123,12 @@ def inspect_cells(
                           trained=trained, ablation=ablated).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
+        from charrnn.interpret.page_model import MAX_BYTES
+        from charrnn.tasks.lm import n_params
+
+        if 4 * n_params(cfg) > MAX_BYTES:
+            warn(f"the page's live panel is off: the model's {n_params(cfg):,} parameters are more than the "
+                 f"{MAX_BYTES >> 20} MB of float32 weights a page embeds")
     if as_json:
         out = to_json(a, str(path))
         if ablated is not None:
