@@ -44,6 +44,7 @@ function svgLegend(box,series){box.textContent='';series.forEach(function(s){var
  sw.className='sw';sw.style.background=s.color;sp.appendChild(sw);sp.appendChild(document.createTextNode(s.name));sp.style.marginRight='1em';box.appendChild(sp);});}
 function probeSeries(records){var names=[],by={};records.forEach(function(rec){rec.probes.forEach(function(p){
   if(!(p.probe in by)){by[p.probe]=[];names.push(p.probe);}});});
+ names.sort();  // one colour per probe name, the same in every chart (compare: run beside run)
  return names.map(function(n,k){return {name:n,color:SERIES_COLOURS[k%SERIES_COLOURS.length],pts:records.map(function(rec){
   var p=rec.probes.find(function(q){return q.probe===n;});return [rec.step,p?Math.abs(p.r):null];})};});}
 """
