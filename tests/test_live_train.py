@@ -99,5 +99,13 @@ def test_live_on_the_command_line(tmp_path):
     assert r.exit_code == 0, r.stderr
     assert "live page" in r.stderr and (tmp_path / "run" / PROBES_FILE).is_file()
     assert _data((tmp_path / "live.html").read_text(encoding="utf-8"))["step"] == 4
+    r = invoke("train", corpus, "--resume", tmp_path / "run" / "latest.npz", "--max-steps", "6", "--live", tmp_path / "live.html",
+               "--threads", "1")
+    assert r.exit_code == 0, r.stderr  # a resumed run's curves go on from its checkpoint
+    assert [p["step"] for p in read_probes(tmp_path / "run")] == [2, 4, 6]
+    assert [p["step"] for p in _data((tmp_path / "live.html").read_text(encoding="utf-8"))["probes"]] == [2, 4, 6]
+    r = invoke("train", corpus, "--hidden", "8", "--layers", "1", "--batch", "4", "--seq-len", "16", "--max-steps", "2",
+               "--out", tmp_path / "run", "--overwrite", "--threads", "1")
+    assert r.exit_code == 0 and not (tmp_path / "run" / PROBES_FILE).exists()  # no stale curves of the old run
     assert_clean_error(invoke("train", corpus, "--out", tmp_path / "r2", "--live", tmp_path / "nodir" / "x.html"),
                        2, "--live", "does not exist")

@@ -29,6 +29,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from charrnn.engine.loop import Reporter
+from charrnn.interpret.files import write_atomic
 
 LIVE_CHARS = 2000  # characters of the validation text the probes are measured on
 PROBES_FILE = "probes.jsonl"
@@ -105,7 +106,10 @@ class LiveReporter(Reporter):
         self.inner.start(run)
         t0 = time.perf_counter()
         self.run = run
-        self.probes = [p for p in read_probes(self.run_dir) if p["step"] <= run.step]  # a resumed run's curves
+        # a resumed run's curves up to its checkpoint (none for a fresh run): the file keeps only those
+        self.probes = [p for p in read_probes(self.run_dir) if p["step"] <= run.step]
+        write_atomic(self.run_dir / PROBES_FILE, lambda f: f.write("".join(json.dumps(p) + "\n" for p in self.probes)
+                                                                 .encode("utf-8")), "--live")
         n = min(self.chars, len(run.validation.streams.ids))
         ids = run.remap(np.asarray(run.validation.streams.ids[:n], dtype=np.intp))
         self.text = run.vocab.decode(ids)
@@ -138,7 +142,6 @@ class LiveReporter(Reporter):
         self.inner.close()
 
     def _write(self, run, done: bool) -> None:
-        from charrnn.interpret.files import write_atomic
         from charrnn.interpret.live_page import live_page
 
         data = {"done": done, "reload": RELOAD, "run_dir": str(self.run_dir), "step": run.step,
