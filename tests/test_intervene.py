@@ -178,3 +178,12 @@ def test_inspect_cells_ablation_json_and_table(tmp_path):
     assert '"ablation":[{"probe"' in (tmp_path / "c.html").read_text(encoding="utf-8")
     r = invoke("inspect-cells", path, "--text", text, "--probe", "in_string", "--ablation", "--excerpt", "0")
     assert "Ablation" in r.stdout and "random unit" in r.stdout
+
+
+def test_holds_on_a_seq2seq_model_are_a_usage_error(tmp_path):
+    from helpers import train_pairs
+
+    f = tmp_path / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab"] * 6), encoding="utf-8")
+    ck = train_pairs(f, tmp_path / "out", {"max_steps": 1, "batch": 4}, {"cell": "gru", "hidden": 4, "layers": 1})
+    assert_clean_error(invoke("evaluate", ck.out_dir / "best.npz", f, "--ablate", "L0:h:1"), 2, "language model")
