@@ -77,18 +77,19 @@ class Model:
 
     def evaluate(self, data, **options):
         """Scores on `data`: a language model's text (charrnn.use.evaluate.EvalResult: nats_per_char,
-        bits_per_char, perplexity, ...; options strict, streams, progress, threads), or a seq2seq
+        bits_per_char, perplexity, ...; options strict, streams, progress, threads, hold), or a seq2seq
         model's (source, target) pairs (PairScores: exact_match, char_error_rate, nats_per_char;
         options beam, max_len). Both have .to_dict() and .rows()."""
         return self._hook("evaluate", "evaluate")(self.trained, data, **options)
 
     def evaluate_file(self, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                      progress: Callable[[str, int, int], None] | None = None, threads=None):
+                      progress: Callable[[str, int, int], None] | None = None, threads=None, hold=None):
         """`evaluate` on a file: a text of any size in bounded memory (charrnn.use.evaluate_file;
         progress(phase, done, total), phase "read" (bytes) then "score" (characters)), or a pairs
-        file for a seq2seq model. `threads`: the BLAS threads, None, a count or 'auto'."""
+        file for a seq2seq model. `threads`: the BLAS threads, None, a count or 'auto'. `hold`
+        (a language model): units held at a value at every step (charrnn.nn.intervene.parse_holds)."""
         return self._hook("evaluate", "evaluate_file")(self.trained, path, strict, streams, encoding_errors,
-                                                       progress, threads)
+                                                       progress, threads, **({} if hold is None else {"hold": hold}))
 
     def predict(self, lines: list[str], **options) -> list[str]:
         """One output per input line: a seq2seq model's translation (options beam, max_len,
@@ -105,10 +106,11 @@ class Model:
     # ---------------------------------------------------------------- language models
     def generate(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,
                  top_k: int | None = None, top_p: float | None = None, skip_unknown: bool = False,
-                 warn: Callable[[str], None] | None = None, rng=None) -> Iterator[str]:
+                 warn: Callable[[str], None] | None = None, rng=None, hold=None) -> Iterator[str]:
         """The characters after `prime`, one at a time (the prime itself is not repeated).
 
-        Unknown prime characters are an error, or dropped (warn says so) with `skip_unknown`."""
+        Unknown prime characters are an error, or dropped (warn says so) with `skip_unknown`.
+        `hold`: units held at a value at every step (charrnn.nn.intervene.parse_holds)."""
         import numpy as np
 
         from charrnn.use.sample import check_options, clean_prime, generate
@@ -118,7 +120,7 @@ class Model:
         prime = clean_prime(self.vocab, prime, skip_unknown, warn)
         rng = rng if rng is not None else np.random.default_rng(seed)
         return generate(self.params, self.cfg, self.vocab, length, temperature=temperature, top_k=top_k,
-                        top_p=top_p, prime=prime, rng=rng, counts=self.meta.get("char_counts"))
+                        top_p=top_p, prime=prime, rng=rng, counts=self.meta.get("char_counts"), hold=hold)
 
     def sample(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,
                top_k: int | None = None, top_p: float | None = None, skip_unknown: bool = False) -> str:

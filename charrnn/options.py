@@ -47,6 +47,7 @@ SEQ2SEQ = "Seq2seq"
 DECODING = "Decoding"
 MEASURE = "Measurements"
 PERFORMANCE = "Performance"
+INTERVENE = "Interventions"
 
 # Upper bounds that catch typos (hidden 1000000) before they eat the machine's memory.
 MAX_HIDDEN = 8192
@@ -265,6 +266,18 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            hint="--threads auto picks 1 or all cores by timing the work; --threads 1 suits a busy machine"),
     Option("as_json", False, "Print one JSON object instead of the table(s).", OUTPUT, bool, flags=("--json",),
            show_default="off"),
+    Option("live", None, "Rewrite this self-contained HTML page at every evaluation: learning curves, latest "
+           "samples, each probe's best unit |r| over the steps and its heat map (the page reloads itself).",
+           OUTPUT, Path, flags=("--live",), metavar="FILE.html", show_default="none"),
+    # ----------------------------------------------------------------- sample / evaluate: causes
+    Option("ablate", None, "Zero this unit of a layer's state at every step, as LAYER:KIND:INDEX with KIND h "
+           "(or c for an LSTM), e.g. L0:c:98. Repeatable.", INTERVENE, list, flags=("--ablate",),
+           metavar="UNIT", show_default="none"),
+    Option("clamp", None, "Hold this unit at a value at every step, as UNIT=VALUE, e.g. L0:c:98=0.8. "
+           "Repeatable.", INTERVENE, list, flags=("--clamp",), metavar="UNIT=VALUE", show_default="none"),
+    Option("ablation", False, "Also measure, for each probe's top unit, the loss change when it is zeroed "
+           "(on all characters and where the probe is active), against a random unit of the same layer "
+           "and kind.", MEASURE, bool, flags=("--ablation",), show_default="off"),
     # -------------------------------------------------------------------------- inspect-cells
     Option("text", None, "Text to run the model on (none: the validation part of its training corpus).", INPUT,
            Path, flags=("--text",), show_default="none"),
@@ -281,7 +294,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            show_default="none"),
     Option("excerpt", 400, "Characters of text per heat map in the terminal (0: no heat maps).", OUTPUT, int, 0,
            hint="characters per heat map; 0 shows none"),
-    Option("html", None, "Write a self-contained HTML page with the heat maps and a unit picker.", OUTPUT, Path,
+    Option("html", None, "Write a self-contained HTML page with the heat maps, a unit picker and the model itself "
+           "(type a text and watch the units, sample, clamp or ablate a unit).", OUTPUT, Path,
            flags=("--html",), show_default="none"),
     Option("dump", None, "Write the raw traces, text, unit index and probes to this .npz.", OUTPUT, Path,
            flags=("--dump",), show_default="none"),

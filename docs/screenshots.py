@@ -4,8 +4,10 @@
 
 writes docs/compare.png (the table and both curves), docs/inspect-cells.png (the top of the page:
 ranking, saturation and the gallery of the strongest units) and docs/inspect-cells-text.png (the
-text coloured by the strongest unit, with the info line of one hovered character) and
-docs/inspect-memory.png (the whole inspect-memory page, with `--memory runs/memory.html`). Needs Debian's
+text coloured by the strongest unit, with the info line of one hovered character),
+docs/inspect-cells-live.png (the live panel: a typed text, the strongest unit zeroed, a sample) and
+docs/inspect-memory.png (the whole inspect-memory page, with `--memory runs/memory.html`) and
+docs/train-live.png (the page of `train --live`, with `--live live.html`). Needs Debian's
 chromium (/usr/bin/chromium, or CHARRNN_CHROMIUM) and the playwright package (the dev extra);
 it never downloads a browser.
 """
@@ -59,6 +61,45 @@ def cells_shots(browser, html: Path, out: Path) -> None:
     _check(errors, html)
 
 
+LIVE_TEXT = 'def area(self, width, height):\n    """Return the area."""\n    if width > 0:\n        return width * height\n'
+
+
+def live_shot(browser, html: Path, out: Path, text: str = LIVE_TEXT) -> None:
+    """The live panel of the cells page: a typed text coloured by the page's first unit, the
+    ranked units' values, the top-3 guesses, the best unit of another probe zeroed, and a sample
+    beside the intact one."""
+    page, errors = _open(browser, html, 900)
+    page.wait_for_selector("body[data-ready]", timeout=60_000)
+    if page.evaluate("() => !!window.charrnn.off"):
+        _check(errors + ["the live panel is off: " + page.evaluate("() => window.charrnn.off")], html)
+    page.fill("#livein", text)
+    other = page.evaluate("""() => {  // a strong unit of another probe than the page's first unit: zero it
+      var D = JSON.parse(document.getElementById('data').textContent), first = D.units[D.first];
+      var r = D.ranking.find(r => !r.weak && r.rank === 1 && D.units[r.unit].label !== first.label
+                             && D.units[r.unit].index !== first.index) || D.ranking[0], u = D.units[r.unit];
+      return u.layer + ':' + (u.kind === 'tanh(c)' ? 'c' : u.kind) + ':' + u.index; }""")
+    page.select_option("#holdunit", other)
+    page.select_option("#holdmode", "zero")
+    page.fill("#slen", "240")
+    page.click("#sample")
+    head = page.locator("#livehead").bounding_box()
+    box = page.locator("#live").bounding_box()
+    page.set_viewport_size({"width": WIDTH, "height": int(box["y"] + box["height"] - head["y"] + 30)})
+    page.evaluate("window.scrollTo(0, document.getElementById('livehead').offsetTop - 10)")
+    page.screenshot(path=out / "inspect-cells-live.png")
+    _check(errors, html)
+
+
+def train_live_shot(browser, html: Path, out: Path) -> None:
+    """The page of `train --live`: curves, |r| over the steps, samples and the first heat maps."""
+    page, errors = _open(browser, html, 900)
+    page.wait_for_selector("body[data-ready]")
+    box = page.locator("#heat").bounding_box()
+    page.set_viewport_size({"width": WIDTH, "height": int(box["y"] + min(box["height"], 200) + 10)})
+    page.screenshot(path=out / "train-live.png")
+    _check(errors, html)
+
+
 def memory_shot(browser, html: Path, out: Path) -> None:
     page, errors = _open(browser, html, 900)
     page.wait_for_timeout(300)  # the charts are drawn by the page's script on load
@@ -76,6 +117,7 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, help="the page of `charrnn compare --html`")
     ap.add_argument("--cells", type=Path, help="the page of `charrnn inspect-cells --html`")
     ap.add_argument("--memory", type=Path, help="the page of `charrnn inspect-memory --html`")
+    ap.add_argument("--live", type=Path, help="the page of `charrnn train --live`")
     ap.add_argument("--out", type=Path, default=Path("docs"))
     a = ap.parse_args()
     if not Path(CHROMIUM).is_file():
@@ -89,10 +131,14 @@ def main() -> None:
             compare_shot(browser, a.compare, a.out)
         if a.cells:
             cells_shots(browser, a.cells, a.out)
+            live_shot(browser, a.cells, a.out)
         if a.memory:
             memory_shot(browser, a.memory, a.out)
+        if a.live:
+            train_live_shot(browser, a.live, a.out)
         browser.close()
-    for name in ("compare.png", "inspect-cells.png", "inspect-cells-text.png", "inspect-memory.png"):
+    for name in ("compare.png", "inspect-cells.png", "inspect-cells-text.png", "inspect-cells-live.png",
+                 "inspect-memory.png", "train-live.png"):
         if (a.out / name).exists():
             print(f"wrote {a.out / name}", file=sys.stderr)
 

@@ -166,10 +166,10 @@ def test_cells_page_is_self_contained_escaped_and_holds_every_state_unit(tmp_pat
     text = TEXT + 'if a < b and c > d: print("</script><b>&amp;")\n'
     t = load_trained(make_checkpoint(tmp_path / "m.npz", text=text))
     a = analyse(t, text, ["in_string", "bracket_depth", "regex:print"], top=2)
-    page = cells_page(a, "summary <x>", title="m.npz", vocab=t.vocab.chars)
+    page = cells_page(a, "summary <x>", title="m.npz", vocab=t.vocab.chars, trained=t)
     assert "http://" not in page and "https://" not in page and "src=" not in page and "<link" not in page
     assert "summary &lt;x&gt;" in page and "<b>&amp;" not in page
-    assert page.count("</script>") == 4  # data, blob, alphabet and code: the text cannot end one early
+    assert page.count("</script>") == 6  # data, blob, alphabet, weights, engine and code: the text cannot end one early
     data, raw = _page_data(page)
     assert data["text"] == text and data["T"] == len(text)
     H, L = t.cfg.hidden, t.cfg.layers

@@ -248,9 +248,10 @@ def test_json_has_exactly_the_documented_keys(ck, text):
     out = json.loads(r.stdout)
     keys = {"checkpoint", "cell", "layers", "hidden", "full_loss", "contexts", "context_loss", "effective_context",
             "distances", "grad_h_median", "gradient_horizon", "grad_c_median", "c_horizon", "init"}
-    assert list(out) == ["models"] and set(out["models"][0]) == keys
+    assert list(out) == ["models"] and set(out["models"][0]) == keys | {"init_highway"}
     m = out["models"][0]
     assert set(m["init"]) == keys and m["init"]["init"] is None
+    assert set(m["init_highway"]) == keys  # the LSTM at forget bias 1: the same fields as init
     assert m["contexts"] == [1, 2, 4, 8, 16] and m["distances"] == list(range(13))
     assert len(m["grad_h_median"]) == 2 and len(m["grad_h_median"][0]) == 13 and m["grad_h_median"][0][0] == 1
     assert r.stderr.count("warning") == 0
@@ -360,3 +361,30 @@ def test_the_python_api_measures_the_same(ck, text):
     assert m.saliency["target"] == 30 and len(m.saliency["values"]) == 13
     with pytest.raises(memory.UsageError, match="--max-context"):
         charrnn.load(ck).memory("abc", max_context=0)
+
+
+def test_init_highway_is_the_fresh_lstm_at_forget_bias_1_and_the_page_says_the_lesson(ck, text, tmp_path):
+    from dataclasses import replace
+
+    from charrnn.engine.trained import load_trained
+    from charrnn.interpret.memory import lesson, measure
+    from charrnn.interpret.memory_plan import Plan
+
+    page = tmp_path / "m.html"
+    r = cli("inspect-memory", ck, "--text", text, "--json", "--init", "--html", page, *SMALL)
+    m = json.loads(r.stdout)["models"][0]
+    t = load_trained(ck)
+    ids = t.vocab.encode(TEXT * 4)
+    plan = Plan(16, 20, 12, 5)
+    for key, bias in (("init", t.cfg.forget_bias), ("init_highway", 1.0)):
+        cfg = replace(t.cfg, forget_bias=bias)
+        want = measure(model.init_params(cfg, np.random.default_rng(t.train_cfg.seed)), cfg, ids, plan)
+        assert m[key]["gradient_horizon"] == [int(k) for k in want.gradient_horizon]
+        assert np.allclose(m[key]["grad_h_median"], want.grad_h_median, rtol=1e-5)
+    assert m["init_highway"]["grad_c_median"] != m["init"]["grad_c_median"]  # the bias changes the fresh model
+    def reach(k):  # a curve that never fell below 1e-3 within --max-distance 12
+        return f"at least {k}" if k >= 12 else str(k)
+    said = (f"the LSTM's gradient reaches {reach(m['init']['gradient_horizon'][0])} characters back in layer 0; "
+            f"with forget bias 1, the cell-state highway, it reaches {reach(m['init_highway']['gradient_horizon'][0])}")
+    assert said in page.read_text(encoding="utf-8").replace("&#x27;", "'")
+    assert lesson([]) is None

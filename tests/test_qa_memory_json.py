@@ -19,5 +19,6 @@ def test_json_has_the_lstm_cell_state_curve_and_horizon(tmp_path):
     assert len(m["c_horizon"]) == 2 and all(0 <= k <= 12 for k in m["c_horizon"])
     assert m["init"]["grad_c_median"] is not None
     assert g["grad_c_median"] is None and g["c_horizon"] is None  # no cell state
+    assert g["init_highway"] is None and m["init_highway"]["c_horizon"] is not None  # forget bias 1: LSTMs only
     for curve, k in zip(m["grad_c_median"], m["c_horizon"]):  # the largest k whose median is still >= 1e-3
         assert curve[k] >= 1e-3 and (k == 12 or curve[k + 1] < 1e-3)

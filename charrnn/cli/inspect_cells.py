@@ -46,6 +46,7 @@ def inspect_cells(
     html: Optional[Path] = opt("html"),
     dump: Optional[Path] = opt("dump"),
     as_json: bool = opt("as_json", help="Print the ranking and saturation as JSON instead of tables."),
+    ablation: bool = opt("ablation"),
     threads: str = opt("threads"),
 ):
     """Find the hidden units that track quotes, line position, brackets and more, and show them on the text."""
@@ -107,6 +108,12 @@ def inspect_cells(
         names = names or probes.default_names(body, trained.vocab.tokens)
         a = analyse(trained, body, names, top, progress=progress)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))  # in the order given, once each
+    ablated = None
+    if ablation:
+        from charrnn.interpret.ablation import ablation as measure_ablation
+
+        with progress_bar("ablating", "char") as bar, blas_threads(threads):
+            ablated = measure_ablation(trained, a, progress=bar)
 
     if dump is not None:
         write_dump(dump, a)
@@ -114,16 +121,26 @@ def inspect_cells(
     if html is not None:
         summary = (f"{path}: {cfg.layers}-layer {cfg.cell}, {cfg.hidden} units per layer; "
                    f"{len(body):,} characters of {source}.")
-        page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars).encode("utf-8")
+        page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars,
+                          trained=trained, ablation=ablated).encode("utf-8")
         write_atomic(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
+        from charrnn.interpret.page_model import MAX_BYTES
+        from charrnn.tasks.lm import n_params
+
+        if 4 * n_params(cfg) > MAX_BYTES:
+            warn(f"the page's live panel is off: the model's {n_params(cfg):,} parameters are more than the "
+                 f"{MAX_BYTES >> 20} MB of float32 weights a page embeds")
     if as_json:
-        print(json.dumps(to_json(a, str(path)), indent=2))
+        out = to_json(a, str(path))
+        if ablated is not None:
+            out["ablation"] = [{k: v for k, v in row.items() if k != "label"} for row in ablated]
+        print(json.dumps(out, indent=2))
         return
-    _print_report(a, extra, excerpt)
+    _print_report(a, extra, excerpt, ablated)
 
 
-def _print_report(a, extra: list[int], excerpt: int) -> None:
+def _print_report(a, extra: list[int], excerpt: int, ablated=None) -> None:
     from rich.table import Table
     from rich.text import Text
 
@@ -156,6 +173,8 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
             sat.add_row(str(s["layer"]), s["gate"], str(s["units"]), f"{s['left']:.1%}", f"{s['right']:.1%}",
                         str(s["mostly_left"]), str(s["mostly_right"]))
         out.print(sat)
+    if ablated:
+        out.print(_ablation_table(ablated))
     if excerpt == 0:
         return
     text = a.text if a.chars is None else a.chars  # jamo: each syllable shown with the state after it
@@ -183,3 +202,22 @@ def _print_report(a, extra: list[int], excerpt: int) -> None:
             out.print(heat_text(text[start:stop], part, FULL * spread))
         else:
             print(heat_plain(text[start:stop], part, FULL * spread), file=out.file, flush=True)
+
+
+def _ablation_table(rows):
+    from rich.table import Table
+    from rich.text import Text
+
+    def nats(v):
+        return "-" if v is None else f"{v:+.3f}"
+
+    table = Table(title="Ablation: loss change when the unit is zeroed at every step (nats/char, zeroed - intact)",
+                  title_justify="left", caption_justify="left",
+                  caption=Text("active: the characters where the probe is above its smallest value; random: a unit "
+                               "of the same layer and kind, the bystander baseline"))
+    for col in ("probe", "unit", "all", "active", "random unit", "all ", "active "):
+        table.add_column(col, justify="left" if col in ("probe", "unit", "random unit") else "right")
+    for r in rows:
+        table.add_row(Text(r["probe"]), Text(r["unit"]), nats(r["delta_all"]), nats(r["delta_active"]),
+                      Text(r["random_unit"]), nats(r["random_delta_all"]), nats(r["random_delta_active"]))
+    return table

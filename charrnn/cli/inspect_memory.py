@@ -109,7 +109,7 @@ def inspect_memory(
             for trained in models]
 
     print(f"measuring {len(jobs)} model(s) on {len(body):,} characters ({source})", file=sys.stderr)
-    results, total, done = [], sum(work(len(j.ids), j.plan, init) for j in jobs), [0]
+    results, total, done = [], sum(work(len(j.ids), j.plan, init, t.cfg.cell) for j, t in zip(jobs, models)), [0]
     with progress_bar("measuring", "step", quiet=quiet) as bar, blas_threads(threads) as tuner:
         if tuner is not None:  # auto: the threads chosen as the work goes (a tick after each piece)
             tuner.tick()
@@ -160,6 +160,9 @@ def to_json(m) -> dict:
     """One entry of --json's "models": the keys of the README, `init` the same for the fresh model."""
     d = _summary(m, m.extra["checkpoint"])
     d["init"] = None if m.init is None else dict(_summary(m.init, m.extra["checkpoint"]), init=None)
+    if m.init is not None:  # an LSTM's fresh twin at forget bias 1 (the cell-state highway); None for others
+        d["init_highway"] = (None if m.init_highway is None else
+                             dict(_summary(m.init_highway, m.extra["checkpoint"]), init=None))
     return d
 
 
@@ -218,8 +221,10 @@ def _print_report(results) -> None:
                     "g_k/g_0 >= 1e-3 for h (c: the LSTM cell state)", caption_justify="left")
     skipped = any(m.extra["skipped"] for m in results)
     lstm = any(m.grad_c is not None for m in results)
+    highway = any(m.init_highway is not None for m in results)
     for col in ["checkpoint", "cell", "size", "L(full)", "eff. context", "horizon"] + (["c horizon"] if lstm else []) + (
-            ["at init"] if init else []) + (["c at init"] if init and lstm else []) + (["skipped"] if skipped else []):
+            ["at init"] if init else []) + (["c at init"] if init and lstm else []) + (
+            ["init, forget bias 1"] if highway else []) + (["skipped"] if skipped else []):
         summary.add_column(col, justify="left" if col in ("checkpoint", "cell") else "right")
     for i, m in enumerate(results):
         eff = m.effective_context
@@ -231,18 +236,26 @@ def _print_report(results) -> None:
             row.append(_horizons(m.init))
             if lstm:
                 row.append(_horizons(m.init, "c"))
+        if highway:
+            row.append("-" if m.init_highway is None else
+                       f"{_horizons(m.init_highway)}; c {_horizons(m.init_highway, 'c')}")
         if skipped:
             row.append(f"{m.extra['skipped']:,}")
         summary.add_row(*row)
     out.print(summary)
+    from charrnn.interpret.memory import lesson
+
+    said = lesson(results)
+    if said:
+        out.print(Text(said))
 
     # The curves as plain fixed-width text: no table to squeeze into 80 columns when piped.
     lines = ["", "Context usage: L(k) - L(full) in nats/char, k characters read from a zero state"]
     ks = sorted({int(k) for m in results for k in m.contexts})
-    label_w = max(len(_name(m, i, many)) for i, m in enumerate(results)) + len(" (init) L0 h") + 2
+    label_w = max(len(_name(m, i, many)) for i, m in enumerate(results)) + len(" (init fb1) L0 h") + 2
     lines.append("k".ljust(label_w) + "".join(f"{k:>8}" for k in ks))
     for i, m in enumerate(results):
-        for model, tag in [(m, "")] + ([(m.init, " (init)")] if m.init is not None else []):
+        for model, tag in _twins(m):
             gap = dict(zip((int(k) for k in model.contexts), model.loss_at - model.loss_full))
             lines.append((_name(m, i, many) + tag).ljust(label_w)
                          + "".join(f"{gap[k]:>+8.3f}" if k in gap else " " * 8 for k in ks))
@@ -252,7 +265,7 @@ def _print_report(results) -> None:
               "k".ljust(label_w) + "".join(f"{k:>8}" for k in ticks)]
     sparks = [f"log10 of the same over k = 0..{K}: 1e{LOG_FLOOR} ▁ .. █ 1, · below 1e{LOG_FLOOR}"]
     for i, m in enumerate(results):
-        for model, tag in [(m, "")] + ([(m.init, " (init)")] if m.init is not None else []):
+        for model, tag in _twins(m):
             curves = [(f"L{j} h", row) for j, row in enumerate(model.grad_h_median)]
             if model.grad_c is not None:
                 curves += [(f"L{j} c", row) for j, row in enumerate(model.grad_c_median)]
@@ -266,6 +279,12 @@ def _print_report(results) -> None:
     for i, m in enumerate(results):
         if m.saliency is not None:
             _print_saliency(out, m, _name(m, i, many))
+
+
+def _twins(m) -> list:
+    """(Memory, label tag): the model, its fresh twin (--init) and an LSTM's twin at forget bias 1."""
+    return ([(m, "")] + ([(m.init, " (init)")] if m.init is not None else [])
+            + ([(m.init_highway, " (init fb1)")] if m.init_highway is not None else []))
 
 
 def _horizons(m, state: str = "h") -> str:

@@ -69,6 +69,7 @@ def train(
     teacher_forcing: float = opt("teacher_forcing"),
     teacher_forcing_decay: int = opt("teacher_forcing_decay"),
     skip_bad_lines: bool = opt("skip_bad_lines"),
+    live: Optional[Path] = opt("live"),
     threads: str = opt("threads"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
@@ -92,6 +93,15 @@ def train(
         reporter = Seq2SeqReporter(quiet=quiet)
     else:
         reporter = ConsoleReporter(quiet=quiet)
+    if live is not None:
+        from charrnn.errors import UsageError
+        from charrnn.interpret.files import check_output
+        from charrnn.interpret.live import LiveReporter
+
+        if is_seq2seq_run(typed.get("task"), resume):
+            raise UsageError("--live shows a language model's units; it does not apply to --task seq2seq",
+                             hint="leave --live out")
+        reporter = LiveReporter(reporter, check_output(live, "--live", "live.html"), out)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
                            overwrite=overwrite, reporter=reporter, threads=threads, **typed)
     per_token = any("val_char_loss" in r for r in result.history or [])  # jamo: the loss is per token

@@ -7,7 +7,7 @@ their JSON); warnings and notes go to stderr.
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from charrnn.cli.app import app, handled, warn
 from charrnn.cli.console import say_which
@@ -26,6 +26,8 @@ def sample(
     top_p: Optional[float] = opt("top_p"),
     num_samples: int = opt("num_samples"),
     skip_unknown: bool = opt("skip_unknown"),
+    ablate: Optional[List[str]] = opt("ablate"),
+    clamp: Optional[List[str]] = opt("clamp"),
     threads: str = opt("threads"),
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
@@ -44,6 +46,7 @@ def sample(
     m = charrnn.load(checkpoint)
     m.require("sample")  # a model of another task: its usage error, before anything is printed
     say_which(checkpoint, m)
+    hold = _holds(ablate, clamp, m)
     prime = clean_prime(m.vocab, prime, skip_unknown, warn)  # once, before any output
     if top_k is not None and top_k >= m.vocab.size:
         warn(f"--top-k {top_k} keeps all {m.vocab.size} characters of the vocabulary")
@@ -61,11 +64,21 @@ def sample(
             out.write(prime)
             out.flush()
             last = prime[-1:] or "\n"
-            text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng)
+            text = m.generate(length, temp, prime, top_k=top_k, top_p=top_p, rng=rng, hold=hold)
             last = stream(text, out.write, out.flush) or last
     if last not in ("", "\n"):
         out.write("\n")  # the output ends with a line break, like any text file
     out.flush()
+
+
+def _holds(ablate, clamp, m):
+    """The --ablate / --clamp holds (None without them), said on stderr."""
+    from charrnn.nn.intervene import parse_holds
+
+    hold = parse_holds(ablate, clamp, m.cfg)
+    if hold is not None:
+        print("holding " + ", ".join(f"{h.label} at {h.value:g}" for h in hold) + " at every step", file=sys.stderr)
+    return hold
 
 
 @app.command()
@@ -77,6 +90,8 @@ def evaluate(
     as_json: bool = opt("as_json"),
     streams: int = opt("streams"),
     encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
+    ablate: Optional[List[str]] = opt("ablate"),
+    clamp: Optional[List[str]] = opt("clamp"),
     threads: str = opt("threads"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
@@ -87,11 +102,19 @@ def evaluate(
 
     threads = parse_threads(threads)
     m = charrnn.load(checkpoint)
+    hold = None
+    if ablate or clamp:
+        if m.task != "lm":
+            from charrnn.errors import UsageError
+
+            raise UsageError(f"--ablate and --clamp apply to a language model, not to this {m.task} model",
+                             hint="leave them out")
+        hold = _holds(ablate, clamp, m)
     # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
     with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
         result = m.evaluate_file(file, strict=strict, streams=streams, encoding_errors=encoding_errors,
                                  progress=lambda phase, done, total: (read if phase == "read" else score)(done, total),
-                                 threads=threads)
+                                 threads=threads, hold=hold)
     if getattr(result, "skipped", 0):
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
     if as_json:

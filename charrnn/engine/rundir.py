@@ -51,7 +51,8 @@ class RunDir:
                 raise UsageError(f"{self.path}/ already holds a training run ({held[0].name})",
                                  hint=f"continue it with --resume {held[0]}, keep it and write elsewhere with "
                                       "--out DIR, or replace it with --overwrite")
-            for f in (self.latest, self.best, self.metrics):  # --overwrite: no stale file of the old run
+            for f in (self.latest, self.best, self.metrics, self.path / "probes.jsonl"):  # --overwrite: no stale
+                # file of the old run (probes.jsonl: train --live, charrnn.interpret.live)
                 f.unlink(missing_ok=True)
         return self
 

@@ -35,7 +35,7 @@ backward's `dstates` argument exposes the gradient reaching every intermediate s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from charrnn.tasks.lm import init_params
 from charrnn.nn.workspace import Workspace
 
 TOLERANCE = 0.01  # nats/char: L(k) within this of L(full) counts as using all the context it needs
+HIGHWAY_BIAS = 1.0  # --init also measures an LSTM at this forget bias: the "cell-state highway"
 HORIZON = 1e-3  # median g_k / g_0 at or above this: the gradient still reaches distance k
 FULL_CHUNK = 1024  # characters per forward call of the carried (one-stream) pass
 BLOCK_FLOATS = 1 << 22  # a forward call of B streams reads about this many pre-activations at once
@@ -188,6 +189,7 @@ class Memory:
     full_loss: np.ndarray  # (N,) float64
     saliency: dict | None = None  # {"target": t, "values": (k,) float64 for distances 0..}
     init: "Memory | None" = None  # the same for the freshly initialised model
+    init_highway: "Memory | None" = None  # an LSTM freshly initialised with forget bias 1 (the cell-state highway)
     clamped: tuple = ()
     extra: dict = field(default_factory=dict)
 
@@ -271,7 +273,9 @@ def measure(params, cfg, ids: np.ndarray, plan: Plan, points: np.ndarray | None 
     """All three measurements of the model (params, cfg) on ids (n,) of its known characters
     (points: their code points, kept in the result as `text`).
 
-    init_seed: also measure the same architecture freshly initialised with this seed (`init`).
+    init_seed: also measure the same architecture freshly initialised with this seed (`init`)
+    and, for an LSTM, initialised the same way but with forget bias 1 (`init_highway`: the
+    "cell-state highway": f = sigmoid(1) = 0.73 at the start instead of 0.5).
     """
     ids = np.asarray(ids, dtype=np.intp)
     n = len(ids)
@@ -297,7 +301,38 @@ def measure(params, cfg, ids: np.ndarray, plan: Plan, points: np.ndarray | None 
     m = Memory(cfg.cell, cfg.layers, cfg.hidden, text, positions, reach["grad_h"], reach["grad_c"], contexts,
                ctargets, closs, nll[ctargets], saliency, clamped=plan.clamped)
     if init_seed is not None:
+        bare = Plan(plan.max_context, plan.max_targets, plan.max_distance, plan.positions)
         fresh = init_params(cfg, np.random.default_rng(init_seed))
-        m.init = measure(fresh, cfg, ids, Plan(plan.max_context, plan.max_targets, plan.max_distance,
-                                                plan.positions), text, None, progress)
+        m.init = measure(fresh, cfg, ids, bare, text, None, progress)
+        m.init.extra["forget_bias"] = cfg.forget_bias
+        if cfg.cell == "lstm":
+            highway = replace(cfg, forget_bias=HIGHWAY_BIAS)
+            m.init_highway = measure(init_params(highway, np.random.default_rng(init_seed)), highway, ids, bare,
+                                     text, None, progress)
+            m.init_highway.extra["forget_bias"] = HIGHWAY_BIAS
     return m
+
+
+def lesson(results) -> str | None:
+    """One sentence from the measured numbers (--init): what sets how far back an untrained LSTM's
+    gradient reaches, layer 0's h horizon at the model's forget bias against forget bias 1 (and
+    the RNN's, when one was measured). None without an LSTM measured with --init."""
+    lstm = next((m for m in results if m.init_highway is not None), None)
+    if lstm is None:
+        return None
+    K = int(lstm.distances[-1])
+
+    def h(m) -> str:
+        k = int(m.gradient_horizon[0])
+        return f"at least {k}" if k >= K else str(k)
+    a, b = int(lstm.init.gradient_horizon[0]), int(lstm.init_highway.gradient_horizon[0])
+    rnn = next((m for m in results if m.cell == "rnn" and m.init is not None), None)
+    vs = "" if rnn is None else f" (the untrained RNN's: {h(rnn.init)})"
+    fb = lstm.init.extra.get("forget_bias", 0.0)
+    if b > a:
+        end = (f"{h(lstm.init_highway)}: the forget gate's bias, not the architecture, sets how far back an untrained "
+               "LSTM's gradient reaches, and so how far back training can start to teach it")
+    else:
+        end = f"{h(lstm.init_highway)}: on this text the forget bias does not change the untrained reach"
+    return (f"Untrained, with forget bias {fb:g}, the LSTM's gradient reaches {h(lstm.init)} characters back in "
+            f"layer 0{vs}; with forget bias 1, the cell-state highway, it reaches {end}.")

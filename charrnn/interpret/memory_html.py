@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from charrnn.interpret.memory import lesson
 from charrnn.interpret.render import shown
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
@@ -133,6 +134,8 @@ def _models(results) -> list[tuple[str, str, object, str]]:
         out.append((name, colour, m, ""))
         if m.init is not None:
             out.append((name + " init", _tint(colour), m.init, "init"))
+        if m.init_highway is not None:
+            out.append((name + " init, forget bias 1", _tint(_tint(colour)), m.init_highway, "init"))
     return out
 
 
@@ -158,16 +161,23 @@ def memory_page(results, summary: str) -> str:
     """The whole page for the `charrnn.memory.Memory` results (one per checkpoint)."""
     models = _models(results)
     rows = []
+    highway = any(m.init_highway is not None for m in results)
     for i, m in enumerate(results):
         eff = m.effective_context
         cells = [m.extra.get("checkpoint", ""), m.cell, f"{m.layers} x {m.hidden}", f"{m.loss_full:.4f}",
                  str(eff) if eff is not None else f"> {int(m.contexts[-1])}",
-                 _horizons(m), _horizons(m.init) if m.init is not None else "-",
-                 f"{m.extra.get('skipped', 0):,}"]
+                 _horizons(m), _horizons(m.init) if m.init is not None else "-"]
+        if highway:
+            cells.append(_horizons(m.init_highway) if m.init_highway is not None else "-")
+        cells.append(f"{m.extra.get('skipped', 0):,}")
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
     table = ("<table><tr><th>checkpoint</th><th>cell</th><th>layers x hidden</th><th>L(full)</th>"
-             "<th>effective context</th><th>gradient horizon</th><th>at init</th><th>skipped chars</th></tr>"
+             "<th>effective context</th><th>gradient horizon</th><th>at init</th>"
+             + ("<th>at init, forget bias 1</th>" if highway else "") + "<th>skipped chars</th></tr>"
              + "".join(rows) + "</table>")
+    said = lesson(results)
+    if said:
+        table += f'<p class="lesson"><b>{html.escape(said)}</b></p>'
 
     ks = sorted({int(k) for _, _, m, _ in models for k in m.contexts})
     ctx_series = []

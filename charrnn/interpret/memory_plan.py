@@ -85,12 +85,13 @@ def check_memory(cfg, plan: Plan, n: int) -> None:
                              f"({cfg.layers} x {cfg.hidden} {cfg.cell})", hint=f"lower {options}")
 
 
-def work(n: int, plan: Plan, init: bool = False) -> int:
-    """The progress total of `measure`, in stream-steps (the units `progress` is called with)."""
+def work(n: int, plan: Plan, init: bool = False, cell: str = "") -> int:
+    """The progress total of `measure`, in stream-steps (the units `progress` is called with);
+    with `init` an LSTM is measured three times (trained, fresh, fresh with forget bias 1)."""
     N = len(evenly_spaced(plan.max_context, n - 1, plan.max_targets))
     P = len(evenly_spaced(plan.max_distance + 1, n - 1, plan.positions))
     T = plan.max_distance + 1
     one = (n * (1 + STEP_COST) + sum(int(k) for k in contexts_upto(plan.max_context)) * (N + STEP_COST)
            + 3 * T * (P + STEP_COST))
     sal = 3 * T * (1 + STEP_COST) if plan.at is not None else 0
-    return one * (2 if init else 1) + sal
+    return one * ((3 if cell == "lstm" else 2) if init else 1) + sal

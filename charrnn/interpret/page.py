@@ -16,7 +16,9 @@ DecompressionStream (no library, no network):
     probes       float32 per character
     predictions  top-3 next-character ids (uint16) and probabilities (uint8, /255)
 
-At 20,000 characters a 2 x 128 LSTM page is about 4.1 MB (the text's spans are made by the page).
+At 20,000 characters a 2 x 128 LSTM page is about 4.1 MB (the text's spans are made by the page),
+plus the model's weights for the live panel (page_model.py, base 64 float32: 1.4 MB for a
+2 x 128 LSTM over 100 characters; JavaScript forward pass: page_engine.py).
 
 Jamo tokens: `text` holds the steps (jamo), `groups` the composed characters and the first step of
 each; the page writes one box per character, split into a band per step, each coloured by its
@@ -32,6 +34,7 @@ import zlib
 
 import numpy as np
 
+from charrnn.interpret.page_engine import ENGINE
 from charrnn.interpret.scale import FULL, robust_scale
 
 SPAN = 3.0  # 4-bit units: levels over centre +- SPAN robust SD
@@ -70,10 +73,13 @@ def _gallery_window(signal: np.ndarray, n: int, text: str) -> tuple[int, int]:
     return start, min(T, start + n)
 
 
-def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
+def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None, trained=None, ablation=None) -> str:
     """The page for an `analysis.Analysis` (see the module docstring).
 
-    chosen: unit numbers to put first (--unit); vocab: the model's characters (for predictions).
+    chosen: unit numbers to put first (--unit); vocab: the model's characters (for predictions);
+    trained: the model itself (`engine.trained.Trained`), embedded for the page's live panel
+    (page_model.py; without it, or above page_model.MAX_BYTES, the panel says why it is off);
+    ablation: the rows of `ablation.ablation` (--ablation), shown as a table.
     """
     T = len(a.text)
     U = a.traces.acts.shape[1]
@@ -152,15 +158,26 @@ def cells_page(a, summary: str, title: str = "", chosen=(), vocab=None) -> str:
     groups = None
     if a.chars is not None:  # jamo tokens: one box per character, a band per step (see the template)
         groups = {"start": a.starts.tolist(), "text": list(a.chars)}
-    data = {"T": T, "text": a.text, "groups": groups, "units": units, "probes": probes, "preds": preds, "ranking": ranking,
+    model, weights = {"off": "the page was made without the model"}, ""
+    if trained is not None and trained.vocab.tokens != "chars":
+        model = {"off": f"the live panel reads characters; this model reads {trained.vocab.tokens} tokens"}
+    elif trained is not None:
+        from charrnn.interpret.page_model import embed
+        from charrnn.use.sample import start_char
+
+        model, weights = embed(trained.cfg, trained.params, trained.vocab.chars,
+                               start_char(trained.vocab, trained.meta.get("char_counts")))
+    data = {"model": model, "ablation": ablation or [], "T": T, "text": a.text, "groups": groups, "units": units,
+            "probes": probes, "preds": preds, "ranking": ranking,
             "gallery": gallery, "first": first[0], "constant": a.constant, "saturation": saturation,
             "full": FULL, "weak_r": _weak_r()}
     packed = to_text(zlib.compress(b"".join(blob), 9))
     parts = {"__TITLE__": html.escape(title), "__SUMMARY__": html.escape(summary),
-             "__DATA__": _json_for_script(data), "__BLOB__": packed, "__ALPHABET__": ALPHABET}
+             "__DATA__": _json_for_script(data), "__BLOB__": packed, "__ALPHABET__": ALPHABET,
+             "__WEIGHTS__": weights, "__ENGINE__": ENGINE}
     from charrnn.interpret.page_template import PAGE
 
-    return re.sub(r"__(TITLE|SUMMARY|DATA|BLOB|ALPHABET)__", lambda m: parts[m[0]], PAGE)
+    return re.sub(r"__(TITLE|SUMMARY|DATA|BLOB|ALPHABET|WEIGHTS|ENGINE)__", lambda m: parts[m[0]], PAGE)
 
 
 # Base 85 over printable ASCII without < > & " ' \ / (nothing in it can end or escape the <script>

@@ -28,6 +28,13 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 .blk{content-visibility:auto;contain-intrinsic-size:auto 730px}
 #strip{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;line-height:1.25;margin-top:.3em;display:none;overflow-x:auto;white-space:nowrap}
 #strip div{height:1.25em}#strip span{display:inline-block;width:1ch;text-align:center}#strip div.txt span{font-weight:600}
+#live{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}#live>div{min-width:0;max-width:100%}#live>div:first-child{width:min(45em,92vw)}#holdnote{display:block}
+#livein{width:min(44em,92vw);font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
+#liveout{border:1px solid #ccc;padding:.5em;margin:.3em 0;width:min(44em,92vw);min-height:2.8em;font-size:13px}
+#liveout span.unk{color:#bbb;text-decoration:line-through}
+#livepred{font-size:12.5px;margin:.2em 0 .5em}.ctl{font-size:.9em;margin:.35em 0}.ctl input[type=number]{width:4.5em}
+.samp{border:1px solid #ddd;background:#fafafa;padding:.4em;margin:.3em 0;width:min(44em,92vw);font-size:12px;max-height:14em;overflow:auto}
+.held{color:#b00}
 .legend{display:inline-block;width:120px;height:.8em;vertical-align:middle;border:1px solid #ccc;
  background:linear-gradient(to right,#6464ff,#fff,#ff6464);margin:0 .3em}
 </style></head><body>
@@ -41,10 +48,31 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 <div><h2>Gate saturation</h2>
 <table id="saturation"><thead><tr><th>layer</th><th>gate</th><th class="num">units</th><th class="num">&lt; 0.1</th><th class="num">&gt; 0.9</th><th class="num">mostly &lt; 0.1</th><th class="num">mostly &gt; 0.9</th></tr></thead><tbody></tbody></table>
 <p class="muted">share of time each gate spends closed (&lt; 0.1) or open (&gt; 0.9), averaged over a layer's units</p></div>
+<div id="ablbox" style="display:none"><h2>Does the model use them? Zero the unit</h2>
+<table id="ablation"><thead><tr><th>probe</th><th>unit zeroed</th><th class="num">&Delta; all</th><th class="num">&Delta; active</th><th>random unit</th><th class="num">&Delta; all</th><th class="num">&Delta; active</th></tr></thead><tbody></tbody></table>
+<p class="muted">loss change in nats per character (zeroed minus intact) over all characters and over those where the probe is active (above its smallest value), against a random unit of the same layer and kind: a unit the model relies on costs far more than the random one</p></div>
 </div>
 <h2>The strongest units, each on the stretch of text where its probe varies most</h2>
 <div id="gallery"></div>
 <p class="muted">Click a card (or a unit in the table) to colour the whole text by that unit.</p>
+<h2 id="livehead">Try it: type a text and watch the chosen unit</h2>
+<p class="muted" id="liveoff" style="display:none"></p>
+<div id="live">
+<div>
+<textarea id="livein" rows="5" spellcheck="false" maxlength="3000" aria-label="your text"></textarea>
+<div id="liveout" class="mono"></div>
+<div id="livepred" class="mono"></div>
+<div class="ctl"><b>Clamp / ablate</b> <select id="holdunit" aria-label="unit to hold"></select>
+<select id="holdmode" aria-label="intervention"><option value="">off</option><option value="zero">zero at every step (ablate)</option><option value="hold">held at every step at</option></select>
+<input id="holdval" type="number" step="0.1" value="0.8" aria-label="held value"> <span id="holdnote" class="held"></span></div>
+<div class="ctl"><b>Sample</b> after your text: temperature <input id="temp" type="number" step="0.1" min="0" value="0.8">
+seed <input id="seed" type="number" step="1" value="1"> characters <input id="slen" type="number" step="50" min="1" value="300">
+<button id="sample">sample</button></div>
+<div id="samples"></div>
+</div>
+<div><table id="liveunits"><thead><tr><th>ranked unit</th><th>probe</th><th class="num">r</th><th class="num">value now</th></tr></thead><tbody></tbody></table>
+<p class="muted" style="max-width:30em;font-size:.85em">The model runs in this page (its weights are embedded): each character of your text is coloured by the chosen unit (the unit picker below; same scale as the text), the table shows each ranked unit's value after your last character, and the line under the text the model's top-3 next characters. Hold a unit at zero or at a value to see what the model loses.</p></div>
+</div>
 </main>
 <div id="bar">
 <label>unit <select id="unit"></select></label>
@@ -60,6 +88,8 @@ tr.weak td{color:#aaa}tr.weak a.u{color:#aaa}
 <script id="data" type="application/json">__DATA__</script>
 <script id="blob" type="application/octet-stream">__BLOB__</script>
 <script id="alphabet" type="text/plain">__ALPHABET__</script>
+<script id="weights" type="application/octet-stream">__WEIGHTS__</script>
+<script>__ENGINE__</script>
 <script>
 (function(){
 "use strict";
@@ -103,8 +133,8 @@ function paint(){var t0=performance.now(),v,c,s,note;
    ' (\u00b1'+D.full+' robust SD)'+(u.bits===8?'':' \u00b7 16 levels');}
  var d=D.full*s;for(var k=0;k<spans.length;k++)spans[k].style.background=bg(spans[k],v,c,d);
  $('scale').innerHTML='<span class="legend"></span>';$('scale').appendChild(document.createTextNode(note));
- $('unit').value=String(cur);$('probe').value=String(curProbe);}
-function select(i,keepProbe){cur=i;if(!keepProbe)curProbe=bestProbe(i);byProbe=false;$('byprobe').checked=false;paint();}
+ $('unit').value=String(cur);$('probe').value=String(curProbe);livePaint();}
+function select(i,keepProbe){cur=i;liveFollow(i);if(!keepProbe)curProbe=bestProbe(i);byProbe=false;$('byprobe').checked=false;paint();}
 var hot=null;
 function sc(c){return c==='\n'?'\u21b5':c===' '?'\u2423':c==='\t'?'\u21e5':c;}
 function strip(k){  // the hovered line, and under each character the model's top-3 guesses for it (green: right)
@@ -163,6 +193,9 @@ function build(){
  D.constant.forEach(function(n){var tr=tb.insertRow();tr.className='weak';tr.insertCell().textContent=n;var c=tr.insertCell();c.colSpan=3;c.textContent='constant in this text (not ranked)';});
  $('rnote').textContent='Pearson r over '+T.toLocaleString()+(G?' steps (jamo tokens: a syllable is 2-3 steps, one band each)':' characters')+', strongest probe first; weak: best |r| < '+D.weak_r+
   '. Units: L<layer> <kind> <index>; tanh(c) is what the output gate reads.';
+ if(D.ablation.length){$('ablbox').style.display='';var ab=$('ablation').tBodies[0];
+  D.ablation.forEach(function(r){var tr=ab.insertRow();[r.probe,r.unit,r.delta_all,r.delta_active,r.random_unit,r.random_delta_all,r.random_delta_active].forEach(function(x,k){
+   var c=tr.insertCell();if(typeof x==='number'||x===null){c.className='num';c.textContent=x===null?'-':(x>=0?'+':'')+x.toFixed(4);}else c.textContent=x;});});}
  var sb=$('saturation').tBodies[0];D.saturation.forEach(function(s){var tr=sb.insertRow();
   [s.layer,s.gate,s.units,(100*s.left).toFixed(1)+'%',(100*s.right).toFixed(1)+'%',s.mostly_left,s.mostly_right].forEach(function(x,k){
    var c=tr.insertCell();c.textContent=String(x);if(k!==1)c.className='num';});});
@@ -196,6 +229,75 @@ function unpack(){  // base 85 (5 characters per 4 bytes, see page.to_text), the
  var ds=new Response(new Blob([a]).stream().pipeThrough(new DecompressionStream('deflate')));
  ds.arrayBuffer().then(function(buf){bytes=new Uint8Array(buf);build();document.body.setAttribute('data-ready','1');})
   .catch(function(e){$('info').textContent='could not unpack the data: '+e;throw e;});}
+// ------------------------------------------------------------- the live panel (page_engine.ENGINE)
+var E=null,MAXLIVE=3000;
+function newRun(){return {chars:[],rows:[],states:[],tops:[],key:null};}
+var runs={held:newRun(),intact:newRun()},holdList=[];
+function compute(run,list){  // rows for the textarea's characters, reusing the common prefix of the last call
+ var cs=Array.from($('livein').value).slice(0,MAXLIVE),key=JSON.stringify(list),n=0;
+ if(run.key!==key){run.chars=[];run.rows=[];run.states=[];run.tops=[];run.key=key;}
+ while(n<cs.length&&n<run.chars.length&&cs[n]===run.chars[n])n++;
+ ['chars','rows','states','tops'].forEach(function(f){run[f].length=n;});
+ E.intervene(list);
+ var s=n?E.copy(run.states[n-1]):E.fresh(),h=n?run.tops[n-1]:null;
+ for(var k=n;k<cs.length;k++){var ix=E.id(cs[k]),r=null;
+  if(ix!==undefined){r=new Float64Array(E.units);h=E.step(s,ix,r);}
+  run.chars.push(cs[k]);run.rows.push(r);run.states.push(E.copy(s));run.tops.push(h);}
+ E.intervene(holdList);return run;}
+function unitValue(row,u){if(!row)return null;
+ if(u.kind==='tanh(c)')return Math.tanh(row[E.column(u.layer,'c',u.index)]);return row[E.column(u.layer,u.kind,u.index)];}
+function top3(h){if(!h)return 'type a text: the next-character guesses show here';
+ var p=E.softmax(E.logits(h)),o=Array.from(p.keys()).sort(function(x,y){return p[y]-p[x];}).slice(0,3);
+ return o.map(function(j){return chr(E.vocab[j])+' '+(100*p[j]).toFixed(0)+'%';}).join(', ');}
+function lastTop(run){for(var k=run.tops.length-1;k>=0;k--)if(run.tops[k])return run.tops[k];return null;}
+function livePaint(){if(!E)return;
+ var run=compute(runs.held,holdList),u=units[cur],d=D.full*u.spread,box=$('liveout'),frag=document.createDocumentFragment(),last=null;
+ run.chars.forEach(function(ch,k){var s=document.createElement('span');s.textContent=shown(ch);var v=unitValue(run.rows[k],u);
+  if(v===null){s.className='unk';s.title='not in the model\'s vocabulary: skipped';}
+  else{s.style.background=colour((v-u.centre)/d);s.title=u.label+' = '+fmt(v);last=run.rows[k];}
+  frag.appendChild(s);});
+ box.textContent='';box.appendChild(frag);
+ var line='next: '+top3(lastTop(run));
+ if(holdList.length)line+='   \u00b7   intact model: '+top3(lastTop(compute(runs.intact,[])));
+ $('livepred').textContent=line;
+ var tb=$('liveunits').tBodies[0];for(var i=0;i<tb.rows.length;i++){var c=tb.rows[i].cells[3],uu=units[+tb.rows[i].dataset.unit],
+  v=unitValue(last,uu);c.textContent=v===null?'':fmt(v);c.style.background=v===null?'':colour((v-uu.centre)/(D.full*uu.spread));}}
+function setHold(){var m=$('holdmode').value,spec=$('holdunit').value,p=spec.split(':');
+ holdList=m?[{layer:+p[0],kind:p[1],index:+p[2],value:m==='zero'?0:+$('holdval').value}]:[];
+ E.intervene(holdList);
+ $('holdnote').textContent=m?'L'+p[0]+' '+p[1]+' '+p[2]+(m==='zero'?' zeroed':' held at '+fmt(+$('holdval').value))+
+  ' at every step: colours, guesses and samples use the changed model':'';
+ livePaint();}
+function doSample(){var prime=Array.from($('livein').value).filter(function(ch){return E.id(ch)!==undefined;}).join('');
+ var t=Math.max(0,+$('temp').value),seed=Math.floor(+$('seed').value)||0,n=Math.max(1,Math.min(5000,Math.floor(+$('slen').value)||1));
+ var box=$('samples');box.textContent='';
+ function show(title,list){E.intervene(list);var pre=document.createElement('div'),h=document.createElement('div');
+  h.className='muted';h.style.fontSize='.85em';h.textContent=title;pre.className='mono samp';pre.textContent=E.sample(prime,n,t,seed);
+  box.appendChild(h);box.appendChild(pre);}
+ show(holdList.length?'with '+$('holdnote').textContent.split(' at every')[0]+' (seed '+seed+', temperature '+t+')':
+  'seed '+seed+', temperature '+t,holdList);
+ if(holdList.length)show('the intact model, same seed',[]);
+ E.intervene(holdList);}
+function liveInit(){var M=D.model;
+ if(!M||M.off){var why=M&&M.off?M.off:'the page was made without the model';window.charrnn={off:why};
+  $('live').style.display='none';$('liveoff').style.display='block';$('liveoff').textContent='The live panel is off: '+why+'.';return;}
+ E=makeEngine(M,document.getElementById('weights').textContent.trim());window.charrnn=E;
+ var sel=$('holdunit');for(var k=0;k<M.layers;k++)['h','c'].forEach(function(kind){if(M.kinds.indexOf(kind)<0)return;
+  var g=document.createElement('optgroup');g.label='layer '+k+' '+kind;
+  for(var j=0;j<M.hidden;j++){var o=document.createElement('option');o.value=k+':'+kind+':'+j;o.textContent='L'+k+' '+kind+' '+j;g.appendChild(o);}
+  sel.appendChild(g);});
+ var seen={},tb=$('liveunits').tBodies[0];D.ranking.forEach(function(r){if(seen[r.unit]||r.weak)return;seen[r.unit]=1;
+  var tr=tb.insertRow();tr.dataset.unit=r.unit;tr.insertCell().textContent=r.label;tr.insertCell().textContent=r.probe;
+  var rc=tr.insertCell();rc.className='num '+(r.r>=0?'pos':'neg');rc.textContent=(r.r>=0?'+':'')+r.r.toFixed(2);tr.insertCell().className='num';
+  tr.style.cursor='pointer';tr.onclick=function(){select(r.unit);};});
+ var a0=0,b0=text.indexOf('\n',Math.min(text.length,160));$('livein').value=text.slice(a0,b0<0?Math.min(text.length,200):b0);
+ $('livein').addEventListener('input',livePaint);
+ ['holdunit','holdmode','holdval'].forEach(function(id){$(id).onchange=setHold;});$('holdval').oninput=setHold;
+ $('sample').onclick=doSample;}
+function liveFollow(i){  // the hold picker follows the chosen unit while no hold is set
+ var u=units[i];if(!E||$('holdmode').value)return;var kind=u.kind==='tanh(c)'?'c':u.kind;
+ if(kind==='h'||kind==='c')$('holdunit').value=u.layer+':'+kind+':'+u.index;}
+liveInit();
 unpack();
 })();
 </script></body></html>

@@ -34,17 +34,19 @@ def zero_state(cfg, batch: int) -> list[tuple]:
 
 
 def stack_forward(params: dict, cfg, x: np.ndarray, state: list, prefix: str = "",
-                  rng: np.random.Generator | None = None, ws=None):
+                  rng: np.random.Generator | None = None, ws=None, hold=None):
     """x (T, B) ids or (T, B, D) -> (hs (T, B, H) of the top layer, final state, StackCache).
 
     Dropout (inverted, rate cfg.dropout) on each layer's output when an `rng` is given
     (training). With a workspace `ws` (charrnn.nn.workspace) the big arrays are its buffers,
-    valid until the next call with it."""
+    valid until the next call with it. `hold` (charrnn.nn.intervene.Holds, optional): units held
+    at a value after every step (--ablate, --clamp); a held layer's cache holds only its trace."""
     cell = CELLS[cfg.cell]
     caches, masks, stateT = [], [], []
     for k in range(cfg.layers):
         scope = None if ws is None else ws.scope(f"{prefix}l{k}.")
-        hs, sT, c = cell.forward(layer_params(params, k, prefix), x, state[k], scope)
+        layer_forward = cell.forward if hold is None else hold.layer_forward(cell, k)  # the one hook
+        hs, sT, c = layer_forward(layer_params(params, k, prefix), x, state[k], scope)
         mask = None
         if rng is not None and cfg.dropout > 0:
             keep = 1.0 - cfg.dropout

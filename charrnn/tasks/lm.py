@@ -98,20 +98,22 @@ def init_state(cfg: ModelConfig, batch: int) -> list[tuple]:
 
 # ------------------------------------------------------------------------ forward / backward
 def forward(params, cfg: ModelConfig, ids: np.ndarray, state: list, rng: np.random.Generator | None = None,
-            ws: Workspace | None = None):
+            ws: Workspace | None = None, hold=None):
     """ids (B, T) -> logits (T*B, V), time-major rows (row t*B + b), the final state, and a cache.
 
     Dropout (inverted) is applied to each layer's output when cfg.dropout > 0 and an `rng` is
     given (training); evaluation and sampling pass no rng. With a workspace `ws` (charrnn.nn.workspace)
     the layers' big arrays are its buffers: the cache is then valid until the next chunk run with
     the same workspace. Without one they are fresh (what a caller that keeps caches wants).
+    `hold` (charrnn.nn.intervene.Holds, optional): units held at a value at every step (--ablate,
+    --clamp; see nn.stack.stack_forward).
     """
     if ids.size and not 0 <= int(ids.min()) <= int(ids.max()) < cfg.vocab_size:  # any data source
         bad = int(ids.max()) if int(ids.max()) >= cfg.vocab_size else int(ids.min())
         raise VocabError(f"character id {bad} is outside the model's vocabulary of {cfg.vocab_size} characters",
                          hint="the ids do not come from this model's vocabulary (damaged data?)")
     x = np.ascontiguousarray(ids.T)  # (T, B) ids: time-major
-    hs, stateT, stack = stack_forward(params, cfg, x, state, rng=rng, ws=ws)
+    hs, stateT, stack = stack_forward(params, cfg, x, state, rng=rng, ws=ws, hold=hold)
     T, B, H = hs.shape
     top = hs.reshape(T * B, H)
     logits = take(ws, "logits", (T * B, cfg.vocab_size), params["Wy"].dtype)  # (TB, V): reused, not paged in anew
@@ -147,8 +149,9 @@ def loss_and_grads(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state
     return loss, grads, stateT
 
 
-def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list, ws: Workspace | None = None):
-    """Evaluation: (sum of nats over the chunk, number of characters, final state)."""
-    logits, stateT, _ = forward(params, cfg, x, state, ws=ws)
+def loss_sum(params, cfg: ModelConfig, x: np.ndarray, y: np.ndarray, state: list, ws: Workspace | None = None,
+             hold=None):
+    """Evaluation: (sum of nats over the chunk, number of characters, final state); `hold`: see forward."""
+    logits, stateT, _ = forward(params, cfg, x, state, ws=ws, hold=hold)
     targets = y.T.reshape(-1)
     return float(nll(logits, targets, overwrite=True).sum()), len(targets), stateT

@@ -204,22 +204,23 @@ class LMTask(Task):
 
         return info_rows(d)
 
-    def evaluate(self, trained, text: str, strict=False, streams=1, progress=None, threads=None):
+    def evaluate(self, trained, text: str, strict=False, streams=1, progress=None, threads=None, hold=None):
         from charrnn.nn.threads import blas_threads
         from charrnn.options import check
         from charrnn.use.evaluate import evaluate_text
 
         check("streams", streams)
         with blas_threads(threads) as tuner:  # auto: chosen chunk by chunk
-            return evaluate_text(trained, text, strict=strict, streams=streams, progress=progress, tuner=tuner)
+            return evaluate_text(trained, text, strict=strict, streams=streams, progress=progress, tuner=tuner,
+                                 hold=hold)
 
     def evaluate_file(self, trained, path, strict=False, streams=1, encoding_errors="strict", progress=None,
-                      threads=None):
+                      threads=None, hold=None):
         from charrnn.nn.threads import blas_threads
         from charrnn.use.evaluate_file import evaluate_file
 
         with blas_threads(threads) as tuner:
-            return evaluate_file(trained, path, strict, streams, encoding_errors, progress, tuner)
+            return evaluate_file(trained, path, strict, streams, encoding_errors, progress, tuner, hold)
 
 
 def _lookup(corpus_vocab: Vocab, model_vocab: Vocab, path) -> np.ndarray | None:

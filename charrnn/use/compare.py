@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from charrnn.engine.task import get_task
+from charrnn.interpret.live import read_probes
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.engine.trained import load_trained
 
@@ -55,6 +56,7 @@ class RunData:
     task: str = "lm"
     best_exact: float | None = None  # seq2seq: exact match of best.npz
     last_exact: float | None = None
+    probes: list = field(default_factory=list)  # [{step, elapsed, probes: [{probe, unit, r}]}] (train --live)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -192,7 +194,7 @@ def load_run(spec, notes: list | None = None) -> RunData:
                    train_seconds=known[-1] if known else None,
                    chars_per_s=statistics.median(speeds) if speeds else None, best_val=best, last_val=last,
                    options=options, corpus=corpus.get("path") if isinstance(corpus, dict) else None,
-                   curve=curve, samples=samples)
+                   curve=curve, samples=samples, probes=[p for p in read_probes(ckpt.parent) if p["step"] <= step])
 
 
 def _number(v) -> bool:

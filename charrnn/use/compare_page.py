@@ -14,6 +14,8 @@ import json
 import math
 import re
 
+from charrnn.interpret.live_page import CHART_JS
+
 _PAGE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>charrnn compare: __TITLE__</title>
@@ -33,6 +35,7 @@ th{background:#f6f6f6}td.l,th.l{text-align:left}.diff{background:#fff7e0}
 .card{border:1px solid #ddd;border-radius:4px;padding:.5em .8em}
 .card pre{white-space:pre-wrap;font-size:12px;background:#fafafa;padding:.5em;margin:.4em 0;max-height:18em;overflow:auto}
 .card input{width:100%}.muted{color:#777}
+.units{display:flex;flex-wrap:wrap;gap:1.5em}.units .chart svg{cursor:default}
 </style></head><body>
 <h1>charrnn compare</h1>
 <p class="muted">__SUMMARY__</p>
@@ -48,10 +51,14 @@ chars/s: median training speed. Highlighted columns: the options that differ bet
 <div id="charts"><div class="chart"><b><span class="metric">validation loss</span> against step</b><svg id="c-step" viewBox="0 0 640 360"></svg></div>
 <div class="chart"><b><span class="metric">validation loss</span> against wall-clock time</b><svg id="c-time" viewBox="0 0 640 360"></svg></div></div>
 <p class="muted">Hover a chart for the nearest evaluation of every run; click a point to read the sample logged there.</p>
+<div id="unitsbox" style="display:none"><h2>Units forming: each probe's best unit, |r| over the steps</h2>
+<p class="muted">Recorded by <code>charrnn train --live</code> (probes.jsonl in the run directory): at every evaluation, the Pearson r of each probe with its best state unit on a fixed slice of validation text.</p>
+<div id="units" class="units"></div></div>
 <h2>Samples logged during training</h2>
 <div id="samples"></div>
 <div id="tip"></div>
 <script id="data" type="application/json">__DATA__</script>
+<script>__CHART__</script>
 <script>
 (function(){
 "use strict";
@@ -136,6 +143,11 @@ runs.forEach(function(r,i){var c=document.createElement('div');c.className='card
 function showSample(i,step,scroll){var r=runs[i],k=-1;r.samples.forEach(function(s,j){if(s.step<=step)k=j;});
  if(k<0)return;cards[i].show(k);if(scroll)cards[i].el.scrollIntoView({behavior:'smooth',block:'nearest'});}
 redraw();
+if(runs.some(function(r){return r.probes&&r.probes.length;})){document.getElementById('unitsbox').style.display='';
+ runs.forEach(function(r){if(!r.probes||!r.probes.length)return;var d=document.createElement('div');d.className='chart';
+  var b=document.createElement('b');b.textContent=r.name;d.appendChild(b);var lg=document.createElement('div');lg.style.fontSize='.85em';d.appendChild(lg);
+  var svg=document.createElementNS('http://www.w3.org/2000/svg','svg');d.appendChild(svg);document.getElementById('units').appendChild(d);
+  var s=probeSeries(r.probes);svgLegend(lg,s);svgChart(svg,s,{xlabel:'step',ylabel:'|r| of the best unit',ymin:0,ymax:1});});}
 })();
 </script></body></html>
 """
@@ -191,12 +203,12 @@ def compare_page(c) -> str:
     summary = (f"{len(c.runs)} run{'s' if len(c.runs) != 1 else ''}: {names}. "
                + ("Options that differ: " + ", ".join(c.differing) + "." if c.differing
                   else "Every option is the same in all runs." if len(c.runs) > 1 else ""))
-    data = {"runs": [{"name": r.name, "curve": r.curve, "samples": r.samples} for r in c.runs]}
+    data = {"runs": [{"name": r.name, "curve": r.curve, "samples": r.samples, "probes": r.probes} for r in c.runs]}
     radios = ('<label><input type="radio" name="unit" value="exact"> exact match</label>'
               '<label><input type="radio" name="unit" value="cer"> char error rate</label>') if s2s else ""
     parts = {"__TITLE__": e(names), "__SUMMARY__": e(summary), "__HEAD__": cells, "__ROWS__": "".join(rows),
-             "__DATA__": _json_for_script(_clean(data)), "__SEQ2SEQ__": radios}
-    return re.sub(r"__(TITLE|SUMMARY|HEAD|ROWS|DATA|SEQ2SEQ)__", lambda m: parts[m[0]], _PAGE)
+             "__DATA__": _json_for_script(_clean(data)), "__SEQ2SEQ__": radios, "__CHART__": CHART_JS}
+    return re.sub(r"__(TITLE|SUMMARY|HEAD|ROWS|DATA|SEQ2SEQ|CHART)__", lambda m: parts[m[0]], _PAGE)
 
 
 def _pct(v) -> str:

@@ -81,30 +81,31 @@ def known_ids(vocab, text: str, strict: bool = False) -> tuple[np.ndarray, int, 
 
 
 def score_ids(params, cfg, ids: np.ndarray, streams: int = 1, chunk: int = CHUNK, progress=None,
-              tuner=None) -> tuple[float, int]:
+              tuner=None, hold=None) -> tuple[float, int]:
     """(total nats, characters scored) of predicting ids[1:] from the ids before, state carried."""
     check("streams", streams)
     n = len(ids) - 1
     if n < 1:
         return 0.0, 0
     return stream_loss(params, cfg, Streams(np.asarray(ids), max(1, min(streams, n)), chunk), progress=progress,
-                       tuner=tuner)
+                       tuner=tuner, hold=hold)
 
 
 def stream_loss(params, cfg, streams: Streams, remap=None, progress=None, ws: Workspace | None = None,
-                tuner=None) -> tuple[float, int]:
+                tuner=None, hold=None) -> tuple[float, int]:
     """(total nats, tokens scored): `stream_scores` without the character count."""
-    total, count, _ = stream_scores(params, cfg, streams, remap, progress, ws, tuner)
+    total, count, _ = stream_scores(params, cfg, streams, remap, progress, ws, tuner, hold=hold)
     return total, count
 
 
 def stream_scores(params, cfg, streams: Streams, remap=None, progress=None, ws: Workspace | None = None,
-                  tuner=None, chars_in=None) -> tuple[float, int, int]:
+                  tuner=None, chars_in=None, hold=None) -> tuple[float, int, int]:
     """(total nats, characters scored) over every chunk of `streams` once, the state carried from
     chunk to chunk; remap (optional) maps the corpus's ids to the model's; progress(done, total)
     (optional) is called after each chunk with characters read so far and in all. The scratch
     arrays live in `ws`, else in a workspace of this call, freed on return. `tuner`
-    (charrnn.nn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk.
+    (charrnn.nn.threads.ThreadTuner, optional) chooses the BLAS threads chunk by chunk; `hold`
+    (charrnn.nn.intervene.Holds, optional) holds units at a value at every step (--ablate, --clamp).
     Returns (total nats, tokens scored, original characters scored); chars_in(x, y) (optional,
     `Vocab.chars_in`) counts the characters of a chunk (default: one per token)."""
     ws = ws if ws is not None else Workspace()
@@ -114,7 +115,7 @@ def stream_scores(params, cfg, streams: Streams, remap=None, progress=None, ws: 
         if remap is not None:
             x, y = remap(x), remap(y)
         with maybe_unit(tuner):
-            s, c, state = model.loss_sum(params, cfg, x, y, state, ws)
+            s, c, state = model.loss_sum(params, cfg, x, y, state, ws, hold=hold)
         total, count = total + s, count + c
         chars += c if chars_in is None else chars_in(x, y)
         if progress is not None:
@@ -131,7 +132,7 @@ def result(total: float, count: int, chars: int, vocab, **rest) -> EvalResult:
 
 
 def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1, progress=None,
-                  tuner=None) -> EvalResult:
+                  tuner=None, hold=None) -> EvalResult:
     """Score `text` with a `trained.Trained` model (see the module docstring for the rules)."""
     ids, skipped, unknown = known_ids(trained.vocab, text, strict)
     check("streams", streams)
@@ -141,5 +142,5 @@ def evaluate_text(trained, text: str, strict: bool = False, streams: int = 1, pr
                           hint="evaluate on a text of at least two characters from the model's vocabulary")
     B = max(1, min(streams, len(ids) - 1))
     total, count, chars = stream_scores(trained.params, trained.cfg, Streams(np.asarray(ids), B, CHUNK),
-                                        progress=progress, tuner=tuner, chars_in=trained.vocab.chars_in)
+                                        progress=progress, tuner=tuner, chars_in=trained.vocab.chars_in, hold=hold)
     return result(total, count, chars, trained.vocab, skipped=skipped, unknown=unknown, streams=B)

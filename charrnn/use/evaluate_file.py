@@ -114,12 +114,12 @@ def window(streams: int, cfg) -> int:
 
 
 def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encoding_errors: str = "strict",
-                  progress=None, tuner=None):
+                  progress=None, tuner=None, hold=None):
     """Score the text file `path` with a `trained.Trained` model, in bounded memory.
 
     progress (optional): called as progress(phase, done, total) with phase "read" (bytes of the
     file) or "score" (characters scored). tuner (charrnn.nn.threads.ThreadTuner, optional): the BLAS
-    threads, chosen chunk by chunk.
+    threads, chosen chunk by chunk. hold (charrnn.nn.intervene.Holds, optional): --ablate / --clamp.
     """
     check("streams", streams)
     chunks = code_point_chunks(path, encoding_errors)  # (checks the path and the option)
@@ -147,7 +147,8 @@ def evaluate_file(trained, path, strict: bool = False, streams: int = 1, encodin
         W = window(B, trained.cfg)
         report = None if progress is None else (lambda done, total: progress("score", done, total))
         total, count, chars = stream_scores(trained.params, trained.cfg, Streams(ids.array(), B, W),
-                                            progress=report, tuner=tuner, chars_in=trained.vocab.chars_in)
+                                            progress=report, tuner=tuner, chars_in=trained.vocab.chars_in,
+                                            hold=hold)
     finally:
         chunks.close()
         ids.close()

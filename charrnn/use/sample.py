@@ -113,11 +113,12 @@ def _uniforms(rng: np.random.Generator) -> Iterator[float]:
 
 def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, prime: str = "", rng: np.random.Generator | None = None,
-             counts=None, grammar: bool = True) -> Iterator[str]:
+             counts=None, grammar: bool = True, hold=None) -> Iterator[str]:
     """Yield `length` sampled characters after warming the state on `prime` (not yielded).
 
     `prime` must hold known characters only (see `clean_prime`); `counts` (per vocabulary id,
-    optional) picks the start character when there is no prime and no newline.
+    optional) picks the start character when there is no prime and no newline; `hold`
+    (charrnn.nn.intervene.Holds) holds units at a value at every step (--ablate, --clamp).
 
     Jamo tokens (vocab.tokens == "jamo"): the tokens are recomposed as they come (`tokens.Recomposer`
     holds back at most one unfinished syllable) and `length` counts the characters written. With
@@ -129,13 +130,13 @@ def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: i
     """
     check_options(temperature, top_k, top_p, length)
     if vocab.tokens == "chars":
-        yield from _draws(params, cfg, vocab, length, temperature, top_k, top_p, prime, rng, counts, None)
+        yield from _draws(params, cfg, vocab, length, temperature, top_k, top_p, prime, rng, counts, None, hold)
         return
     rule = Grammar(vocab.chars) if grammar else None
     rec, n = Recomposer(), 0
     if length <= 0:
         return
-    for token in _draws(params, cfg, vocab, None, temperature, top_k, top_p, prime, rng, counts, rule):
+    for token in _draws(params, cfg, vocab, None, temperature, top_k, top_p, prime, rng, counts, rule, hold):
         for ch in rec.feed(token):
             yield ch
             n += 1
@@ -144,13 +145,13 @@ def generate(params, cfg, vocab, length: int, temperature: float = 1.0, top_k: i
 
 
 def _draws(params, cfg, vocab, length: int | None, temperature: float, top_k, top_p, prime: str, rng,
-           counts, rule: "Grammar | None") -> Iterator[str]:
+           counts, rule: "Grammar | None", hold=None) -> Iterator[str]:
     """`length` sampled tokens (None: without end), each drawn as the module docstring says; `rule`
     (a tokens.Grammar, optional) masks the tokens it does not allow next."""
     rng = rng if rng is not None else np.random.default_rng()
     prime = prime or start_char(vocab, counts)
     ids = vocab.encode(prime).tolist()
-    st = make_stepper(params, cfg)
+    st = make_stepper(params, cfg, hold=hold)
     for i in ids[:-1]:
         st.step(i)
     cur, chars, V = ids[-1], vocab.chars, vocab.size

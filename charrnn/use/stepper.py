@@ -143,6 +143,24 @@ def _gru_fn(k, layer, layers, c_states):
     return run
 
 
-def make_stepper(params: dict, cfg: ModelConfig, state: list | None = None) -> Stepper:
-    """A `Stepper` for one stream, starting from `state` (batch 1; default zeros)."""
-    return Stepper(params, cfg, state)
+def make_stepper(params: dict, cfg: ModelConfig, state: list | None = None, hold=None):
+    """A `Stepper` for one stream, starting from `state` (batch 1; default zeros); with `hold`
+    (charrnn.nn.intervene.Holds: --ablate, --clamp) a `HeldStepper`."""
+    return Stepper(params, cfg, state) if hold is None else HeldStepper(params, cfg, state, hold)
+
+
+class HeldStepper:
+    """The stepper's interface over the stack's own forward (`tasks.lm.forward`, one character at a
+    time), with units held: the one intervention mechanism (charrnn.nn.intervene), not fused."""
+
+    def __init__(self, params: dict, cfg: ModelConfig, state: list | None, hold):
+        self.params, self.cfg, self.hold = params, cfg, hold
+        self.state = list(state) if state is not None else init_state(cfg, 1)
+        self.ids = np.zeros((1, 1), dtype=np.intp)
+
+    def step(self, ix: int) -> np.ndarray:
+        self.ids[0, 0] = ix
+        from charrnn.tasks.lm import forward
+
+        logits, self.state, _ = forward(self.params, self.cfg, self.ids, self.state, hold=self.hold)
+        return logits[0]
