@@ -26,6 +26,7 @@ import numpy as np
 from charrnn.data import corpus
 from charrnn.data.corpus import Streams, cache_dir_default, code_point_chunks
 from charrnn.errors import CorpusError, VocabError
+from charrnn.nn.cells import CELLS
 from charrnn.use.evaluate import CHUNK, result, stream_scores
 from charrnn.options import check
 from charrnn.data.vocab import describe
@@ -108,8 +109,7 @@ def _temporary_file():
 
 def window(streams: int, cfg) -> int:
     """Time steps per scored chunk: about SCORE_BYTES for its B * W rows, at most evaluate.CHUNK."""
-    G = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell] * cfg.hidden
-    row = np.dtype(cfg.dtype).itemsize * (3 * cfg.vocab_size + cfg.layers * (2 * G + 4 * cfg.hidden))
+    row = np.dtype(cfg.dtype).itemsize * (3 * cfg.vocab_size + cfg.layers * CELLS[cfg.cell].floats_per_step(cfg.hidden))
     return max(1, min(CHUNK, SCORE_BYTES // row // streams))
 
 
