@@ -112,7 +112,9 @@ def inspect_labelled(m, text: Optional[Path], max_chars: int, names: list, top: 
           + (" (the left-to-right stack)" if bidirectional else ""), file=sys.stderr)
     with progress_bar("tracing", "char") as bar:
         traces, body = line_traces(m.params, cfg, m.vocab, [t for t, _ in kept], progress=bar)
-    a = analyse_traces(traces, body, names, top)
+    from charrnn.interpret.probes import default_names
+
+    a = analyse_traces(traces, body, names if names is not None else default_names(body), top)
     extra = list(dict.fromkeys(a.traces.column(*u) for u in units))
     separating = separating_units(m.params, cfg, m.vocab, labels, kept, top=max(top, 10)) if m.task == "classify" else []
     if dump is not None:
