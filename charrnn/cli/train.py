@@ -106,8 +106,8 @@ def train(
         from charrnn.interpret.files import check_output
         from charrnn.interpret.live import LiveReporter
 
-        if is_seq2seq_run(typed.get("task"), resume):
-            raise UsageError("--live shows a language model's units; it does not apply to --task seq2seq",
+        if kind != "lm":
+            raise UsageError(f"--live shows a language model's units; it does not apply to --task {kind}",
                              hint="leave --live out")
         reporter = LiveReporter(reporter, check_output(live, "--live", "live.html"), out)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
