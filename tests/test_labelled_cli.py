@@ -154,3 +154,19 @@ def test_predict_on_a_seq2seq_model_translates(tmp_path):
     want = invoke("translate", tmp_path / "s", "--text", tmp_path / "in.txt")
     got = invoke("predict", tmp_path / "s", "--text", tmp_path / "in.txt")
     assert got.exit_code == 0 and got.stdout == want.stdout and len(got.stdout.splitlines()) == 2
+
+
+def test_compare_draws_accuracy_beside_the_loss(tmp_path, page):
+    from browser import open_page
+
+    f = classify_file(tmp_path / "c.tsv")
+    assert invoke("train", f, "--task", "classify", *TINY, "--max-steps", "4", "--eval-every", "2",
+                  "--out", tmp_path / "o").exit_code == 0
+    r = invoke("compare", tmp_path / "o", "--html", tmp_path / "c.html")
+    assert r.exit_code == 0 and "best acc" in r.stdout and "Validation accuracy against step" in r.stdout
+    open_page(page, tmp_path / "c.html")
+    page.check("input[value=acc]")
+    assert "accuracy" in page.locator("#c-step").text_content()
+    page.check("input[value=f1]")
+    assert "macro-F1" in page.locator("#c-step").text_content()
+    assert page.errors == []
