@@ -21,13 +21,24 @@ KO_CORPUS := data/korean-help.txt
 KO_OUT    ?= demo-korean
 KO_TIME   ?= 5m
 
+# The classify demo: a line of stdlib source -> its package (data/build_labels.py, offline); the
+# tag demo: spacing restoration on the stdlib's docstrings and comments (data/build_tags.py).
+LABELS   := data/packages.tsv
+CLS_OUT  ?= demo-classify
+CLS_TIME ?= 3m
+CLS_ARGS ?=
+SPACING  := data/spacing.tsv
+TAG_OUT  ?= demo-tag
+TAG_TIME ?= 3m
+TAG_ARGS ?=
+
 # `make runs`: the three runs behind the README's compare, inspect-cells and inspect-memory figures:
 # 2x128 RNN, LSTM and GRU on the bundled corpus, RUNS_TIME each (a run whose best.npz exists is kept).
 RUNS ?= runs
 RUNS_TIME ?= 5m
 RUNS_ARGS ?=
 
-.PHONY: install test demo demo-seq2seq demo-korean bench clean corpus runs screenshots memory-demo
+.PHONY: install test demo demo-seq2seq demo-korean demo-classify demo-tag bench clean corpus runs screenshots memory-demo
 
 install: $(STAMP)
 
@@ -82,6 +93,33 @@ demo-korean: install $(KO_CORPUS)
 	@echo "--- charrnn inspect-cells ---" >&2
 	$(VENV)/bin/charrnn inspect-cells $(KO_OUT)/best.npz --max-chars 20000 --html $(KO_OUT)/cells.html
 
+$(LABELS) data/packages-test.tsv &: data/build_labels.py data/build_corpus.py
+	$(PYTHON) data/build_labels.py packages $(LABELS) --test data/packages-test.tsv
+
+$(SPACING) data/spacing-test.tsv &: data/build_tags.py data/build_corpus.py
+	$(PYTHON) data/build_tags.py spacing --stdlib $(SPACING) --lines 20000 --test data/spacing-test.tsv
+
+# One BLAS thread (as demo-seq2seq): small products, a busy machine.
+demo-classify: install $(LABELS) data/packages-test.tsv
+	@echo "--- baselines on the same validation lines: majority class, bag of characters ---" >&2
+	$(PY) data/baselines.py $(LABELS) --test data/packages-test.tsv
+	$(VENV)/bin/charrnn train $(LABELS) --task classify --model gru --layers 1 --hidden 128 --batch 32 \
+		--time $(CLS_TIME) --out $(CLS_OUT) --overwrite --threads 1 $(CLS_ARGS)
+	@echo "--- charrnn predict --top 3 ---" >&2
+	printf 'self.assertEqual(result, expected)\nmsg = email.message_from_string(text)\nloop.run_until_complete(main())\nself.tk.call(self._w, "configure")\n' | \
+		$(VENV)/bin/charrnn predict $(CLS_OUT)/best.npz --top 3
+	@echo "--- charrnn evaluate on 1,200 other lines (data/packages-test.tsv) ---" >&2
+	$(VENV)/bin/charrnn evaluate $(CLS_OUT)/best.npz data/packages-test.tsv --html $(CLS_OUT)/evaluate.html
+
+demo-tag: install $(SPACING) data/spacing-test.tsv
+	$(VENV)/bin/charrnn train $(SPACING) --task tag --bidirectional --model gru --layers 1 --hidden 128 --batch 32 \
+		--time $(TAG_TIME) --out $(TAG_OUT) --overwrite --threads 1 $(TAG_ARGS)
+	@echo "--- charrnn predict --show ---" >&2
+	printf 'thequickbrownfoxjumpsoverthelazydog\nReturnthenumberofitemsinthecontainer.\nIfthefileisnotfound,raiseanerror.\n' | \
+		$(VENV)/bin/charrnn predict $(TAG_OUT)/best.npz --show
+	@echo "--- charrnn evaluate on 1,000 later lines (data/spacing-test.tsv) ---" >&2
+	$(VENV)/bin/charrnn evaluate $(TAG_OUT)/best.npz data/spacing-test.tsv --html $(TAG_OUT)/evaluate.html
+
 bench: install $(CORPUS)
 	$(PY) benchmarks/bench.py --corpus $(CORPUS) $(if $(TORCH_PY),--torch-python $(TORCH_PY)) $(BENCH_ARGS)
 
@@ -103,5 +141,5 @@ screenshots: memory-demo
 	$(PY) docs/screenshots.py --compare $(RUNS)/compare.html --cells $(RUNS)/cells.html --memory $(RUNS)/memory.html --out docs
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(S2S_OUT) $(KO_OUT) checkpoints
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .hypothesis $(DEMO_OUT) $(S2S_OUT) $(KO_OUT) $(CLS_OUT) $(TAG_OUT) checkpoints
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

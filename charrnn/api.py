@@ -93,7 +93,8 @@ class Model:
 
     def predict(self, lines: list[str], **options) -> list[str]:
         """One output per input line: a seq2seq model's translation (options beam, max_len,
-        temperature, seed)."""
+        temperature, seed); a classifier's `label<TAB>probability` (options top, as_json), a tagger's
+        tags (options show, as_json)."""
         return self._hook("predict", "predict")(self.trained, list(lines), **options)
 
     def translate(self, sources, beam: int | None = None, max_len: int | None = None, temperature: float = 0.0,
@@ -200,7 +201,9 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     the rest, a fresh run takes the defaults. Stop rules given replace all the saved ones; a fresh
     run with none stops after 10 epochs. `reporter` (charrnn.engine.loop.Reporter) receives progress.
     task="seq2seq" trains an encoder-decoder on a pairs file (charrnn.tasks.seq2seq_task; also
-    teacher_forcing, teacher_forcing_decay, skip_bad_lines); resuming a seq2seq checkpoint implies it.
+    teacher_forcing, teacher_forcing_decay, skip_bad_lines); task="classify" or "tag" a classifier
+    or tagger on a labelled file (charrnn.tasks.classify, .tag; also bidirectional, pool,
+    class_weights, skip_bad_lines). Resuming a checkpoint implies its task.
     Every task runs in the one engine, charrnn.engine.loop.
     `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
     chosen by timing the steps, see charrnn.nn.threads).
@@ -209,10 +212,11 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     from charrnn.errors import UsageError
     from charrnn.options import OPTIONS, check, check_all, parse_duration
     from charrnn.tasks.seq2seq_task import TASK_KEYS as SEQ2SEQ_KEYS
+    from charrnn.tasks.labelled_task import TASK_KEYS as LABELLED_KEYS
     from charrnn.nn.threads import parse_threads
     from charrnn.engine.loop import train as run_training
 
-    unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS]
+    unknown = [k for k in options if k not in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS + LABELLED_KEYS]
     if unknown:
         raise UsageError(f"unknown training option(s): {', '.join(unknown)}",
                          hint="use the names of `charrnn train --help` with '_' for '-', e.g. max_steps=2000")
@@ -231,17 +235,36 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     elif resume is None:
         train_opts["epochs"] = DEFAULT_EPOCHS
     threads = parse_threads(threads) if threads is not None else None
-    if is_seq2seq_run(options.get("task"), resume):
-        if options.get("tokens", "chars") != "chars":
-            raise UsageError("--tokens jamo works with language models only, not with --task seq2seq",
-                             hint="leave out --tokens (seq2seq reads characters)")
-        s2s = {k: v for k, v in options.items() if k in SEQ2SEQ_KEYS and k != "task"}
-        return run_training("seq2seq", corpus, out, train_opts, model_opts, s2s, resume=resume, init_from=init_from,
-                            overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter, threads=threads)
-    given = [k for k in options if k in SEQ2SEQ_KEYS and k != "task"]
+    task = run_task(options.get("task"), resume)
+    if task != "lm" and options.get("tokens", "chars") != "chars":
+        raise UsageError(f"--tokens jamo works with language models only, not with --task {task}",
+                         hint=f"leave out --tokens ({task} reads characters)")
+    own = {"seq2seq": SEQ2SEQ_KEYS, "classify": LABELLED_KEYS, "tag": LABELLED_KEYS}.get(task, ())
+    given = [k for k in options if k in SEQ2SEQ_KEYS + LABELLED_KEYS and k not in own + ("task",)]
     if given:
-        raise UsageError(f"{', '.join(OPTIONS[k].flag for k in given)} need(s) --task seq2seq",
-                         hint="add --task seq2seq to train an encoder-decoder on a pairs file")
+        needs = "--task seq2seq" if all(k in SEQ2SEQ_KEYS for k in given) else "--task classify or --task tag"
+        raise UsageError(f"{', '.join(OPTIONS[k].flag for k in given)} need(s) {needs}",
+                         hint=f"add {needs.split(' or ')[0]}" + (" to train an encoder-decoder on a pairs file"
+                                                               if needs == "--task seq2seq" else ""))
+    if task != "lm":
+        task_opts = {k: v for k, v in options.items() if k in own and k != "task"}
+        return run_training(task, corpus, out, train_opts, model_opts, task_opts, resume=resume, init_from=init_from,
+                            overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter, threads=threads)
     return run_training("lm", corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
                         cache_dir=cache_dir, threads=threads)
+
+
+def run_task(task: str | None, resume) -> str:
+    """The task of a training run: --task, or when resuming without it, the checkpoint's own."""
+    from pathlib import Path
+
+    if task is not None or resume is None or not Path(resume).is_file():
+        return task or "lm"
+    from charrnn.engine.checkpoint import load_checkpoint
+    from charrnn.errors import CharRNNError
+
+    try:
+        return load_checkpoint(resume)[1].get("task", "lm")
+    except CharRNNError:
+        return "lm"  # the language model's resume reports what is wrong with the file

@@ -44,6 +44,7 @@ OUTPUT = "Output"
 SAMPLING = "Sampling"
 INPUT = "Input"
 SEQ2SEQ = "Seq2seq"
+LABELLED = "Classify and tag"
 DECODING = "Decoding"
 MEASURE = "Measurements"
 PERFORMANCE = "Performance"
@@ -64,7 +65,9 @@ DECAY_UNITS = ("step", "epoch")
 BIAS_INITS = ("zero", "uniform")
 ENCODING_ERRORS = ("strict", "replace", "ignore")
 TOKENIZATIONS = ("chars", "jamo")  # charrnn.data.tokens
-TASKS = ("lm", "seq2seq")
+TASKS = ("lm", "seq2seq", "classify", "tag")
+POOLS = ("mean", "last")
+CLASS_WEIGHTS = ("none", "balanced")
 MAX_BEAM = 100
 MAX_OUTPUT = 100_000
 
@@ -216,14 +219,24 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            show_default="off"),
     # ------------------------------------------------------------------------ train: seq2seq
     Option("task", "lm", "lm: a language model of CORPUS; seq2seq: an encoder-decoder on a pairs file "
-           "(source<TAB>target per line).", SEQ2SEQ, choices=TASKS, hint="lm or seq2seq"),
+           "(source<TAB>target per line); classify: one label per line (text<TAB>label); tag: one tag per "
+           "character (text<TAB>tags).", SEQ2SEQ, choices=TASKS, hint="lm, seq2seq, classify or tag"),
     Option("teacher_forcing", 1.0, "seq2seq: probability of feeding the decoder the true previous character "
            "(below 1: scheduled sampling).", SEQ2SEQ, float, 0, 1, want="a probability in [0, 1]",
            hint="1 always feeds the truth; e.g. --teacher-forcing 0.75"),
     Option("teacher_forcing_decay", 0, "seq2seq: steps over which --teacher-forcing falls linearly to 0 "
            "(0: constant).", SEQ2SEQ, int, 0, hint="0 keeps it constant; e.g. --teacher-forcing-decay 5000"),
-    Option("skip_bad_lines", False, "seq2seq: leave out lines that are not one source<TAB>target pair (and count "
-           "them) instead of failing.", SEQ2SEQ, bool, flags=("--skip-bad-lines",), show_default="off"),
+    Option("skip_bad_lines", False, "seq2seq, classify, tag: leave out lines that are not one source<TAB>target "
+           "pair, text<TAB>label or text<TAB>tags line (and count them) instead of failing.", SEQ2SEQ, bool,
+           flags=("--skip-bad-lines",), show_default="off"),
+    # ------------------------------------------------------------------------ train: classify, tag
+    Option("bidirectional", False, "classify, tag: a second layer stack reads each line right to left; the two "
+           "outputs are concatenated.", LABELLED, bool, flags=("--bidirectional",), show_default="off"),
+    Option("pool", "mean", "classify: what the label is read from: the mean of the top layer's outputs over "
+           "the line, or its last output (the final state).", LABELLED, choices=POOLS, hint="mean or last"),
+    Option("class_weights", "none", "classify, tag: none, or balanced (each label's loss weighted by "
+           "N / (labels x its count), so rare labels count as much as common ones).", LABELLED,
+           choices=CLASS_WEIGHTS, hint="none or balanced"),
     # ------------------------------------------------------------------------------ translate
     Option("beam", None, "Beam search with this many hypotheses and length normalisation (none: greedy).",
            DECODING, int, 1, MAX_BEAM, show_default="none", hint="e.g. --beam 5; --beam 1 is greedy"),
@@ -253,6 +266,12 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "'--- sample K/N ---'.", SAMPLING, int, 1, hint="e.g. --num-samples 3"),
     Option("skip_unknown", False, "Drop prime characters that are not in the vocabulary (with a warning) instead "
            "of failing.", SAMPLING, bool, flags=("--skip-unknown",), show_default="off"),
+    # -------------------------------------------------------------------------------- predict
+    Option("top_labels", 1, "classify: print the K most likely labels of each line, each with its probability.",
+           OUTPUT, int, 1, flags=("--top",), metavar="K", hint="e.g. --top 3"),
+    Option("show", False, "tag: print the text rendered with its tags (spacing tags: the text with its spaces "
+           "put back; others: the tags on the line under the text).", OUTPUT, bool, flags=("--show",),
+           show_default="off"),
     # ------------------------------------------------------------------------------- evaluate
     Option("strict", False, "Fail if the text has characters outside the vocabulary (off: skip and report "
            "them).", INPUT, bool, flags=("--strict",), show_default="off"),

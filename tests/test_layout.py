@@ -24,6 +24,7 @@ ALLOWED_UP = {
     ("tasks", "charrnn.use.evaluate_file"),
     ("tasks", "charrnn.use.info"),
     ("tasks", "charrnn.use.translate"),
+    ("tasks", "charrnn.use.labelled"),  # classify, tag: validation scores lines as evaluate does; their verbs
     ("base", "charrnn.nn"),  # options.py: the --model choices are the cell registry's names (nn.cells)
     ("use", "charrnn.interpret.live"),  # compare draws the probe curves that train --live records
     ("use", "charrnn.interpret.live_page"),

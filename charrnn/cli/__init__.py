@@ -5,6 +5,7 @@
     train.py          charrnn train
     use.py            charrnn sample, evaluate, info
     seq2seq.py        charrnn translate; the seq2seq side of train (progress), evaluate and info
+    labelled.py       charrnn predict; the classify/tag side of evaluate and info (labelled_progress.py: train)
     inspect_cells.py  charrnn inspect-cells
     inspect_memory.py charrnn inspect-memory
     compare.py        charrnn compare (textplot.py: its plain-text charts)
@@ -19,6 +20,6 @@ of the commands in `--help`. A new command: a new module here that does
 """
 
 from charrnn.cli.app import app, main
-from charrnn.cli import train, use, seq2seq, inspect_cells, inspect_memory, compare  # noqa: E402,F401  (registers the commands, in this order)
+from charrnn.cli import train, use, seq2seq, labelled, inspect_cells, inspect_memory, compare  # noqa: E402,F401  (registers the commands, in this order)
 
 __all__ = ["app", "main"]

@@ -87,6 +87,8 @@ def _print(c, width: int) -> None:
     s2s = any(r.best_exact is not None or r.last_exact is not None for r in c.runs)
     cols = ["run", "cell", "size", "params", "steps", "epochs", "time", "chars/s", "best val", "last val"]
     cols += ["best exact", "last exact"] if s2s else []
+    accuracy = any("val_accuracy" in p for r in c.runs for p in r.curve)  # classify, tag runs
+    cols += ["best acc"] if accuracy else []
     shown = [k for k in c.differing if k not in SHOWN_ALREADY]
     cols += shown
     for name in cols:
@@ -96,6 +98,7 @@ def _print(c, width: int) -> None:
                "-" if r.epochs is None else f"{r.epochs:.2f}", _dur(r.train_seconds),
                "-" if r.chars_per_s is None else f"{r.chars_per_s:,.0f}", _loss(r.best_val), _loss(r.last_val)]
         row += [_pct(r.best_exact), _pct(r.last_exact)] if s2s else []
+        row += [_pct(max((p["val_accuracy"] for p in r.curve if "val_accuracy" in p), default=None))] if accuracy else []
         row += [_value(r.options.get(k)) for k in shown]
         table.add_row(*(Text(v) for v in row))
     # as wide as the table needs: a pipe gets every column whole rather than cut at 80 characters
@@ -112,7 +115,9 @@ def _print(c, width: int) -> None:
     lines += ["", "Validation loss against wall-clock time"]
     lines += chart(timed, width=width, x_label="time (m:s)", y_label="nats/char", x_format=clock)
     for key, title in (("val_exact_match", "Exact match against step (seq2seq, greedy)"),
-                       ("val_char_error_rate", "Character error rate against step (seq2seq, greedy)")):
+                       ("val_char_error_rate", "Character error rate against step (seq2seq, greedy)"),
+                       ("val_accuracy", "Validation accuracy against step (classify, tag)"),
+                       ("val_macro_f1", "Validation macro-F1 against step (classify, tag)")):
         more = [(r.name, [p["step"] for p in r.curve if key in p], [p[key] for p in r.curve if key in p])
                 for r in c.runs if any(key in p for p in r.curve)]
         if more:

@@ -70,27 +70,35 @@ def train(
     teacher_forcing_decay: int = opt("teacher_forcing_decay"),
     skip_bad_lines: bool = opt("skip_bad_lines"),
     live: Optional[Path] = opt("live"),
+    bidirectional: bool = opt("bidirectional"),
+    pool: choice("pool") = opt("pool"),
+    class_weights: choice("class_weights") = opt("class_weights"),
     threads: str = opt("threads"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     import charrnn
     from charrnn.cli.train_progress import ConsoleReporter
-    from charrnn.api import is_seq2seq_run
+    from charrnn.api import run_task
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
+    from charrnn.tasks.labelled_task import TASK_KEYS as LABELLED_KEYS
     from charrnn.tasks.seq2seq_task import TASK_KEYS as SEQ2SEQ_KEYS
     from charrnn.nn.threads import parse_threads
 
     threads = parse_threads(threads)
 
     # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
-    typed = {k: v for k, v in ctx.params.items() if k in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS
+    typed = {k: v for k, v in ctx.params.items() if k in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS + LABELLED_KEYS
              and getattr(ctx.get_parameter_source(k), "name", "") == "COMMANDLINE"}
     typed = {k: getattr(v, "value", v) for k, v in typed.items()}  # choices arrive as Enum members
     if resume is not None and getattr(ctx.get_parameter_source("out"), "name", "") != "COMMANDLINE":
         out = resume.parent  # continue the run where it lives
-    if is_seq2seq_run(typed.get("task"), resume):
+    kind = run_task(typed.get("task"), resume)
+    if kind == "seq2seq":
         from charrnn.cli.train_progress import Seq2SeqReporter
         reporter = Seq2SeqReporter(quiet=quiet)
+    elif kind in ("classify", "tag"):
+        from charrnn.cli.labelled_progress import LabelledReporter
+        reporter = LabelledReporter(quiet=quiet)
     else:
         reporter = ConsoleReporter(quiet=quiet)
     if live is not None:
@@ -98,8 +106,8 @@ def train(
         from charrnn.interpret.files import check_output
         from charrnn.interpret.live import LiveReporter
 
-        if is_seq2seq_run(typed.get("task"), resume):
-            raise UsageError("--live shows a language model's units; it does not apply to --task seq2seq",
+        if kind != "lm":
+            raise UsageError(f"--live shows a language model's units; it does not apply to --task {kind}",
                              hint="leave --live out")
         reporter = LiveReporter(reporter, check_output(live, "--live", "live.html"), out)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
@@ -109,6 +117,9 @@ def train(
         if result.best_val_loss is not None else "-"
     if getattr(result, "best_exact", None) is not None:  # seq2seq
         best = f"{result.best_exact:.2%} exact match, {best}"
+    if result.task in ("classify", "tag"):
+        from charrnn.cli.labelled_progress import labelled_best
+        best = labelled_best(result)
     where = f"checkpoints in {result.out_dir}/" if result.latest.exists() else "no checkpoint was written"
     print(f"done: {result.step:,} steps ({result.stopped_by}), best val {best}; {where}", file=sys.stderr)
     if result.stopped_by in ("interrupt", "terminate"):

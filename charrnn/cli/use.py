@@ -85,9 +85,12 @@ def _holds(ablate, clamp, m):
 @handled
 def evaluate(
     checkpoint: Path = checkpoint_arg(required=True),
-    file: Path = file_arg("UTF-8 text file to score (for a seq2seq model: a pairs file, source<TAB>target per line).", "FILE"),
+    file: Path = file_arg("UTF-8 text file to score (for a seq2seq model: a pairs file, source<TAB>target per "
+                          "line; classify: text<TAB>label; tag: text<TAB>tags).", "FILE"),
     strict: bool = opt("strict"),
     as_json: bool = opt("as_json"),
+    html: Optional[Path] = opt("html", help="classify, tag: also write a self-contained HTML page with the confusion "
+                               "matrix as a heat map and the worst-classified lines."),
     streams: int = opt("streams"),
     encoding_errors: choice("encoding_errors") = opt("encoding_errors", rich_help_panel="Input"),
     ablate: Optional[List[str]] = opt("ablate"),
@@ -110,6 +113,15 @@ def evaluate(
             raise UsageError(f"--ablate and --clamp apply to a language model, not to this {m.task} model",
                              hint="leave them out")
         hold = _holds(ablate, clamp, m)
+    if html is not None:
+        from charrnn.engine.task import get_task
+        from charrnn.errors import UsageError
+        from charrnn.interpret.files import check_output
+
+        if not get_task(m.task).evaluate_page:
+            raise UsageError(f"evaluate --html draws a classifier's or a tagger's scores; {m.path} holds another model",
+                             hint="leave --html out (a language model's pages: inspect-cells --html, compare --html)")
+        check_output(html, "--html", "evaluate.html")
     # Bounded memory on any file size: read (bytes), then score (characters); bars on stderr.
     with progress_bar("reading", "B") as read, progress_bar("scoring", "char") as score:
         result = m.evaluate_file(file, strict=strict, streams=streams, encoding_errors=encoding_errors,
@@ -117,12 +129,22 @@ def evaluate(
                                  threads=threads, hold=hold)
     if getattr(result, "skipped", 0):
         warn(unknown_message(result.skipped, result.unknown, "skipped"))
+    for note in getattr(result, "warnings", ()):  # (classify, tag: lines skipped)
+        warn(note)
+    if html is not None:
+        from charrnn.interpret.files import write_atomic
+
+        page = result.page(f"{m.path.name} on {Path(file).name}", f"{m.path} ({m.task}) on {file}").encode("utf-8")
+        write_atomic(html, lambda f: f.write(page), "--html")
+        print(f"wrote {html}", file=sys.stderr)
     if as_json:
         print(json.dumps({"checkpoint": str(m.path), "file": str(file), **result.to_dict()}))
         return
     width = max(len(name) for name, _ in result.rows()) + 1
     for name, value in result.rows():
         print(f"{name:<{width}} {value}")
+    if hasattr(result, "details"):  # classify, tag: per-label table, confusion matrix
+        print(result.details())
 
 
 @app.command()

@@ -118,12 +118,13 @@ def check_known(tokens: Tokens, pairs, path, what: str = "pairs") -> None:
                          hint=f"use {what} made of the characters the model was trained on")
 
 
-def split_pairs(pairs: list, val_frac: float) -> tuple[list, list]:
-    """The last `val_frac` of the pairs (at least one) is the validation split."""
+def split_pairs(pairs: list, val_frac: float, what: str = "pair") -> tuple[list, list]:
+    """The last `val_frac` of the pairs (or of any list of lines: `what` names them) is the
+    validation split, at least one."""
     n_val = max(1, int(round(len(pairs) * val_frac)))
     if n_val >= len(pairs):
-        raise UsageError(f"{len(pairs)} pair(s) are too few to hold out {val_frac:g} for validation",
-                         hint="add pairs or lower --val-frac")
+        raise UsageError(f"{len(pairs)} {what}(s) are too few to hold out {val_frac:g} for validation",
+                         hint=f"add {what}s or lower --val-frac")
     return pairs[:-n_val], pairs[-n_val:]
 
 

@@ -26,6 +26,7 @@ the task has not is one clear error):
 
     kind, verbs, best_metric_name             "language model", the CLI verbs that apply, ...
     param_shapes(cfg), n_params(cfg)          the model's parameters (the checkpoint's param/ arrays)
+    checkpoint_shapes(cfg, meta)              the same when they also depend on the metadata (classify: labels)
     info(trained), info_rows(d)               `charrnn info`: the dict (--json) and its table rows
     evaluate(trained, data) / evaluate_file   scores with .to_dict() and .rows()
     predict(trained, lines, ...)              one output per input line (seq2seq: translate)
@@ -59,6 +60,13 @@ class Task:
     best_metric_name = "validation loss"  # how best.npz was chosen, in words
     param_shapes = staticmethod(lambda cfg: {})
     n_params = staticmethod(lambda cfg: 0)
+    predict_options: tuple = ()  # the options its predict takes beyond the lines (classify: top, ...)
+    evaluate_page = False  # whether its evaluate scores can be drawn as a page (evaluate --html)
+
+    def checkpoint_shapes(self, cfg, meta: dict) -> dict:
+        """The param/ arrays a checkpoint of this task holds: param_shapes(cfg), unless a task's
+        shapes also depend on its metadata (classify and tag: the labels, the second stack)."""
+        return self.param_shapes(cfg)
 
     def prepare(self, data_path, train_opts: dict, model_opts: dict, task_opts: dict, resume=None,
                 init_from=None, encoding_errors: str = "strict", cache_dir=None):

@@ -80,7 +80,7 @@ def load_trained(path: str | Path, task: str | None = "lm") -> Trained:
         raise CheckpointKindError(f"{path} holds a {plugin.kind}, not a {get_task(task).kind}",
                                   hint=f"use charrnn {', '.join(plugin.verbs)} with it, or {KIND_HINTS.get(task, '')}")
     cfg, vocab = read_model_meta(path, meta)
-    return Trained(path, cfg, read_params(path, arrays, plugin.param_shapes(cfg), cfg.dtype), vocab, meta, arrays,
+    return Trained(path, cfg, read_params(path, arrays, plugin.checkpoint_shapes(cfg, meta), cfg.dtype), vocab, meta, arrays,
                    kind)
 
 

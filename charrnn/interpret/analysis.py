@@ -90,13 +90,24 @@ def analyse(trained, text: str, probe_names, top: int = 3, progress=None) -> Ana
         signals.update({n: v for n, v in probes_mod.jamo_probes(text).items() if n in names})
     else:
         signals = probes_mod.compute(text, names)
+    return analyse_traces(traces, text, names, top, _logits(trained, traces), signals, chars, starts)
+
+
+def analyse_traces(traces: Traces, text: str, probe_names, top: int = 3, logits: np.ndarray | None = None,
+                   signals: dict | None = None, chars=None, starts=None) -> Analysis:
+    """`analyse` on traces already run (one row of traces.acts per step of `text`): the probes'
+    signals (computed from `text` when not given), the correlations and the ranking. logits (T, V):
+    the model's predictions for the page, or None (classify and tag models predict no characters)."""
+    names = probes_mod.check_names(probe_names)
+    if signals is None:
+        signals = probes_mod.compute(text, names)
     matrix = np.stack([signals[n] for n in names], axis=1) if names else np.zeros((len(text), 0))
     r = correlate(traces.acts, matrix)  # (U, P)
     tanh_cols = np.flatnonzero(traces.units[:, 1] == KINDS.index("c"))
     r_tanh = correlate(np.tanh(traces.acts[:, tanh_cols]), matrix) if len(tanh_cols) else np.zeros((0, len(names)))
     constant = [n for n in names if np.ptp(signals[n]) == 0]
     a = Analysis(text, traces, names, signals, r, [], saturation(traces.acts, traces.units), constant,
-                 tanh_cols, r_tanh, _logits(trained, traces), chars, starts)
+                 tanh_cols, r_tanh, logits, chars, starts)
     a.top = _ranking(a, [n for n in names if n not in constant], top)
     return a
 

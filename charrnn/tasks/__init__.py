@@ -4,6 +4,8 @@ here by name; the engine (charrnn/engine/loop.py) runs any of them.
 
     lm        language model: next character at every step (lm.py the model, lm_task.py the plug-in)
     seq2seq   encoder-decoder on pairs (seq2seq.py the model, seq2seq_task.py the plug-in)
+    classify  one label per line (classify.py; shared with tag: labelled_task.py, nn/heads.py)
+    tag       one tag per character (tag.py)
 """
 
 from importlib import import_module
@@ -12,6 +14,8 @@ from importlib import import_module
 REGISTRY = {
     "lm": "charrnn.tasks.lm_task:LMTask",
     "seq2seq": "charrnn.tasks.seq2seq_task:Seq2SeqTask",
+    "classify": "charrnn.tasks.classify:ClassifyTask",
+    "tag": "charrnn.tasks.tag:TagTask",
 }
 
 

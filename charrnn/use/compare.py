@@ -165,12 +165,14 @@ def load_run(spec, notes: list | None = None) -> RunData:
                       "train_loss": None if rec.get("train_loss") is None else rec["train_loss"] * ratio,
                       "val_loss": rec["val_loss"] * ratio, "val_token_loss": rec["val_loss"],
                       "val_whole_loss": rec.get("val_whole_char_loss", rec.get("val_whole_loss")),
-                      **{k: rec[k] for k in ("val_exact_match", "val_char_error_rate") if _number(rec.get(k))}})
+                      **{k: rec[k] for k in ("val_exact_match", "val_char_error_rate", "val_accuracy", "val_macro_f1")
+                         if _number(rec.get(k))}})
         if isinstance(rec.get("sample"), str):
             samples.append({"step": rec["step"], "text": rec["sample"]})
     tcfg = trained.train_cfg
     options = {_option_name(k): v for k, v in cfg.to_dict().items() if k not in _NOT_OPTIONS}
     options.update({_option_name(k): v for k, v in tcfg.to_dict().items()})
+    options.update({_option_name(k): v for k, v in (meta.get("labelled") or {}).items()})  # classify, tag
     corpus = meta.get("corpus") or {}
     options["corpus"] = corpus.get("path") if isinstance(corpus, dict) else None
     speeds = [r["chars_per_s"] for r in records if isinstance(r.get("chars_per_s"), (int, float))]
@@ -189,7 +191,7 @@ def load_run(spec, notes: list | None = None) -> RunData:
     held = meta.get("best_exact_match")
     best_exact = max(exact) if exact else (float(held) if _number(held) else None)
     return RunData(name=name, checkpoint=str(ckpt), cell=cfg.cell, layers=cfg.layers, hidden=cfg.hidden,
-                   parameters=get_task(trained.task).n_params(cfg), steps=step, epochs=epochs,
+                   parameters=sum(int(v.size) for v in trained.params.values()), steps=step, epochs=epochs,
                    task=trained.task, best_exact=best_exact, last_exact=exact[-1] if exact else None,
                    train_seconds=known[-1] if known else None,
                    chars_per_s=statistics.median(speeds) if speeds else None, best_val=best, last_val=last,

@@ -71,6 +71,8 @@ function clock(s){s=Math.round(s);var h=Math.floor(s/3600),m=Math.floor(s/60)%60
  return (h?h+':'+(m<10?'0':''):'')+m+':'+(x<10?'0':'')+x;}
 function conv(v){return v==null?null:(unit==='bits'?v/LN2:v);}
 function val(p){var v=p[vkey];return v==null?null:(vkey==='val_loss'?conv(v):v);}
+var METRIC={val_exact_match:'exact match',val_char_error_rate:'char error rate',val_accuracy:'accuracy',val_macro_f1:'macro-F1'},
+ KEYS={exact:'val_exact_match',cer:'val_char_error_rate',acc:'val_accuracy',f1:'val_macro_f1'};
 function ticks(a,b,n){var span=b-a||1,step=Math.pow(10,Math.floor(Math.log10(span/n))),e=span/n/step;
  step*=e>5?10:e>2?5:e>1?2:1;var out=[];for(var v=Math.ceil(a/step)*step;v<=b+1e-9*span;v+=step)out.push(v);return out;}
 function draw(id,xkey){
@@ -94,7 +96,7 @@ function draw(id,xkey){
  el('text',{x:(M.l+W-M.r)/2,y:H-6,'text-anchor':'middle','font-size':12,fill:'#333'},svg).textContent=
   xkey==='elapsed'?'wall-clock time (m:s)':'step'+(useLog?' (log scale)':'');
  el('text',{x:14,y:(M.t+H-M.b)/2,'text-anchor':'middle','font-size':12,fill:'#333',
-  transform:'rotate(-90 14 '+(M.t+H-M.b)/2+')'},svg).textContent=vkey==='val_loss'?'loss ('+unit+'/char)':vkey==='val_exact_match'?'exact match':'char error rate';
+  transform:'rotate(-90 14 '+(M.t+H-M.b)/2+')'},svg).textContent=vkey==='val_loss'?'loss ('+unit+'/char)':METRIC[vkey];
  el('rect',{x:M.l,y:M.t,width:W-M.l-M.r,height:H-M.t-M.b,fill:'none',stroke:'#ccc'},svg);
  var pts=[];
  runs.forEach(function(r,i){if(hidden[i])return;var c=COL[i%COL.length];
@@ -119,14 +121,14 @@ function draw(id,xkey){
   if(b)showSample(b.run,b.p.step,true);};
 }
 function redraw(){document.querySelectorAll('.metric').forEach(function(m){m.textContent=
- vkey==='val_loss'?'validation loss':vkey==='val_exact_match'?'exact match':'character error rate';});
+ vkey==='val_loss'?'validation loss':vkey==='val_char_error_rate'?'character error rate':METRIC[vkey];});
  draw('c-step','step');draw('c-time','elapsed');}
 var legend=document.getElementById('legend');
 runs.forEach(function(r,i){var s=document.createElement('span');s.innerHTML='<i class="sw"></i>';
  s.firstChild.style.background=COL[i%COL.length];s.appendChild(document.createTextNode(r.name));s.title='click to hide or show';
  s.onclick=function(){hidden[i]=!hidden[i];s.className=hidden[i]?'off':'';redraw();};legend.appendChild(s);});
 document.querySelectorAll('input[name=unit]').forEach(function(e){e.onchange=function(){
- if(e.value==='exact'||e.value==='cer'){vkey=e.value==='exact'?'val_exact_match':'val_char_error_rate';}
+ if(KEYS[e.value]){vkey=KEYS[e.value];}
  else{vkey='val_loss';unit=e.value;}redraw();};});
 document.getElementById('train').onchange=function(e){showTrain=e.target.checked;redraw();};
 document.getElementById('logx').onchange=function(e){logx=e.target.checked;redraw();};
@@ -206,6 +208,9 @@ def compare_page(c) -> str:
     data = {"runs": [{"name": r.name, "curve": r.curve, "samples": r.samples, "probes": r.probes} for r in c.runs]}
     radios = ('<label><input type="radio" name="unit" value="exact"> exact match</label>'
               '<label><input type="radio" name="unit" value="cer"> char error rate</label>') if s2s else ""
+    if any("val_accuracy" in p for r in c.runs for p in r.curve):  # classify, tag runs
+        radios += ('<label><input type="radio" name="unit" value="acc"> accuracy</label>'
+                   '<label><input type="radio" name="unit" value="f1"> macro-F1</label>')
     parts = {"__TITLE__": e(names), "__SUMMARY__": e(summary), "__HEAD__": cells, "__ROWS__": "".join(rows),
              "__DATA__": _json_for_script(_clean(data)), "__SEQ2SEQ__": radios, "__CHART__": CHART_JS}
     return re.sub(r"__(TITLE|SUMMARY|HEAD|ROWS|DATA|SEQ2SEQ|CHART)__", lambda m: parts[m[0]], _PAGE)
