@@ -9,6 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 import numpy as np
+import pytest
 
 from charrnn import __version__
 from charrnn.tasks import lm as model
@@ -77,13 +78,26 @@ def central_difference(f, x, idx):
 
 
 # ---------------------------------------------------------------------------------- the CLI
-ERRORS_TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 20  # the `env` corpus
+CODE = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n"  # the tests' small corpus: 61 characters
+ERRORS_TEXT = CODE * 20  # the `env` fixture's ok.txt (conftest.py)
+CORPUS_TEXT = CODE * 40  # the `corpus` fixture's code.txt
 TRAIN = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--sample-len", "0",
          "--max-steps", "2", "--eval-every", "1", "--quiet"]  # a tiny, quick `charrnn train`
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+def invoke(*args, **kw):
+    """`charrnn *args` in-process (every argument str()-ed); kw go to CliRunner.invoke (input=, env=, ...)."""
+    return CliRunner().invoke(app, [str(a) for a in args], **kw)
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    """code.txt (CORPUS_TEXT), with the corpus cache in tmp_path. A fixture: a module
+    that uses it imports it by name (`from helpers import corpus`)."""
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    p = tmp_path / "code.txt"
+    p.write_text(CORPUS_TEXT, encoding="utf-8")
+    return p
 
 
 def assert_clean_error(r, code, *needles):

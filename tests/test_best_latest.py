@@ -10,23 +10,14 @@ from charrnn.engine import rundir as rundir_mod
 from charrnn.errors import CheckpointError
 from charrnn.engine.trained import load_trained
 from charrnn.engine.loop import Reporter
-from helpers import train_lm as train
+from helpers import CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
 
-TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 OPTS = {"batch": 4, "seq_len": 8, "eval_every": 1, "sample_len": 0, "lr": 0.02}  # improves at every step
 MODEL = {"hidden": 16, "layers": 1}
 
 
 class Killed(BaseException):
     """Stands for kill -9 at that moment: nothing after it runs (bar the lock's release)."""
-
-
-@pytest.fixture
-def corpus(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
-    p = tmp_path / "code.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
 
 
 def fail_at(monkeypatch, name, nth, error):

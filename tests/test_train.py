@@ -14,20 +14,11 @@ import pytest
 
 from charrnn.tasks import lm as model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from helpers import train_lm as train
+from helpers import CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
 from charrnn.engine.trained import load_trained
 
-TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 SMALL = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 0}
 TINY_MODEL = {"hidden": 16, "layers": 2, "dropout": 0.2}
-
-
-@pytest.fixture
-def corpus(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
-    p = tmp_path / "code.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])

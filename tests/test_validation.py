@@ -15,19 +15,10 @@ from charrnn.config import TrainConfig
 from charrnn.data.corpus import Streams
 from charrnn.use.evaluate import stream_loss
 from charrnn.engine.loop import Reporter
-from helpers import train_lm as train
+from helpers import CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
 from charrnn.engine.trained import load_trained
 from charrnn.engine.validation import eval_period
 from charrnn.tasks.lm_validation import ValidationPlan
-
-TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    p = tmp_path / "code.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
 
 
 def test_eval_period_is_sized_to_the_run():
