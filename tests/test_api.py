@@ -2,12 +2,10 @@
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import charrnn
-from charrnn.cli import app
 from charrnn.errors import UsageError
-from helpers import TEXT
+from helpers import invoke, TEXT
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +24,8 @@ def test_load_sample_evaluate_trace_info(trained, capsys):
     assert m.cfg.cell == "gru" and m.path.name == "best.npz"
     text = m.sample(50, temperature=0.8, prime="def ", seed=1)
     assert text.startswith("def ") and len(text) == 54
-    cli = CliRunner().invoke(app, ["sample", str(m.path), "--length", "50", "--temp", "0.8", "--prime", "def ",
-                                   "--seed", "1"])
+    cli = invoke("sample", str(m.path), "--length", "50", "--temp", "0.8", "--prime", "def ",
+                 "--seed", "1")
     assert cli.stdout == text + ("" if text.endswith("\n") else "\n")  # the CLI runs the API (and ends the line)
     r = m.evaluate(TEXT)
     assert r.chars == len(TEXT) - 1 and r.bits_per_char == pytest.approx(r.nats_per_char / np.log(2))

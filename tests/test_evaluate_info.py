@@ -7,21 +7,15 @@ import math
 
 import numpy as np
 import pytest
-from helpers import TEXT, make_checkpoint
-from typer.testing import CliRunner
+from helpers import TEXT, make_checkpoint, invoke as cli
 
 from charrnn.use import evaluate
 from charrnn.tasks import lm as model
-from charrnn.cli import app
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.use.info import info_dict
 from charrnn.engine.trained import load_trained
 
 EVAL_TEXT = TEXT * 20  # 3,200 characters: several chunks of 1,024
-
-
-def cli(*args):
-    return CliRunner().invoke(app, list(map(str, args)))
 
 
 @pytest.fixture

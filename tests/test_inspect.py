@@ -5,12 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from charrnn.tasks import lm as model
 from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import ALPHABET, cells_page, from_text, to_text
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.data.corpus import load_corpus
 from charrnn.errors import UsageError
@@ -19,7 +17,7 @@ from charrnn.interpret.render import heat_plain
 from charrnn.engine.trained import load_trained
 from charrnn.interpret.traces import run_traces
 from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
-from helpers import TEXT, make_checkpoint
+from helpers import TEXT, make_checkpoint, invoke
 
 
 # ------------------------------------------------------------------------------ traces
@@ -242,7 +240,7 @@ def trained_on_file(tmp_path, monkeypatch):
 
 
 def run(*args):
-    return CliRunner().invoke(app, ["inspect-cells", *map(str, args)])
+    return invoke("inspect-cells", *args)
 
 
 def test_cli_default_text_tables_and_heat_maps(trained_on_file):

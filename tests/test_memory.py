@@ -8,12 +8,10 @@ import json
 
 import numpy as np
 import pytest
-from helpers import TEXT, make_checkpoint, numeric_grad, rel_error
-from typer.testing import CliRunner
+from helpers import TEXT, make_checkpoint, numeric_grad, rel_error, invoke as cli
 
 from charrnn.tasks import lm as model
 from charrnn.nn.cells import CELLS
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.interpret import memory
 
@@ -27,10 +25,6 @@ def make_layer(cell, rng, D=D):
 
 def make_state(cell, rng):
     return tuple(rng.normal(0, 0.5, (B, H)) for _ in range(CELLS[cell].n_state))
-
-
-def cli(*args, **kw):
-    return CliRunner().invoke(app, [str(a) for a in args], **kw)
 
 
 # ------------------------------------------------------------- per-state gradients of the cells

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import make_checkpoint
-from typer.testing import CliRunner
+from helpers import make_checkpoint, invoke
 
 from charrnn.tasks import lm as model
 from charrnn.use import sample
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
 from charrnn.engine.trained import load_trained
@@ -18,7 +16,7 @@ from reference import model_step
 
 
 def run(*args):
-    return CliRunner().invoke(app, ["sample", *map(str, args)])
+    return invoke("sample", *args)
 
 
 def spread_params(cfg, seed=0, scale=1.5):

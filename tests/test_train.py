@@ -14,7 +14,7 @@ import pytest
 
 from charrnn.tasks import lm as model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from helpers import CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
+from helpers import invoke, CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
 from charrnn.engine.trained import load_trained
 
 SMALL = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 0}
@@ -152,14 +152,10 @@ def test_signal_saves_checkpoint_and_prints_resume_command(corpus, tmp_path, sig
 
 
 def test_cli_rejects_bad_options_before_any_work(corpus, tmp_path):
-    from typer.testing import CliRunner
-
-    from charrnn.cli import app
-
     for args, name in [(["--hidden", "0"], "--hidden"), (["--dropout", "1"], "--dropout"),
                        (["--val-frac", "0"], "--val-frac"), (["--time", "soon"], "--time"),
                        (["--lr", "-1"], "--lr")]:
-        r = CliRunner().invoke(app, ["train", str(corpus), "--out", str(tmp_path / "x"), *args])
+        r = invoke("train", str(corpus), "--out", str(tmp_path / "x"), *args)
         assert r.exit_code == 2, (args, r.output)
         assert name in r.output
         assert not (tmp_path / "x").exists()
