@@ -1,4 +1,5 @@
-"""Issue 17, item 6: best.npz and latest.npz agree, and metrics.jsonl survives a kill. A run never
+"""The engine's loop (engine/loop.py), whatever the task. best.npz and latest.npz agree, and
+metrics.jsonl survives a kill: a run never
 records a best loss that no best.npz holds (best.npz is written first; a resume takes the loss
 best.npz really holds, or writes a missing best.npz); a resumed run's log equals its history."""
 
