@@ -1,9 +1,10 @@
 """The engine's loop (engine/loop.py), whatever the task. best.npz and latest.npz agree, and
-metrics.jsonl survives a kill: a run never
-records a best loss that no best.npz holds (best.npz is written first; a resume takes the loss
-best.npz really holds, or writes a missing best.npz); a resumed run's log equals its history."""
+metrics.jsonl survives a kill: a run never records a best loss that no best.npz holds (best.npz is
+written first; a resume takes the loss best.npz really holds, or writes a missing best.npz); a
+resumed run's log equals its history. The elapsed time logged with an evaluation includes it."""
 
 import json
+import time
 
 import pytest
 
@@ -11,7 +12,8 @@ from charrnn.engine import rundir as rundir_mod
 from charrnn.errors import CheckpointError
 from charrnn.engine.trained import load_trained
 from charrnn.engine.loop import Reporter
-from helpers import CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
+from charrnn.tasks import lm_validation as validation
+from helpers import corpus, train_lm as train, train_pairs  # noqa: F401 (corpus: a fixture)
 
 OPTS = {"batch": 4, "seq_len": 8, "eval_every": 1, "sample_len": 0, "lr": 0.02}  # improves at every step
 MODEL = {"hidden": 16, "layers": 1}
@@ -101,3 +103,42 @@ def test_metrics_survive_a_kill_at_a_save(corpus, tmp_path, monkeypatch, where):
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5]
     assert [r["step"] for r in load_trained(out / "latest.npz").meta["history"]] == steps
+
+
+# ------------------------------------------------------------------------------ elapsed time
+def test_elapsed_includes_the_final_validation(corpus, tmp_path, monkeypatch):
+    original = validation.ValidationPlan.run
+
+    def slow_run(self, *args, **kwargs):
+        time.sleep(0.3)  # a validation pass that takes a visible time
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(validation.ValidationPlan, "run", slow_run)
+    started = time.monotonic()
+    train(corpus, tmp_path / "run", {"batch": 4, "seq_len": 8, "max_steps": 2, "sample_len": 0},
+          {"hidden": 8, "layers": 1})
+    wall = time.monotonic() - started
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    # "time: wall clock from the start to the last evaluation, validation included" (compare, info):
+    # every validation so far, the last one too, is inside the last record's elapsed
+    assert 0.3 * len(records) <= records[-1]["elapsed"] <= wall
+
+
+def test_seq2seq_elapsed_includes_the_final_validation(tmp_path, monkeypatch):
+    from charrnn.tasks.seq2seq_task import Seq2SeqTask
+
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "abc", "dcb", "a", "bd"] * 20), encoding="utf-8")
+    original = Seq2SeqTask.validate
+
+    def slow_evaluate(self, run, whole, progress):
+        time.sleep(0.3)
+        return original(self, run, whole, progress)
+
+    monkeypatch.setattr(Seq2SeqTask, "validate", slow_evaluate)
+    started = time.monotonic()
+    train_pairs(pairs, tmp_path / "run", {"max_steps": 2, "batch": 8}, {"cell": "gru", "hidden": 8,
+                                                                                      "layers": 1})
+    wall = time.monotonic() - started
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert 0.3 * len(records) <= records[-1]["elapsed"] <= wall
