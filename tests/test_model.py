@@ -218,3 +218,15 @@ def test_float32_stepper_agrees_with_the_float64_forward_to_rounding(cell):
     st = make_stepper({k: v.astype(np.float32) for k, v in params.items()}, cfg32)
     got = np.stack([st.step(int(ix)).copy() for ix in ids[0]])
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
+def test_an_id_beyond_the_vocabulary_is_a_clear_error_from_any_source():
+    from charrnn.tasks import lm as model
+    from charrnn.config import ModelConfig
+    from charrnn.errors import VocabError
+
+    cfg = ModelConfig(vocab_size=5, hidden=4, layers=1, cell="lstm", dtype="float64")
+    params = model.init_params(cfg, np.random.default_rng(0))
+    x = np.array([[1, 2, 7]])
+    with pytest.raises(VocabError, match="character id 7 is outside the model's vocabulary of 5"):
+        model.loss_and_grads(params, cfg, x, x % 5, model.init_state(cfg, 1))
