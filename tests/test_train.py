@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -176,3 +177,30 @@ def test_a_new_language_model_takes_its_cells_measured_learning_rate(corpus, tmp
     assert load_trained(r.latest).train_cfg.lr == 1e-3  # resumed: its own
     r = train(corpus, tmp_path / "ft", small, {}, init_from=tmp_path / "gru" / "latest.npz")
     assert load_trained(r.latest).train_cfg.lr == 2e-3  # the saved model is a GRU
+
+
+# Runs `charrnn train` and, at its exit, copies /proc/self/status (VmHWM: the peak RSS of this very
+# process image; a forked child's ru_maxrss would count the parent's pages too).
+DRIVER = ("import atexit, sys; out = sys.argv[1]; sys.argv = ['charrnn'] + sys.argv[2:];"
+          "atexit.register(lambda: open(out, 'w').write(open('/proc/self/status').read()));"
+          "from charrnn.cli import main; main()")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_est_memory_is_within_a_quarter_of_the_measured_peak(tmp_path):
+    """`charrnn train`'s summary line "est. memory" against the peak RSS of that process (the
+    default 2 x 128 LSTM, 300 characters, a few steps and the validation pass)."""
+    rng = np.random.default_rng(5)
+    chars = np.array([chr(0x4E00 + i) for i in range(299)] + ["\n"])
+    (tmp_path / "t.txt").write_text("".join(chars) + "".join(rng.choice(chars, 60_000)), encoding="utf-8")
+    env = dict(os.environ, CHARRNN_CACHE_DIR=str(tmp_path / "cache"), COLUMNS="200")
+    status = tmp_path / "status"
+    r = subprocess.run([sys.executable, "-c", DRIVER, str(status), "train", str(tmp_path / "t.txt"), "--out",
+                        str(tmp_path / "run"), "--max-steps", "2", "--eval-every", "1000", "--sample-len", "0"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    assert r.returncode == 0, r.stderr
+    est = re.search(r"est\. memory\s+([\d.,]+) MB", r.stderr)
+    assert est, r.stderr
+    peak = int(re.search(r"VmHWM:\s+(\d+) kB", status.read_text()).group(1)) / 1024  # MB
+    estimated = float(est.group(1).replace(",", ""))
+    assert abs(estimated - peak) <= 0.25 * peak, (estimated, peak)
