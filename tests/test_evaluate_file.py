@@ -1,4 +1,4 @@
-"""Issue 17, item 4: `charrnn evaluate` streams the file: bounded memory on any size and any
+"""use/evaluate_file.py: `charrnn evaluate` streams the file: bounded memory on any size and any
 --streams, progress on stderr, and the same results as scoring the whole text in memory."""
 
 import tracemalloc
