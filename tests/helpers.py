@@ -100,6 +100,20 @@ def corpus(tmp_path, monkeypatch):
     return p
 
 
+@pytest.fixture
+def ck(tmp_path):
+    """m.npz: an untrained 1 x 6 LSTM over TEXT's characters (import it by name, like `corpus`)."""
+    return make_checkpoint(tmp_path / "m.npz", text=TEXT, hidden=6, layers=1)
+
+
+@pytest.fixture
+def text(tmp_path):
+    """t.txt: TEXT * 3, a text for `ck` (import it by name)."""
+    f = tmp_path / "t.txt"
+    f.write_text(TEXT * 3, encoding="utf-8")
+    return f
+
+
 def assert_clean_error(r, code, *needles):
     """Exit `code`, exactly one `error:` line naming every needle (error or hint line), no traceback."""
     out = r.stdout + r.stderr
