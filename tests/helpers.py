@@ -114,6 +114,16 @@ def text(tmp_path):
     return f
 
 
+@pytest.fixture(scope="module")
+def s2s(tmp_path_factory):
+    """best.npz of a 2-step 1 x 4 GRU seq2seq run on reversed words (import it by name)."""
+    d = tmp_path_factory.mktemp("s2s")
+    f = d / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab", "bca"] * 8), encoding="utf-8")
+    r = train_pairs(f, d / "out", {"max_steps": 2, "batch": 4}, {"cell": "gru", "hidden": 4, "layers": 1})
+    return r.out_dir / "best.npz"
+
+
 def assert_clean_error(r, code, *needles):
     """Exit `code`, exactly one `error:` line naming every needle (error or hint line), no traceback."""
     out = r.stdout + r.stderr

@@ -5,7 +5,7 @@ import pytest
 
 import charrnn
 from charrnn.errors import UsageError
-from helpers import invoke, TEXT
+from helpers import invoke, TEXT, s2s  # noqa: F401 (s2s: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +41,14 @@ def test_train_checks_options_like_the_cli(tmp_path):
         charrnn.train(tmp_path / "none.txt", tmp_path / "o", hidden=0)
     with pytest.raises(UsageError, match="unknown training option"):
         charrnn.train(tmp_path / "none.txt", tmp_path / "o", hiden=8)
+
+
+def test_python_api_evaluate_of_no_pairs_is_a_clear_error_and_translate_takes_one_string(s2s):
+    import charrnn
+    from charrnn.errors import UsageError
+
+    m = charrnn.load(s2s)
+    with pytest.raises(UsageError, match="no pairs"):
+        m.evaluate([])  # was ZeroDivisionError
+    one = m.translate("abc")  # one string: its output (was one output per character)
+    assert isinstance(one, str) and one == m.translate(["abc"])[0]

@@ -270,6 +270,21 @@ def test_train_on_a_damaged_cache_warns_and_trains_on_the_right_text(tmp_path, m
     assert line.startswith("warning:") and npy.name in line
 
 
+def test_an_empty_corpus_cache_file_is_rebuilt_not_an_internal_error(tmp_path, monkeypatch):
+    from charrnn.data import corpus as corpus_mod
+
+    monkeypatch.setattr(corpus_mod, "CACHE_MIN_BYTES", 64)
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    p = tmp_path / "t.txt"
+    p.write_text("def f(x):\n    return x * 2\n" * 20, encoding="utf-8")
+    corpus_mod.load_corpus(p)
+    [npy] = (tmp_path / "cache").glob("*.npy")
+    npy.write_bytes(b"")  # a cache emptied by a full disk or a crash: np.load raised EOFError
+    c = corpus_mod.load_corpus(p)
+    assert len(c.warnings) == 1 and "rebuilding" in c.warnings[0]
+    assert c.vocab.decode(c.ids) == p.read_text(encoding="utf-8")
+
+
 # --------------------------------------------------------------------------- split, streams
 @pytest.mark.parametrize("n,frac,n_val", [(100, 0.1, 10), (1000, 0.25, 250), (7, 0.5, 4), (10, 0.01, 0)])
 def test_split_holds_out_the_last_fraction(n, frac, n_val):

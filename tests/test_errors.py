@@ -15,7 +15,7 @@ from charrnn.errors import CheckpointError
 from charrnn.engine import checkpoint
 from charrnn.engine.lock import RunLock
 from charrnn.engine.trained import load_trained
-from helpers import ERRORS_TEXT as TEXT, TRAIN, assert_clean_error, invoke, make_checkpoint
+from helpers import ERRORS_TEXT as TEXT, TRAIN, assert_clean_error, invoke, make_checkpoint, s2s  # noqa: F401 (s2s: a fixture)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -250,6 +250,24 @@ def test_init_from_with_an_incompatible_vocabulary(env, trained_run):
 def test_resume_and_init_from_together(env, trained_run):
     r = invoke("train", env / "ok.txt", "--out", env / "x", "--resume", trained_run, "--init-from", trained_run)
     assert_clean_error(r, 2, "--resume and --init-from")
+
+
+# ------------------------------------------------------------------- a checkpoint of the wrong kind
+@pytest.mark.parametrize("command", [["sample"], ["sample", "--temp", "0"], ["inspect-cells"],
+                                     ["inspect-memory"]])  # (compare shows seq2seq runs: test_compare)
+def test_seq2seq_checkpoint_in_lm_commands_is_a_usage_error(s2s, command):
+    args = [s2s if a == "SELF" else a for a in command]
+    out = invoke(args[0], s2s, *args[1:])
+    assert out.exit_code == 2, out.output
+    assert out.stderr.startswith("error: ") and "seq2seq" in out.stderr and "hint: " in out.stderr
+    assert out.stdout == "" and "seed" not in out.stderr  # nothing before the error
+
+
+def test_seq2seq_checkpoint_as_init_from_is_a_usage_error(s2s, tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, hello there. " * 200, encoding="utf-8")
+    out = invoke("train", text, "--init-from", s2s, "--out", tmp_path / "o", "--max-steps", "1")
+    assert out.exit_code == 2 and "seq2seq" in out.stderr and "hint: " in out.stderr, out.output
 
 
 # ------------------------------------------------------------------------------------- output

@@ -13,7 +13,7 @@ from charrnn.errors import CheckpointError
 from charrnn.engine.trained import load_trained
 from charrnn.engine.loop import Reporter
 from charrnn.tasks import lm_validation as validation
-from helpers import corpus, train_lm as train, train_pairs  # noqa: F401 (corpus: a fixture)
+from helpers import corpus, invoke, train_lm as train, train_pairs  # noqa: F401 (corpus: a fixture)
 
 OPTS = {"batch": 4, "seq_len": 8, "eval_every": 1, "sample_len": 0, "lr": 0.02}  # improves at every step
 MODEL = {"hidden": 16, "layers": 1}
@@ -142,3 +142,19 @@ def test_seq2seq_elapsed_includes_the_final_validation(tmp_path, monkeypatch):
     wall = time.monotonic() - started
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert 0.3 * len(records) <= records[-1]["elapsed"] <= wall
+
+
+@pytest.mark.parametrize("damage", ["missing", "junk"])
+def test_seq2seq_resume_rewrites_a_missing_or_unreadable_best_npz_with_a_warning(tmp_path, damage):
+    from charrnn.use.translate import load_seq2seq
+
+    f = tmp_path / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab", "bca"] * 8), encoding="utf-8")
+    opts = {"batch": 4}, {"cell": "gru", "hidden": 4, "layers": 1}
+    r = train_pairs(f, tmp_path / "o", {"max_steps": 3, **opts[0]}, opts[1])
+    best = r.out_dir / "best.npz"
+    best.unlink() if damage == "missing" else best.write_bytes(b"junk")
+    out = invoke("train", f, "--resume", r.out_dir / "latest.npz", "--max-steps", "3")  # nothing left to train
+    assert out.exit_code == 0, out.output
+    assert "best.npz was missing or unreadable" in out.stderr  # was: no warning, best.npz left as it was
+    assert load_seq2seq(best).meta["step"] == 3
