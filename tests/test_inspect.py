@@ -303,7 +303,7 @@ def test_cli_errors(trained_on_file, tmp_path):
     assert r.exit_code == 1 and "no text left" in r.stderr
 
 
-# ------------------------------------------------------------------------- QA fixes
+# -------------------------------------------- excerpts, wide characters, reading, markup, colours
 def test_excerpt_is_full_length_whenever_the_text_allows():
     from charrnn.cli.inspect_cells import _excerpt
 
