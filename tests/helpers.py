@@ -1,6 +1,8 @@
 """Helpers shared by the tests (imported by name; no test module imports another):
 small checkpoints written in exactly the schema `charrnn train` writes (see trained_model.py),
-the numerical gradient, and the CLI runner with its one-error-line assertion."""
+the numerical gradient, the one CLI runner (invoke) with its one-error-line assertion, the small
+corpus (CODE) and the fixtures several modules share (corpus, ck, text, s2s: a module that uses
+one imports it by name, as conftest.py imports browser.py's)."""
 
 from __future__ import annotations
 
