@@ -1,6 +1,8 @@
 """Helpers shared by the tests (imported by name; no test module imports another):
 small checkpoints written in exactly the schema `charrnn train` writes (see trained_model.py),
-the numerical gradient, and the CLI runner with its one-error-line assertion."""
+the numerical gradient, the one CLI runner (invoke) with its one-error-line assertion, the small
+corpus (CODE) and the fixtures several modules share (corpus, ck, text, s2s: a module that uses
+one imports it by name, as conftest.py imports browser.py's)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 import numpy as np
+import pytest
 
 from charrnn import __version__
 from charrnn.tasks import lm as model
@@ -77,13 +80,50 @@ def central_difference(f, x, idx):
 
 
 # ---------------------------------------------------------------------------------- the CLI
-ERRORS_TEXT = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 20  # the `env` corpus
+CODE = "def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n"  # the tests' small corpus: 61 characters
+ERRORS_TEXT = CODE * 20  # the `env` fixture's ok.txt (conftest.py)
+CORPUS_TEXT = CODE * 40  # the `corpus` fixture's code.txt
 TRAIN = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--sample-len", "0",
          "--max-steps", "2", "--eval-every", "1", "--quiet"]  # a tiny, quick `charrnn train`
 
 
-def invoke(*args):
-    return CliRunner().invoke(app, [str(a) for a in args])
+def invoke(*args, **kw):
+    """`charrnn *args` in-process (every argument str()-ed); kw go to CliRunner.invoke (input=, env=, ...)."""
+    return CliRunner().invoke(app, [str(a) for a in args], **kw)
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    """code.txt (CORPUS_TEXT), with the corpus cache in tmp_path. A fixture: a module
+    that uses it imports it by name (`from helpers import corpus`)."""
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    p = tmp_path / "code.txt"
+    p.write_text(CORPUS_TEXT, encoding="utf-8")
+    return p
+
+
+@pytest.fixture
+def ck(tmp_path):
+    """m.npz: an untrained 1 x 6 LSTM over TEXT's characters (import it by name, like `corpus`)."""
+    return make_checkpoint(tmp_path / "m.npz", text=TEXT, hidden=6, layers=1)
+
+
+@pytest.fixture
+def text(tmp_path):
+    """t.txt: TEXT * 3, a text for `ck` (import it by name)."""
+    f = tmp_path / "t.txt"
+    f.write_text(TEXT * 3, encoding="utf-8")
+    return f
+
+
+@pytest.fixture(scope="module")
+def s2s(tmp_path_factory):
+    """best.npz of a 2-step 1 x 4 GRU seq2seq run on reversed words (import it by name)."""
+    d = tmp_path_factory.mktemp("s2s")
+    f = d / "p.tsv"
+    f.write_text("".join(f"{w}\t{w[::-1]}\n" for w in ["ab", "ba", "abc", "cab", "bca"] * 8), encoding="utf-8")
+    r = train_pairs(f, d / "out", {"max_steps": 2, "batch": 4}, {"cell": "gru", "hidden": 4, "layers": 1})
+    return r.out_dir / "best.npz"
 
 
 def assert_clean_error(r, code, *needles):

@@ -2,12 +2,10 @@
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 import charrnn
-from charrnn.cli import app
 from charrnn.errors import UsageError
-from helpers import TEXT
+from helpers import invoke, TEXT, s2s  # noqa: F401 (s2s: a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +24,8 @@ def test_load_sample_evaluate_trace_info(trained, capsys):
     assert m.cfg.cell == "gru" and m.path.name == "best.npz"
     text = m.sample(50, temperature=0.8, prime="def ", seed=1)
     assert text.startswith("def ") and len(text) == 54
-    cli = CliRunner().invoke(app, ["sample", str(m.path), "--length", "50", "--temp", "0.8", "--prime", "def ",
-                                   "--seed", "1"])
+    cli = invoke("sample", str(m.path), "--length", "50", "--temp", "0.8", "--prime", "def ",
+                 "--seed", "1")
     assert cli.stdout == text + ("" if text.endswith("\n") else "\n")  # the CLI runs the API (and ends the line)
     r = m.evaluate(TEXT)
     assert r.chars == len(TEXT) - 1 and r.bits_per_char == pytest.approx(r.nats_per_char / np.log(2))
@@ -43,3 +41,14 @@ def test_train_checks_options_like_the_cli(tmp_path):
         charrnn.train(tmp_path / "none.txt", tmp_path / "o", hidden=0)
     with pytest.raises(UsageError, match="unknown training option"):
         charrnn.train(tmp_path / "none.txt", tmp_path / "o", hiden=8)
+
+
+def test_python_api_evaluate_of_no_pairs_is_a_clear_error_and_translate_takes_one_string(s2s):
+    import charrnn
+    from charrnn.errors import UsageError
+
+    m = charrnn.load(s2s)
+    with pytest.raises(UsageError, match="no pairs"):
+        m.evaluate([])  # was ZeroDivisionError
+    one = m.translate("abc")  # one string: its output (was one output per character)
+    assert isinstance(one, str) and one == m.translate(["abc"])[0]

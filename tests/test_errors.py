@@ -1,5 +1,6 @@
 """Bad input: every case is one clear `error:` line on stderr (plus a hint), the right exit
-code (2 usage, 1 otherwise), nothing on stdout and never a traceback. Table-driven through CliRunner."""
+code (2 usage, 1 otherwise), nothing on stdout and never a traceback; when a clean-up fails after an
+error, the first error still wins (the clean-up adds at most a note). Table-driven through CliRunner."""
 
 import errno
 import json
@@ -11,8 +12,10 @@ import pytest
 
 from charrnn.data import corpus as corpus_mod
 from charrnn.errors import CheckpointError
+from charrnn.engine import checkpoint
+from charrnn.engine.lock import RunLock
 from charrnn.engine.trained import load_trained
-from helpers import ERRORS_TEXT as TEXT, TRAIN, assert_clean_error, invoke, make_checkpoint
+from helpers import ERRORS_TEXT as TEXT, TRAIN, assert_clean_error, invoke, make_checkpoint, s2s  # noqa: F401 (s2s: a fixture)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -249,6 +252,24 @@ def test_resume_and_init_from_together(env, trained_run):
     assert_clean_error(r, 2, "--resume and --init-from")
 
 
+# ------------------------------------------------------------------- a checkpoint of the wrong kind
+@pytest.mark.parametrize("command", [["sample"], ["sample", "--temp", "0"], ["inspect-cells"],
+                                     ["inspect-memory"]])  # (compare shows seq2seq runs: test_compare)
+def test_seq2seq_checkpoint_in_lm_commands_is_a_usage_error(s2s, command):
+    args = [s2s if a == "SELF" else a for a in command]
+    out = invoke(args[0], s2s, *args[1:])
+    assert out.exit_code == 2, out.output
+    assert out.stderr.startswith("error: ") and "seq2seq" in out.stderr and "hint: " in out.stderr
+    assert out.stdout == "" and "seed" not in out.stderr  # nothing before the error
+
+
+def test_seq2seq_checkpoint_as_init_from_is_a_usage_error(s2s, tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("hello world, hello there. " * 200, encoding="utf-8")
+    out = invoke("train", text, "--init-from", s2s, "--out", tmp_path / "o", "--max-steps", "1")
+    assert out.exit_code == 2 and "seq2seq" in out.stderr and "hint: " in out.stderr, out.output
+
+
 # ------------------------------------------------------------------------------------- output
 def test_output_path_under_a_file(env):
     (env / "afile").write_text("x")
@@ -300,6 +321,44 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(env, monkeypatch):
     assert t.meta["step"] == 1
     # (.lock stays: an OS lock's file is never removed, see runlock.py)
     assert sorted(p.name for p in (env / "out").iterdir()) == [".lock", "best.npz", "latest.npz", "metrics.jsonl"]
+
+
+@pytest.mark.parametrize("cleanup_fails", [False, True])
+def test_a_checkpoint_that_cannot_be_written_is_the_error_shown(env, monkeypatch, cleanup_fails):
+    """The output directory turns read-only after the first checkpoint: every write and removal
+    there fails with EROFS. The user sees the checkpoint message, not the clean-up's OSError."""
+    out = (env / "run").resolve()
+    real_mkstemp, real_unlink, saves = checkpoint.tempfile.mkstemp, os.unlink, []
+
+    def read_only():
+        return len(saves) >= 2  # latest.npz and best.npz of step 1 were written
+
+    def mkstemp(*a, dir=None, **k):
+        if read_only() and os.path.abspath(dir).startswith(str(out)):
+            raise OSError(errno.EROFS, "Read-only file system")
+        saves.append(1)
+        return real_mkstemp(*a, dir=dir, **k)
+
+    def unlink(path, *a, **k):
+        if read_only() and str(os.path.abspath(path)).startswith(str(out)):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_unlink(path, *a, **k)
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "unlink", unlink)
+    if cleanup_fails:  # releasing the lock itself fails too: one more line, the same error first
+        def broken(self):
+            raise OSError(errno.EROFS, "Read-only file system", str(self.path))
+        monkeypatch.setattr(RunLock, "release", broken)
+    r = invoke("train", "ok.txt", "--out", "run", *TRAIN, "--max-steps", "4")
+    lines = [x for x in r.stderr.splitlines() if not x.startswith("warning:")]
+    assert r.exit_code == 1 and "Traceback" not in r.stderr
+    assert lines[0].startswith("error: could not write checkpoint") and "previous checkpoint is intact" in lines[0]
+    assert lines[1].startswith("hint:")
+    if cleanup_fails:
+        assert len(lines) == 3 and lines[2].startswith("note: also: could not release the lock")
+    else:
+        assert len(lines) == 2
 
 
 # --------------------------------------------------------------------------------------- sample

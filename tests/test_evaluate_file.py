@@ -1,18 +1,16 @@
-"""Issue 17, item 4: `charrnn evaluate` streams the file: bounded memory on any size and any
+"""use/evaluate_file.py: `charrnn evaluate` streams the file: bounded memory on any size and any
 --streams, progress on stderr, and the same results as scoring the whole text in memory."""
 
 import tracemalloc
 
 import numpy as np
 import pytest
-from helpers import TEXT, make_checkpoint
-from typer.testing import CliRunner
+from helpers import invoke, TEXT, make_checkpoint
 
 from charrnn.data import corpus
 from charrnn.use import evaluate
 from charrnn.use import evaluate_file as ef
 from charrnn.tasks import lm as model
-from charrnn.cli import app
 from charrnn.errors import CorpusError, VocabError
 from charrnn.engine.trained import load_trained
 
@@ -99,7 +97,7 @@ def test_evaluate_memory_is_bounded_by_the_chunk_not_the_file(tmp_path, monkeypa
         f = write(tmp_path, TEXT * (size // len(TEXT)), name=f"{size}.txt")
         tracemalloc.start()
         try:
-            r = CliRunner().invoke(app, ["evaluate", str(ckpt), str(f), "--streams", "256", "--json"])
+            r = invoke("evaluate", str(ckpt), str(f), "--streams", "256", "--json")
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()

@@ -7,21 +7,15 @@ import math
 
 import numpy as np
 import pytest
-from helpers import TEXT, make_checkpoint
-from typer.testing import CliRunner
+from helpers import TEXT, make_checkpoint, invoke as cli
 
 from charrnn.use import evaluate
 from charrnn.tasks import lm as model
-from charrnn.cli import app
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.use.info import info_dict
 from charrnn.engine.trained import load_trained
 
 EVAL_TEXT = TEXT * 20  # 3,200 characters: several chunks of 1,024
-
-
-def cli(*args):
-    return CliRunner().invoke(app, list(map(str, args)))
 
 
 @pytest.fixture
@@ -163,3 +157,11 @@ def test_info_json_carries_real_characters_and_counts(tmp_path):
     assert d["char_counts"] == counts == [1, 1, 1, 1, 2, 1]
     r = cli("info", ck)  # the table keeps the display forms
     assert r.exit_code == 0 and "\\t" in r.stdout and "\u2420" in r.stdout
+
+
+# ------------------------------------------------------------------------------ info
+def test_info_title_path_is_not_markup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_checkpoint(tmp_path / "[bold]x.npz", text=TEXT, hidden=4, layers=1)
+    r = cli("info", "[bold]x.npz")
+    assert r.exit_code == 0 and "[bold]x.npz" in r.stdout, r.output

@@ -14,7 +14,7 @@ import pytest
 
 from charrnn.engine.trained import load_trained
 
-TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
+from helpers import CORPUS_TEXT as TEXT
 ARGS = ["--hidden", "8", "--layers", "1", "--batch", "2", "--seq-len", "8", "--eval-every", "1",
         "--sample-len", "0", "--quiet"]
 

@@ -5,21 +5,19 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from charrnn.tasks import lm as model
 from charrnn.interpret.analysis import analyse
 from charrnn.interpret.page import ALPHABET, cells_page, from_text, to_text
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.data.corpus import load_corpus
-from charrnn.errors import UsageError
+from charrnn.errors import CharRNNError, UsageError
 from charrnn.interpret.rank import correlate, saturation
 from charrnn.interpret.render import heat_plain
 from charrnn.engine.trained import load_trained
 from charrnn.interpret.traces import run_traces
 from charrnn.interpret.units import CELL_KINDS, KINDS, parse_unit
-from helpers import TEXT, make_checkpoint
+from helpers import TEXT, assert_clean_error, ck, invoke, make_checkpoint, text  # noqa: F401 (ck, text: fixtures)
 
 
 # ------------------------------------------------------------------------------ traces
@@ -242,7 +240,7 @@ def trained_on_file(tmp_path, monkeypatch):
 
 
 def run(*args):
-    return CliRunner().invoke(app, ["inspect-cells", *map(str, args)])
+    return invoke("inspect-cells", *args)
 
 
 def test_cli_default_text_tables_and_heat_maps(trained_on_file):
@@ -305,7 +303,7 @@ def test_cli_errors(trained_on_file, tmp_path):
     assert r.exit_code == 1 and "no text left" in r.stderr
 
 
-# ------------------------------------------------------------------------- QA fixes
+# -------------------------------------------- excerpts, wide characters, reading, markup, colours
 def test_excerpt_is_full_length_whenever_the_text_allows():
     from charrnn.cli.inspect_cells import _excerpt
 
@@ -383,3 +381,44 @@ def test_colours_are_centred_on_the_median_and_scaled_by_a_robust_spread():
     mostly = np.zeros(100)
     mostly[:3] = 1.0  # IQR 0: the standard deviation takes over
     assert robust_scale(mostly)[1] == pytest.approx(np.std(mostly))
+
+
+# ------------------------------------------------------------------------ inspect-cells
+@pytest.mark.parametrize("option,where,needle", [
+    ("--dump", "missing/dir/t.npz", "does not exist"),
+    ("--html", "missing/x.html", "does not exist"),
+    ("--html", ".", "is a directory"),
+    ("--dump", "t.txt/x.npz", "is not a directory"),
+])
+def test_inspect_output_paths_are_checked_before_any_work(ck, text, tmp_path, monkeypatch, option, where, needle):
+    monkeypatch.chdir(tmp_path)
+    r = invoke("inspect-cells", ck, "--text", text, option, where)
+    assert_clean_error(r, 2, option, needle)
+    assert "tracing" not in r.stderr  # failed before the model ran
+
+
+def test_inspect_writes_its_files_atomically(tmp_path):
+    from charrnn.interpret.files import write_atomic
+
+    target = tmp_path / "page.html"
+    target.write_text("old", encoding="utf-8")
+
+    def fail(f):
+        f.write(b"half a page")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(CharRNNError, match="cannot write --html .*page.html: No space left"):
+        write_atomic(target, fail, "--html")
+    assert target.read_text(encoding="utf-8") == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["page.html"]
+    write_atomic(target, lambda f: f.write(b"new"), "--html")
+    assert target.read_bytes() == b"new" and target.stat().st_mode & 0o777 != 0o600
+
+
+def test_inspect_encoding_errors_option(ck, tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(TEXT.encode() + b"\xff" + TEXT.encode())
+    r = invoke("inspect-cells", ck, "--text", bad, "--json")
+    assert r.exit_code == 1 and "not valid UTF-8" in r.stderr and "--encoding-errors replace" in r.stderr
+    r = invoke("inspect-cells", ck, "--text", bad, "--json", "--encoding-errors", "replace")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["n_chars"] == 2 * len(TEXT) and "dropped 1 character(s)" in r.stderr  # U+FFFD

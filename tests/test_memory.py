@@ -8,12 +8,10 @@ import json
 
 import numpy as np
 import pytest
-from helpers import TEXT, make_checkpoint, numeric_grad, rel_error
-from typer.testing import CliRunner
+from helpers import TEXT, make_checkpoint, numeric_grad, rel_error, invoke as cli
 
 from charrnn.tasks import lm as model
 from charrnn.nn.cells import CELLS
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.interpret import memory
 
@@ -27,10 +25,6 @@ def make_layer(cell, rng, D=D):
 
 def make_state(cell, rng):
     return tuple(rng.normal(0, 0.5, (B, H)) for _ in range(CELLS[cell].n_state))
-
-
-def cli(*args, **kw):
-    return CliRunner().invoke(app, [str(a) for a in args], **kw)
 
 
 # ------------------------------------------------------------- per-state gradients of the cells
@@ -255,6 +249,25 @@ def test_json_has_exactly_the_documented_keys(ck, text):
     assert m["contexts"] == [1, 2, 4, 8, 16] and m["distances"] == list(range(13))
     assert len(m["grad_h_median"]) == 2 and len(m["grad_h_median"][0]) == 13 and m["grad_h_median"][0][0] == 1
     assert r.stderr.count("warning") == 0
+
+
+def test_json_has_the_lstm_cell_state_curve_and_horizon(tmp_path):
+    """inspect-memory --json carries the LSTM cell-state measurement the table shows."""
+    small = ["--max-context", 8, "--max-targets", 10, "--max-distance", 12, "--positions", 4]
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT * 4, encoding="utf-8")
+    lstm = make_checkpoint(tmp_path / "l.npz", cell="lstm", text=TEXT, hidden=6, layers=2)
+    gru = make_checkpoint(tmp_path / "g.npz", cell="gru", text=TEXT, hidden=6, layers=2)
+    r = cli("inspect-memory", lstm, gru, "--text", text, "--json", "--init", *small)
+    assert r.exit_code == 0, r.output
+    m, g = json.loads(r.stdout)["models"]
+    assert len(m["grad_c_median"]) == 2 and len(m["grad_c_median"][0]) == 13 and m["grad_c_median"][0][0] == 1
+    assert len(m["c_horizon"]) == 2 and all(0 <= k <= 12 for k in m["c_horizon"])
+    assert m["init"]["grad_c_median"] is not None
+    assert g["grad_c_median"] is None and g["c_horizon"] is None  # no cell state
+    assert g["init_highway"] is None and m["init_highway"]["c_horizon"] is not None  # forget bias 1: LSTMs only
+    for curve, k in zip(m["grad_c_median"], m["c_horizon"]):  # the largest k whose median is still >= 1e-3
+        assert curve[k] >= 1e-3 and (k == 12 or curve[k + 1] < 1e-3)
 
 
 def test_dump_has_exactly_the_documented_arrays(ck, text, tmp_path):

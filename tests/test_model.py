@@ -218,3 +218,42 @@ def test_float32_stepper_agrees_with_the_float64_forward_to_rounding(cell):
     st = make_stepper({k: v.astype(np.float32) for k, v in params.items()}, cfg32)
     got = np.stack([st.step(int(ix)).copy() for ix in ids[0]])
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
+
+
+def test_an_id_beyond_the_vocabulary_is_a_clear_error_from_any_source():
+    from charrnn.tasks import lm as model
+    from charrnn.config import ModelConfig
+    from charrnn.errors import VocabError
+
+    cfg = ModelConfig(vocab_size=5, hidden=4, layers=1, cell="lstm", dtype="float64")
+    params = model.init_params(cfg, np.random.default_rng(0))
+    x = np.array([[1, 2, 7]])
+    with pytest.raises(VocabError, match="character id 7 is outside the model's vocabulary of 5"):
+        model.loss_and_grads(params, cfg, x, x % 5, model.init_state(cfg, 1))
+
+
+# ------------------------------------------------------------------ large vocabularies
+def test_softmax_overwrite_gives_the_same_loss_and_gradient_and_keeps_the_input_otherwise():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(40, 300)) * 5
+    targets = rng.integers(0, 300, 40)
+    before = logits.copy()
+    loss, d = model.softmax_xent(logits, targets)
+    assert np.array_equal(logits, before)  # not overwritten unless asked
+    loss2, d2 = model.softmax_xent(logits, targets, overwrite=True)
+    assert d2 is logits and loss2 == loss and np.array_equal(d2, d)
+
+
+def test_training_step_at_a_large_vocabulary_matches_float64_gradients():
+    """The pooled logits and gradient arrays hold right values step after step."""
+    cfg = ModelConfig(vocab_size=3000, hidden=8, layers=1, cell="lstm", dtype="float64")
+    params = model.init_params(cfg, np.random.default_rng(2))
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        x, y = rng.integers(0, 3000, (4, 6)), rng.integers(0, 3000, (4, 6))
+        loss, grads, _ = model.loss_and_grads(params, cfg, x, y, model.init_state(cfg, 4))
+        logits, _, cache = model.forward(params, cfg, x, model.init_state(cfg, 4))
+        _, dlogits = model.softmax_xent(logits.copy(), y.T.reshape(-1))
+        want = model.backward(params, cfg, dlogits, cache)[0]
+        for k in grads:
+            np.testing.assert_allclose(grads[k], want[k], rtol=1e-12, atol=1e-14)

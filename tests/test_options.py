@@ -6,7 +6,6 @@ import pytest
 from typer.testing import CliRunner
 
 from charrnn.cli import app
-from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import UsageError
 from charrnn.options import OPTIONS, check
 
@@ -16,11 +15,6 @@ def test_every_ranged_option_has_a_hint_and_help():
         assert o.help, o.key
         if o.kind in (int, float) or o.choices:
             assert o.hint, o.key
-
-
-def test_config_defaults_are_the_tables():
-    assert ModelConfig().hidden == OPTIONS["hidden"].default and ModelConfig().cell == OPTIONS["model"].default
-    assert TrainConfig().lr == OPTIONS["lr"].default and TrainConfig().time_limit is None
 
 
 @pytest.mark.parametrize("key,value,want", [("hidden", 0, "(want a whole number from 1 to 8,192)"),

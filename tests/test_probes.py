@@ -1,7 +1,9 @@
-"""Probe signals on hand-written snippets: quotes, escapes, triple quotes, comments, brackets, CRLF."""
+"""Probe signals on hand-written snippets: quotes, escapes, triple quotes, comments, brackets, CRLF;
+a bad probe named to inspect-cells is an error line with a hint."""
 
 import numpy as np
 import pytest
+from helpers import TEXT, invoke, make_checkpoint
 
 from charrnn.interpret import probes
 from charrnn.errors import UsageError
@@ -141,3 +143,10 @@ def test_every_builtin_probe_has_one_float_per_character():
     assert list(got) == list(probes.BUILTIN)
     for v in got.values():
         assert v.shape == (len(text),) and v.dtype == np.float64
+
+
+def test_bad_regex_probe_has_a_hint(tmp_path):
+    ck = make_checkpoint(tmp_path / "m.npz", text=TEXT, hidden=6, layers=1)
+    r = invoke("inspect-cells", ck, "--probe", "regex:(")
+    assert r.exit_code == 2
+    assert "error: invalid regular expression" in r.stderr and "hint: " in r.stderr

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
-from helpers import make_checkpoint
-from typer.testing import CliRunner
+from helpers import TEXT, assert_clean_error, ck, invoke, make_checkpoint  # noqa: F401 (ck: a fixture)
 
 from charrnn.tasks import lm as model
 from charrnn.use import sample
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.errors import UsageError
 from charrnn.engine.trained import load_trained
@@ -18,7 +18,7 @@ from reference import model_step
 
 
 def run(*args):
-    return CliRunner().invoke(app, ["sample", *map(str, args)])
+    return invoke("sample", *args)
 
 
 def spread_params(cfg, seed=0, scale=1.5):
@@ -299,3 +299,48 @@ def test_cli_streams_before_generation_ends(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+# ----------------------------------------------------------------- the command's checks
+def test_sample_rejects_a_negative_seed_and_absurd_temperatures(ck):
+    assert_clean_error(invoke("sample", ck, "--seed", "-1"), 2, "invalid value for --seed: -1")
+    assert_clean_error(invoke("sample", ck, "--temp", "1e308"), 2, "--temp", "at most 100")
+    r = invoke("sample", ck, "--temp", "100", "--length", "5", "--seed", "1")
+    assert r.exit_code == 0 and len(r.stdout.rstrip("\n")) == 5 and "Warning" not in r.stderr
+
+
+def test_greedy_sample_prints_no_seed_line(ck):
+    r = invoke("sample", ck, "--temp", "0", "--length", "5")
+    assert r.exit_code == 0 and "seed" not in r.stderr and len(r.stdout.rstrip("\n")) == 5
+    r = invoke("sample", ck, "--length", "5")
+    assert r.exit_code == 0 and "pass --seed" in r.stderr
+
+
+def test_a_tiny_temperature_with_top_k_is_the_greedy_limit_without_warnings(ck):
+    greedy = invoke("sample", ck, "--temp", "0", "--length", "20").stdout
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a NumPy RuntimeWarning (overflow, inf - inf) fails the test
+        for opts in (["--top-k", "3"], ["--top-p", "0.5"], []):
+            r = invoke("sample", ck, "--temp", "1e-320", "--length", "20", "--seed", "1", *opts)
+            assert r.exit_code == 0 and r.stdout == greedy and "Warning" not in r.stderr, (opts, r.output)
+
+
+def test_unknown_characters_are_quoted_once(ck, tmp_path):
+    r = invoke("sample", ck, "--prime", "a\tb\r")
+    assert_clean_error(r, 2, "'\\t' (U+0009), '\\r' (U+000D)")
+    assert "\\\\" not in r.stderr
+    f = tmp_path / "tab.txt"
+    f.write_text(TEXT + "\t\n", encoding="utf-8")
+    r = invoke("evaluate", ck, f)
+    assert r.exit_code == 0 and "'\\t' (U+0009)" in r.stderr and "\\\\" not in r.stderr
+    r = invoke("evaluate", ck, f, "--strict")
+    assert r.exit_code == 1 and "'\\t' (U+0009)" in r.stderr and "\\\\" not in r.stderr
+
+
+def test_numpy_is_quiet_about_huge_logits():
+    from charrnn.use.sample import distribution
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = distribution(np.array([1e308, -1e308, 0.0]), 1e-300, top_k=2)
+    assert np.array_equal(p, [1.0, 0.0, 0.0])

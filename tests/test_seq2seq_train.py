@@ -11,11 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import make_checkpoint
-from typer.testing import CliRunner
+from helpers import make_checkpoint, invoke as cli
 
 from charrnn.tasks import seq2seq
-from charrnn.cli import app
 from charrnn.config import ModelConfig
 from charrnn.use.decode import beam_search, free_run
 from charrnn.errors import CorpusError
@@ -25,10 +23,6 @@ from helpers import train_pairs
 from charrnn.use.translate import load_seq2seq, translate
 
 README = Path(__file__).parent.parent / "README.md"
-
-
-def cli(*args, **kw):
-    return CliRunner().invoke(app, [str(a) for a in args], **kw)
 
 
 def reverse_pairs(n=1500, longest=5, seed=0):

@@ -3,10 +3,8 @@ count set and restored, and the CLI option."""
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from charrnn.cli import app
-from helpers import TEXT, make_checkpoint
+from helpers import invoke, TEXT, make_checkpoint
 from charrnn.errors import UsageError
 from charrnn.nn.threads import AUTO, Blas, ThreadTuner, blas_threads, parse_threads
 
@@ -168,12 +166,12 @@ def test_real_blas_count_is_set_through_threadpoolctl():
 def test_cli_rejects_a_bad_thread_count(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("hello world " * 50)
-    r = CliRunner().invoke(app, ["train", str(corpus), "--threads", "0", "--out", str(tmp_path / "o")])
+    r = invoke("train", str(corpus), "--threads", "0", "--out", str(tmp_path / "o"))
     assert r.exit_code == 2 and "--threads" in r.output and "hint:" in r.output
     assert not (tmp_path / "o").exists()
     ckpt = make_checkpoint(tmp_path / "m.npz")
     for args in (["sample", str(ckpt)], ["evaluate", str(ckpt), str(corpus)], ["inspect-cells", str(ckpt)]):
-        r = CliRunner().invoke(app, args + ["--threads", "many"])
+        r = invoke(*args, "--threads", "many")
         assert r.exit_code == 2 and "--threads" in r.output, args
 
 
@@ -182,17 +180,17 @@ def test_commands_run_with_threads(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text(TEXT * 8)
     ckpt = make_checkpoint(tmp_path / "m.npz")
-    runs = {n: CliRunner().invoke(app, ["sample", str(ckpt), "--seed", "3", "--length", "50", "--threads", n])
+    runs = {n: invoke("sample", str(ckpt), "--seed", "3", "--length", "50", "--threads", n)
             for n in ("1", "2", "auto")}
     assert all(r.exit_code == 0 for r in runs.values()) and len({r.stdout for r in runs.values()}) == 1
     for n in ("2", "auto"):
-        r = CliRunner().invoke(app, ["evaluate", str(ckpt), str(text), "--json", "--threads", n])
+        r = invoke("evaluate", str(ckpt), str(text), "--json", "--threads", n)
         assert r.exit_code == 0 and '"nats_per_char"' in r.stdout
-        r = CliRunner().invoke(app, ["inspect-cells", str(ckpt), "--text", str(text), "--json", "--threads", n])
+        r = invoke("inspect-cells", str(ckpt), "--text", str(text), "--json", "--threads", n)
         assert r.exit_code == 0, r.output
     before = Blas().get()
-    r = CliRunner().invoke(app, ["train", str(text), "--out", str(tmp_path / "o"), "--max-steps", "3", "--hidden", "8",
-                                 "--batch", "2", "--seq-len", "8", "--sample-len", "0", "--threads", "auto"])
+    r = invoke("train", str(text), "--out", str(tmp_path / "o"), "--max-steps", "3", "--hidden", "8",
+               "--batch", "2", "--seq-len", "8", "--sample-len", "0", "--threads", "auto")
     assert r.exit_code == 0, r.output
     assert Blas().get() == before  # the BLAS count is restored after the command
     metrics = (tmp_path / "o" / "metrics.jsonl").read_text()

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,20 +15,11 @@ import pytest
 
 from charrnn.tasks import lm as model
 from charrnn.errors import CharRNNError, TrainingDiverged, UsageError, VocabError
-from helpers import train_lm as train
+from helpers import invoke, CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
 from charrnn.engine.trained import load_trained
 
-TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
 SMALL = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 0}
 TINY_MODEL = {"hidden": 16, "layers": 2, "dropout": 0.2}
-
-
-@pytest.fixture
-def corpus(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
-    p = tmp_path / "code.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
@@ -161,14 +153,10 @@ def test_signal_saves_checkpoint_and_prints_resume_command(corpus, tmp_path, sig
 
 
 def test_cli_rejects_bad_options_before_any_work(corpus, tmp_path):
-    from typer.testing import CliRunner
-
-    from charrnn.cli import app
-
     for args, name in [(["--hidden", "0"], "--hidden"), (["--dropout", "1"], "--dropout"),
                        (["--val-frac", "0"], "--val-frac"), (["--time", "soon"], "--time"),
                        (["--lr", "-1"], "--lr")]:
-        r = CliRunner().invoke(app, ["train", str(corpus), "--out", str(tmp_path / "x"), *args])
+        r = invoke("train", str(corpus), "--out", str(tmp_path / "x"), *args)
         assert r.exit_code == 2, (args, r.output)
         assert name in r.output
         assert not (tmp_path / "x").exists()
@@ -189,3 +177,30 @@ def test_a_new_language_model_takes_its_cells_measured_learning_rate(corpus, tmp
     assert load_trained(r.latest).train_cfg.lr == 1e-3  # resumed: its own
     r = train(corpus, tmp_path / "ft", small, {}, init_from=tmp_path / "gru" / "latest.npz")
     assert load_trained(r.latest).train_cfg.lr == 2e-3  # the saved model is a GRU
+
+
+# Runs `charrnn train` and, at its exit, copies /proc/self/status (VmHWM: the peak RSS of this very
+# process image; a forked child's ru_maxrss would count the parent's pages too).
+DRIVER = ("import atexit, sys; out = sys.argv[1]; sys.argv = ['charrnn'] + sys.argv[2:];"
+          "atexit.register(lambda: open(out, 'w').write(open('/proc/self/status').read()));"
+          "from charrnn.cli import main; main()")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_est_memory_is_within_a_quarter_of_the_measured_peak(tmp_path):
+    """`charrnn train`'s summary line "est. memory" against the peak RSS of that process (the
+    default 2 x 128 LSTM, 300 characters, a few steps and the validation pass)."""
+    rng = np.random.default_rng(5)
+    chars = np.array([chr(0x4E00 + i) for i in range(299)] + ["\n"])
+    (tmp_path / "t.txt").write_text("".join(chars) + "".join(rng.choice(chars, 60_000)), encoding="utf-8")
+    env = dict(os.environ, CHARRNN_CACHE_DIR=str(tmp_path / "cache"), COLUMNS="200")
+    status = tmp_path / "status"
+    r = subprocess.run([sys.executable, "-c", DRIVER, str(status), "train", str(tmp_path / "t.txt"), "--out",
+                        str(tmp_path / "run"), "--max-steps", "2", "--eval-every", "1000", "--sample-len", "0"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    assert r.returncode == 0, r.stderr
+    est = re.search(r"est\. memory\s+([\d.,]+) MB", r.stderr)
+    assert est, r.stderr
+    peak = int(re.search(r"VmHWM:\s+(\d+) kB", status.read_text()).group(1)) / 1024  # MB
+    estimated = float(est.group(1).replace(",", ""))
+    assert abs(estimated - peak) <= 0.25 * peak, (estimated, peak)

@@ -15,19 +15,10 @@ from charrnn.config import TrainConfig
 from charrnn.data.corpus import Streams
 from charrnn.use.evaluate import stream_loss
 from charrnn.engine.loop import Reporter
-from helpers import train_lm as train
+from helpers import invoke, CORPUS_TEXT as TEXT, corpus, train_lm as train  # noqa: F401 (corpus: a fixture)
 from charrnn.engine.trained import load_trained
 from charrnn.engine.validation import eval_period
 from charrnn.tasks.lm_validation import ValidationPlan
-
-TEXT = ("def add(a, b):\n    return a + b  # sum\n\nprint('hi', \"there\")\n" * 40)
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    p = tmp_path / "code.txt"
-    p.write_text(TEXT, encoding="utf-8")
-    return p
 
 
 def test_eval_period_is_sized_to_the_run():
@@ -157,13 +148,9 @@ def test_evaluate_reports_progress_to_the_end(tmp_path):
 
 
 def test_the_summary_says_how_validation_is_sized(corpus, tmp_path):
-    from typer.testing import CliRunner
-
-    from charrnn.cli import app
-
-    r = CliRunner().invoke(app, ["train", str(corpus), "--out", str(tmp_path / "o"), "--batch", "4", "--seq-len", "8",
-                                 "--hidden", "8", "--layers", "1", "--epochs", "1", "--time", "1m",
-                                 "--sample-len", "0"])
+    r = invoke("train", str(corpus), "--out", str(tmp_path / "o"), "--batch", "4", "--seq-len", "8",
+               "--hidden", "8", "--layers", "1", "--epochs", "1", "--time", "1m",
+               "--sample-len", "0")
     assert r.exit_code == 0, r.output
     err = " ".join(r.stderr.split())
     assert "(sized to the run) and at the end, on the whole split" in err

@@ -1,4 +1,6 @@
-"""QA: the HTML pages fit a phone-wide window (wide tables scroll inside their own box)."""
+"""The HTML pages (inspect-cells, inspect-memory, compare --html) fit a phone-wide window: wide tables
+scroll inside their own box. (Belongs in test_pages.py, the browser tests of every page; kept apart
+while that file is being edited elsewhere.)"""
 
 from browser import open_page
 from helpers import TEXT, invoke, make_checkpoint
