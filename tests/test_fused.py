@@ -131,8 +131,8 @@ def test_without_numba_auto_falls_back_and_fused_is_a_clean_error(monkeypatch, e
 def test_resume_exact_on_fused_and_close_on_the_other_path(tmp_path, monkeypatch):
     """Within the fused path a resumed run is bit-for-bit the uninterrupted one; resumed on the
     NumPy path it agrees to float32 rounding (not bitwise: the tanh differs in the last bits)."""
-    from charrnn.engine.loop import train
     from charrnn.engine.trained import load_trained
+    from helpers import train_lm as train
 
     monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
     corpus = tmp_path / "code.txt"

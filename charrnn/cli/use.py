@@ -29,6 +29,7 @@ def sample(
     ablate: Optional[List[str]] = opt("ablate"),
     clamp: Optional[List[str]] = opt("clamp"),
     threads: str = opt("threads"),
+    kernels: choice("kernels") = opt("kernels"),
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
@@ -36,6 +37,7 @@ def sample(
     import charrnn
     from charrnn.use.sample import clean_prime, stream
     from charrnn.nn.threads import AUTO, blas_threads, parse_threads
+    from charrnn.nn.kernels import select as select_kernels
 
     threads = parse_threads(threads)
     # auto: 1 thread. At batch 1 every product is one row times a matrix, which threads barely
@@ -43,6 +45,7 @@ def sample(
     # round such a product differently at another thread count, so a timing-based choice could
     # change the text of a seed.
     threads = 1 if threads == AUTO else threads
+    select_kernels(getattr(kernels, "value", kernels))  # the one-stream step's gate arithmetic (charrnn.nn.kernels)
     m = charrnn.load(checkpoint)
     m.require("sample")  # a model of another task: its usage error, before anything is printed
     say_which(checkpoint, m)
@@ -96,14 +99,17 @@ def evaluate(
     ablate: Optional[List[str]] = opt("ablate"),
     clamp: Optional[List[str]] = opt("clamp"),
     threads: str = opt("threads"),
+    kernels: choice("kernels") = opt("kernels"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
     from charrnn.cli.progress import progress_bar
     from charrnn.nn.threads import parse_threads
+    from charrnn.nn.kernels import select as select_kernels
     from charrnn.data.vocab import unknown_message
 
     threads = parse_threads(threads)
+    select_kernels(getattr(kernels, "value", kernels))  # the cells' time loop (charrnn.nn.kernels)
     m = charrnn.load(checkpoint)
     hold = None
     if ablate or clamp:
