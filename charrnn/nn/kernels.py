@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 
 from charrnn.errors import UsageError
 from charrnn.nn import cells
@@ -92,6 +93,23 @@ def warm_up(cell: str, dtype) -> None:
     state = tuple(np.zeros((1, 1), dtype) for _ in range(c.n_state))
     hs, _, cache = c.forward(p, np.zeros((1, 1), np.int64), state)
     c.backward(np.zeros_like(hs), state, cache)
+
+
+def prefetch(cell: str, dtype) -> None:
+    """Start compiling (or loading) `cell`'s kernels in a background thread, if the fused path is
+    selected: `charrnn train` calls it before it reads the corpus, so that a cold compile (no disk
+    cache yet) overlaps the setup instead of following it. numba compiles under one lock, so the
+    training's own warm_up waits for this one and then finds the kernels ready; an error here is
+    left for that call to raise."""
+    if _active != "fused" or cell not in FUSED_CELLS:
+        return
+
+    def run():
+        try:
+            warm_up(cell, dtype)
+        except Exception:  # (the same call in the main thread raises it)
+            pass
+    threading.Thread(target=run, name="charrnn-compile", daemon=True).start()
 
 
 def active() -> str:
