@@ -11,13 +11,11 @@ sys.path.insert(0, str(Path(__file__).parent))  # helpers.py, reference.py, brow
 
 from browser import browser, page  # noqa: E402,F401  (fixtures: a headless Chromium page, see browser.py)
 from helpers import ERRORS_TEXT  # noqa: E402
-from charrnn.nn import kernels  # noqa: E402
 
-# numba's compile cache for the suite and the commands it starts (shared, so a run after the first
-# loads the kernels instead of compiling them; tests point CHARRNN_CACHE_DIR at temporary folders).
+# numba's compile cache for the suite and the commands it starts: one folder, so a run after the
+# first loads the kernels instead of compiling them (tests point CHARRNN_CACHE_DIR, from which
+# charrnn.nn.kernels would derive it, at temporary folders).
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).parent.parent / ".pytest_cache" / "numba"))
-if kernels.numba_available():  # numba reads its cache directory now, before tests point CHARRNN_CACHE_DIR
-    import charrnn.nn.fused  # noqa: E402,F401  at temporary folders (which would mean a cold compile each run)
 
 
 @pytest.fixture
