@@ -186,3 +186,21 @@ def test_fused_sampler_step_equals_numpy(cell, dtype):
     for a, b in zip(steppers[1].state, steppers[0].state):
         for x, y in zip(a, b):
             np.testing.assert_allclose(x, y, atol=tol, rtol=0)
+
+
+@needs_numba
+def test_cli_evaluate_and_sample_on_either_path(env):
+    """`evaluate --kernels fused|numpy` give the same loss to float32 rounding; `sample --kernels
+    fused` writes the text (its numbers: test_fused_sampler_step_equals_numpy)."""
+    import json
+
+    r = invoke("train", "ok.txt", *TRAIN, "--out", "run", "--kernels", "numpy")
+    assert r.exit_code == 0, r.stderr
+    got = {}
+    for kind in ("numpy", "fused"):
+        r = invoke("evaluate", "run/latest.npz", "ok.txt", "--json", "--kernels", kind)
+        assert r.exit_code == 0, r.stderr
+        got[kind] = json.loads(r.stdout)["nats_per_char"]
+    assert abs(got["fused"] - got["numpy"]) < 1e-5, got
+    r = invoke("sample", "run/latest.npz", "--kernels", "fused", "--length", "30", "--seed", "1")
+    assert r.exit_code == 0 and len(r.stdout) >= 30, r.stderr
