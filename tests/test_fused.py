@@ -204,3 +204,29 @@ def test_cli_evaluate_and_sample_on_either_path(env):
     assert abs(got["fused"] - got["numpy"]) < 1e-5, got
     r = invoke("sample", "run/latest.npz", "--kernels", "fused", "--length", "30", "--seed", "1")
     assert r.exit_code == 0 and len(r.stdout) >= 30, r.stderr
+
+
+@needs_numba
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_seq2seq_on_the_fused_cells(cell):
+    """The encoder-decoder (padding masks, the state hand-off, scheduled sampling's one-step
+    decoder) gives the NumPy path's loss and gradients on the fused cells, float64."""
+    from charrnn.config import ModelConfig
+    from charrnn.data.pairs import build_tokens, encode_pairs, make_batch
+    from charrnn.tasks import seq2seq
+
+    pairs = [("abc", "cba"), ("a", "aab"), ("bcab", "c")]
+    tokens = build_tokens(pairs)
+    cfg = ModelConfig(cell=cell, vocab_size=tokens.V, hidden=4, layers=2, dtype="float64")
+    params = seq2seq.init_params(cfg, np.random.default_rng(8))
+    batch = make_batch(tokens, encode_pairs(tokens, pairs))
+    rng = np.random.default_rng(9)
+    use_truth, coins = rng.random(batch.mask.shape) < 0.5, rng.random(batch.mask.shape)
+    out = []
+    for kind in ("numpy", "fused"):
+        kernels.select(kind)
+        out.append(seq2seq.loss_and_grads(params, cfg, batch, use_truth=use_truth, coins=coins)[:2])
+    (l0, g0), (l1, g1) = out
+    assert abs(l1 - l0) < 1e-12
+    for k in g0:
+        np.testing.assert_allclose(g1[k], g0[k], atol=1e-12, rtol=0, err_msg=k)
