@@ -230,3 +230,9 @@ def test_seq2seq_on_the_fused_cells(cell):
     assert abs(l1 - l0) < 1e-12
     for k in g0:
         np.testing.assert_allclose(g1[k], g0[k], atol=1e-12, rtol=0, err_msg=k)
+
+
+def test_numba_cache_dir_follows_charrnn_cache_dir():
+    assert kernels.numba_cache_dir({"CHARRNN_CACHE_DIR": "/c"}) == "/c/numba"
+    assert kernels.numba_cache_dir({"CHARRNN_CACHE_DIR": "/c", "NUMBA_CACHE_DIR": "/n"}) is None  # numba's own wins
+    assert kernels.numba_cache_dir({}) is None  # numba's default (__pycache__, or ~/.cache when not writable)

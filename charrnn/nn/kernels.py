@@ -49,10 +49,17 @@ def numba_available() -> bool:
         return False
 
 
+def numba_cache_dir(environ=os.environ) -> str | None:
+    """Where numba should cache the kernels, if charrnn decides it: $CHARRNN_CACHE_DIR/numba when
+    CHARRNN_CACHE_DIR is set and NUMBA_CACHE_DIR is not (None: numba's own default)."""
+    cache = environ.get("CHARRNN_CACHE_DIR")
+    return os.path.join(cache, "numba") if cache and not environ.get("NUMBA_CACHE_DIR") else None
+
+
 def _fused_module():
-    cache = os.environ.get("CHARRNN_CACHE_DIR")
-    if cache and not os.environ.get("NUMBA_CACHE_DIR") and "numba" not in sys.modules:
-        os.environ["NUMBA_CACHE_DIR"] = os.path.join(cache, "numba")  # read when numba is imported
+    where = numba_cache_dir()
+    if where and "numba" not in sys.modules:  # (numba reads it when it is imported)
+        os.environ["NUMBA_CACHE_DIR"] = where
     from charrnn.nn import fused
     return fused
 
