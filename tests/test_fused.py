@@ -236,3 +236,17 @@ def test_numba_cache_dir_follows_charrnn_cache_dir():
     assert kernels.numba_cache_dir({"CHARRNN_CACHE_DIR": "/c"}) == "/c/numba"
     assert kernels.numba_cache_dir({"CHARRNN_CACHE_DIR": "/c", "NUMBA_CACHE_DIR": "/n"}) is None  # numba's own wins
     assert kernels.numba_cache_dir({}) is None  # numba's default (__pycache__, or ~/.cache when not writable)
+
+
+@needs_numba
+def test_fused_float32_tanh_within_5_ulp():
+    """The rational float32 tanh, read through the fused RNN (Wh = 0, b = 0, one-hot input: h =
+    tanh(Wx[x])): within 5 ulp of the exact tanh over [-10, 10], and exact signs, 0 and +-1."""
+    vals = np.concatenate([np.linspace(-10, 10, 99_990), [0.0, 1e-30, -1e-30, 1e-8, 20, -20, 9.0, -9.0, 7.9, -7.9]])
+    Wx = vals.astype(np.float32).reshape(1000, 100)  # 1000 "characters", H = 100
+    p = {"Wx": Wx, "Wh": np.zeros((100, 100), np.float32), "b": np.zeros(100, np.float32)}
+    hs, _, _ = fused().rnn_forward(p, np.arange(1000)[None, :], (np.zeros((1000, 100), np.float32),))
+    got, want = hs[0].astype(np.float64), np.tanh(Wx.astype(np.float64))
+    ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(got - want) / ulp) <= 5
+    assert np.all(np.sign(got) == np.sign(want)) and got[Wx == 0].tolist() == [0.0] and np.all(np.abs(got) <= 1)

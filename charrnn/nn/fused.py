@@ -13,7 +13,7 @@ the gradients of the pre-activations (backward), element by element while they a
 Everything around the loop (input projection, weight products, traces) is the NumPy cells' own code.
 
 Numbers: sigmoid(a) = 0.5 tanh(a/2) + 0.5 with the halving folded into the weights, as in
-cells.py. float32 uses a rational tanh (Eigen's, within 2 ulp: it vectorises, the C library's
+cells.py. float32 uses a rational tanh (Eigen's, within 5 ulp, 2.7e-7: it vectorises, the C library's
 tanhf does not), float64 the C library's tanh. So float32 results differ from the NumPy cells
 by float32 rounding, float64 ones by a few ulp.
 
@@ -61,7 +61,7 @@ def _tanh_impl(x):
         q1, q2, q3, q4 = f(1.19825839466702e-06), f(1.18534705686654e-04), f(2.26843463243900e-03), \
             f(4.89352518554385e-03)
 
-        def tanh32(x):  # Eigen's ptanh_float: a 13/6 rational function on [-7.9, 7.9]
+        def tanh32(x):  # Eigen's ptanh_float: a degree 13 / degree 6 rational function on [-7.9, 7.9]
             if x > c:  # (a NaN passes both tests)
                 x = c
             if x < -c:
