@@ -38,7 +38,7 @@ RUNS ?= runs
 RUNS_TIME ?= 5m
 RUNS_ARGS ?=
 
-.PHONY: install test demo demo-seq2seq demo-korean demo-classify demo-tag bench clean corpus runs screenshots memory-demo
+.PHONY: install test test-numpy demo demo-seq2seq demo-korean demo-classify demo-tag bench clean corpus runs screenshots memory-demo
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ $(STAMP): pyproject.toml
 
 test: install
 	$(PY) -m pytest
+
+# The suite as on a machine without numba: the NumPy cells only (the fused-kernel tests skip).
+test-numpy: install
+	CHARRNN_NO_NUMBA=1 $(PY) -m pytest
 
 corpus: $(CORPUS)
 

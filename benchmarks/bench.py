@@ -52,6 +52,8 @@ def parse_args(argv=None):
     ap.add_argument("--quick", action="store_true", help="LSTM and GRU at 128 only, 1 round")
     ap.add_argument("--only", choices=("train", "sample"), default=None,
                     help="measure only training or only sampling (the other columns show '-')")
+    ap.add_argument("--kernels", choices=("auto", "numpy", "fused"), default="auto",
+                    help="charrnn's time loop, as `charrnn train --kernels` (auto: fused when numba imports)")
     ap.add_argument("--no-torch", action="store_true", help="charrnn alone even if PyTorch is importable")
     ap.add_argument("--torch-python", default=os.environ.get("CHARRNN_TORCH_PYTHON"),
                     help="interpreter for the PyTorch jobs (default: this one; env CHARRNN_TORCH_PYTHON)")
@@ -74,6 +76,7 @@ def parse_args(argv=None):
     a.hidden = [int(h) for h in a.hidden.split(",") if h.strip()]
     a.corpus = a.corpus or default_corpus()
     a.torch = None if a.no_torch else torch_python(a.torch_python)
+    a.kernels_ran = None  # what the charrnn jobs report they ran (bench)
     return a
 
 
@@ -133,7 +136,8 @@ def bench(a) -> list[dict]:
             base = {"cell": cell, "hidden": H, "layers": a.layers, "batch": a.batch, "seq": a.seq, "lr": 2e-3,
                     "seed": 0, "corpus": a.corpus, "warmup": a.warmup,
                     "steps": a.steps or DEFAULT_STEPS.get(H, max(4, 30 * 128 * 128 // (H * H))),
-                    "chars": a.sample_chars, "warmup_chars": 200, "min_seconds": a.min_seconds}
+                    "chars": a.sample_chars, "warmup_chars": 200, "min_seconds": a.min_seconds,
+                    "kernels": a.kernels}
             got = {(i, k): [] for i in impls for k in ("train", "sample")}
             rss = {i: [] for i in impls}
             for r in range(a.rounds):
@@ -141,6 +145,7 @@ def bench(a) -> list[dict]:
                     for impl in (impls if r % 2 == 0 else impls[::-1]):  # alternate who goes first
                         res = child(dict(base, impl=impl, kind=kind), a.torch if impl == "torch" else None)
                         got[impl, kind].append(res["chars_per_s"])
+                        a.kernels_ran = res.get("kernels", a.kernels_ran) if impl == "charrnn" else a.kernels_ran
                         if kind == "train" or a.only == "sample":  # (peak RSS: of training)
                             rss[impl].append(res["rss_mb"])
                         print(f"  {cell} {H} round {r + 1} {impl:7s} {kind:6s} {res['chars_per_s']:10.0f} chars/s "
@@ -178,7 +183,7 @@ def race(a) -> str:
     corpus = a.corpus if a.corpus and "shakespeare" in a.corpus else os.path.normpath(corpus)
     corpus = a.race_corpus or corpus
     job = {"kind": "race", "cell": "lstm", "hidden": 128, "layers": 2, "batch": a.batch, "seq": a.seq,
-           "lr": 2e-3, "seed": 0, "corpus": corpus, "seconds": a.race_seconds}
+           "lr": 2e-3, "seed": 0, "corpus": corpus, "seconds": a.race_seconds, "kernels": a.kernels}
     lines = [f"Validation race: 2x128 LSTM, {a.race_seconds:.0f} s of training each on {os.path.basename(corpus)}, "
              "val loss (nats/char) on the last 10 %.", "",
              "| impl | steps | train loss | val loss | peak RSS |", "|---|---|---|---|---|"]
@@ -222,7 +227,7 @@ def threads_race(a) -> str:
     cell = a.cells[0] if a.cells else "lstm"
     job = {"impl": "charrnn", "kind": "train", "cell": cell, "hidden": a.hidden[0], "layers": a.layers,
            "batch": a.batch, "seq": a.seq, "lr": 2e-3, "seed": 0, "corpus": a.corpus, "warmup": a.warmup,
-           "steps": 5, "min_seconds": a.threads_seconds}
+           "steps": 5, "min_seconds": a.threads_seconds, "kernels": a.kernels}
     rows = []
     for load in ("quiet", "hog"):
         got, notes = {s: [] for s in settings}, {}
@@ -269,6 +274,7 @@ def main(argv=None) -> int:
               f"chars/s, median of {a.rounds} alternating round(s)", file=sys.stderr)
         rows = bench(a)
         text = table(rows, use_torch=bool(a.torch))
+        text += f"\n\ncharrnn kernels: {a.kernels_ran or a.kernels} (--kernels {a.kernels})"
     print(text)
     if a.out:
         write_out(a.out, "race" if a.val_race else "threads" if a.threads_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"

@@ -1,7 +1,8 @@
 """One measurement per process: `python benchmarks/workers.py '<json job>'` prints one JSON line.
 
 Jobs (dict): impl "charrnn" | "torch", kind "train" | "sample" | "race", cell, hidden, layers,
-batch, seq, steps, warmup, chars (sampling), min_seconds, seconds (race), corpus, lr, seed.
+batch, seq, steps, warmup, chars (sampling), min_seconds, seconds (race), corpus, lr, seed,
+kernels (charrnn: auto | numpy | fused, as `charrnn train --kernels`; the output says which ran).
 
 * train: chars/s over blocks of `steps` optimizer steps (as many blocks as `min_seconds` needs) after `warmup` steps (forward, backward, global-norm
   clip 5, Adam); truncated BPTT over B contiguous streams, state carried across chunks.
@@ -211,6 +212,9 @@ def run(job: dict) -> dict:
 
     ids, V = load_ids(job.get("corpus"))
     out = {"impl": job["impl"], "kind": job["kind"], "cell": job["cell"], "hidden": job["hidden"], "vocab": V}
+    if job["impl"] == "charrnn":  # the cells' time loop, as `charrnn train --kernels` chooses it (compiled in warm-up)
+        from charrnn.nn.kernels import select
+        out["kernels"] = select(job.get("kernels", "auto"))
     if job["kind"] == "sample":
         sample = (charrnn_sampler if job["impl"] == "charrnn" else torch_sampler)(job, V)
         sample(job["warmup_chars"])

@@ -68,6 +68,7 @@ TOKENIZATIONS = ("chars", "jamo")  # charrnn.data.tokens
 TASKS = ("lm", "seq2seq", "classify", "tag")
 POOLS = ("mean", "last")
 CLASS_WEIGHTS = ("none", "balanced")
+KERNELS = ("auto", "numpy", "fused")  # charrnn.nn.kernels
 MAX_BEAM = 100
 MAX_OUTPUT = 100_000
 
@@ -283,6 +284,11 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "cores, use the faster, measure again as the load changes; sample: 1 thread, which keeps a seed's "
            "text the same) or a number (1 suits a machine busy with other jobs).", PERFORMANCE, metavar="N|auto",
            hint="--threads auto picks 1 or all cores by timing the work; --threads 1 suits a busy machine"),
+    Option("kernels", "auto", "The recurrent time loop: fused (each step one BLAS product and one compiled pass, "
+           "numba), numpy (the plain NumPy cells) or auto (fused when numba imports, else numpy; sample: fused "
+           "from 100,000 characters, evaluate from a 100 KB file, where it pays for numba's start-up). Both give the same numbers to float "
+           "rounding.", PERFORMANCE, choices=KERNELS,
+           hint="auto uses numba when it is installed; --kernels numpy runs without it"),
     Option("as_json", False, "Print one JSON object instead of the table(s).", OUTPUT, bool, flags=("--json",),
            show_default="off"),
     Option("live", None, "Rewrite this self-contained HTML page at every evaluation: learning curves, latest "

@@ -35,3 +35,11 @@ def test_train_race_and_sample_jobs(workers, job):
     assert out["steps"] >= 1 and 0 < out["val_loss"] < 10
     out = workers.run({**job, "kind": "sample", "chars": 20, "warmup_chars": 5})
     assert out["chars_per_s"] > 0
+
+
+def test_jobs_run_the_kernels_asked_for(workers, job):
+    from charrnn.nn import kernels
+    out = workers.run({**job, "kind": "train", "kernels": "numpy"})
+    assert out["kernels"] == "numpy"
+    out = workers.run({**job, "kind": "train"})  # auto, as `charrnn train`
+    assert out["kernels"] == ("fused" if kernels.numba_available() else "numpy")

@@ -1,5 +1,6 @@
 """benchmarks/init_experiment.py on a tiny corpus with a handful of steps: the runs, the tables, the
-restart that reuses finished runs, and the clean skip without a corpus."""
+restart that reuses finished runs, and the clean skip without a corpus. The runs are tiny: they
+train on the NumPy cells (`--kernels numpy`), since numba's start-up would be most of their time."""
 
 import importlib.util
 import json
@@ -24,7 +25,7 @@ def test_smoke_run_writes_tables_and_reuses_finished_runs(experiment, tmp_path, 
     out = tmp_path / "exp"
     args = [str(corpus), "--out", str(out), "--seeds", "0", "--long-seeds", "0", "--long-steps", "4",
             "--bias-inits", "zero,uniform", "--init-scales", "1", "--forget-biases", "1", "--jobs", "2",
-            "--threads", "1", "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2"]
+            "--threads", "1", "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2 --kernels numpy"]
     assert experiment.main(args) == 0
     res = json.loads((out / "results.json").read_text())
     assert [r["name"] for r in res["default_run"]] and len(res["default_run"]) == 2
@@ -52,7 +53,7 @@ def test_staged_design_varies_one_factor_around_the_best(experiment, tmp_path):
     args = [str(corpus), "--out", str(out), "--design", "staged", "--seeds", "0", "--skip-long",
             "--forget-biases", "0,1", "--bias-inits", "zero", "--init-scales", "2,1", "--lrs", "4e-3",
             "--lr-decays", "0.5", "--jobs", "2", "--threads", "1",
-            "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2"]
+            "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2 --kernels numpy"]
     assert experiment.main(args) == 0
     res = json.loads((out / "results.json").read_text())
     runs = {r["name"]: r for r in res["runs"]}
@@ -78,7 +79,7 @@ def test_tables_hold_every_finished_run_and_long_settings_pick_phase_two(experim
     corpus.write_text("To be, or not to be, that is the question.\n" * 40)
     out = tmp_path / "exp"
     common = [str(corpus), "--out", str(out), "--seeds", "0,1", "--jobs", "2", "--threads", "1", "--long-steps", "3",
-              "--long-seeds", "0", "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2"]
+              "--long-seeds", "0", "--train-args", "--hidden 8 --batch 4 --seq-len 16 --eval-every 2 --max-steps 2 --kernels numpy"]
     assert experiment.main(common + ["--forget-biases", "0", "--bias-inits", "zero", "--init-scales", "1",
                                      "--skip-long"]) == 0
     assert experiment.main(common + ["--forget-biases", "1", "--bias-inits", "zero,uniform", "--init-scales", "1",

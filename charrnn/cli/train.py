@@ -74,6 +74,7 @@ def train(
     pool: choice("pool") = opt("pool"),
     class_weights: choice("class_weights") = opt("class_weights"),
     threads: str = opt("threads"),
+    kernels: choice("kernels") = opt("kernels"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     import charrnn
@@ -83,8 +84,12 @@ def train(
     from charrnn.tasks.labelled_task import TASK_KEYS as LABELLED_KEYS
     from charrnn.tasks.seq2seq_task import TASK_KEYS as SEQ2SEQ_KEYS
     from charrnn.nn.threads import parse_threads
+    from charrnn.nn.kernels import prefetch, select
 
     threads = parse_threads(threads)
+    select(getattr(kernels, "value", kernels))  # the cells' time loop for this process (charrnn.nn.kernels)
+    if resume is None or getattr(ctx.get_parameter_source("model"), "name", "") == "COMMANDLINE":
+        prefetch(getattr(model, "value", model), getattr(dtype, "value", dtype))  # compiles while the corpus loads
 
     # Only the options the user typed are passed on, so that a resumed run keeps its own settings.
     typed = {k: v for k, v in ctx.params.items() if k in MODEL_KEYS + TRAIN_KEYS + SEQ2SEQ_KEYS + LABELLED_KEYS

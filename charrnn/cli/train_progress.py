@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from tqdm import tqdm
 
+from charrnn.nn import kernels
 from charrnn.tasks import lm as model
 from charrnn.tasks.lm import estimate_memory
 from charrnn.engine.run import RunState as Run
@@ -66,6 +67,7 @@ class ConsoleReporter(Reporter):
                 ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
                 ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
+                ("kernels", kernels.describe()),
                 ("stop", self._stop_rule(run)),
                 ("validation", self._validation(run)),
             ]
@@ -207,6 +209,7 @@ class Seq2SeqReporter(ConsoleReporter):
                                    f"{seq2seq.n_params(c):,} parameters"),
                          ("batches", f"{t.batch} pairs; {run.n_batches:,} per epoch"),
                          ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
+                         ("kernels", kernels.describe()),
                          ("teacher forcing", f"{run.scfg.teacher_forcing:g}" + (
                              f", falling to 0 over {run.scfg.teacher_forcing_decay:,} steps"
                              if run.scfg.teacher_forcing_decay else "")),

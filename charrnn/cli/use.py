@@ -29,6 +29,7 @@ def sample(
     ablate: Optional[List[str]] = opt("ablate"),
     clamp: Optional[List[str]] = opt("clamp"),
     threads: str = opt("threads"),
+    kernels: choice("kernels") = opt("kernels"),
 ):
     """Generate text from a trained model; the text streams to stdout as it is generated."""
     import numpy as np
@@ -36,6 +37,7 @@ def sample(
     import charrnn
     from charrnn.use.sample import clean_prime, stream
     from charrnn.nn.threads import AUTO, blas_threads, parse_threads
+    from charrnn.nn.kernels import SAMPLE_FUSED_MIN_CHARS, select as select_kernels
 
     threads = parse_threads(threads)
     # auto: 1 thread. At batch 1 every product is one row times a matrix, which threads barely
@@ -43,6 +45,10 @@ def sample(
     # round such a product differently at another thread count, so a timing-based choice could
     # change the text of a seed.
     threads = 1 if threads == AUTO else threads
+    kind = getattr(kernels, "value", kernels)
+    if kind == "auto" and length * num_samples < SAMPLE_FUSED_MIN_CHARS:
+        kind = "numpy"  # numba's start-up (~0.5-1 s) would cost more than the fused step saves on this text
+    select_kernels(kind)  # the one-stream step's gate arithmetic (charrnn.nn.kernels)
     m = charrnn.load(checkpoint)
     m.require("sample")  # a model of another task: its usage error, before anything is printed
     say_which(checkpoint, m)
@@ -96,14 +102,23 @@ def evaluate(
     ablate: Optional[List[str]] = opt("ablate"),
     clamp: Optional[List[str]] = opt("clamp"),
     threads: str = opt("threads"),
+    kernels: choice("kernels") = opt("kernels"),
 ):
     """Loss of a model on a text file: nats/char, bits/char and perplexity, state carried over the whole file."""
     import charrnn
     from charrnn.cli.progress import progress_bar
     from charrnn.nn.threads import parse_threads
+    from charrnn.nn.kernels import EVALUATE_FUSED_MIN_BYTES, select as select_kernels
     from charrnn.data.vocab import unknown_message
 
     threads = parse_threads(threads)
+    kind = getattr(kernels, "value", kernels)
+    try:
+        if kind == "auto" and file.stat().st_size < EVALUATE_FUSED_MIN_BYTES:
+            kind = "numpy"  # numba's start-up (~0.5-1 s) would cost more than the fused loop saves on this file
+    except OSError:
+        pass  # (the file's own error comes below)
+    select_kernels(kind)  # the cells' time loop (charrnn.nn.kernels)
     m = charrnn.load(checkpoint)
     hold = None
     if ablate or clamp:

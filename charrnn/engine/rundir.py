@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+from charrnn.nn import kernels
 from charrnn import __version__
 from charrnn.engine.checkpoint import atomic_write, load_checkpoint, remove_partial, save_checkpoint
 from charrnn.errors import CheckpointError, UsageError
@@ -83,7 +84,7 @@ class RunDir:
         return {"task": self.task.name, "model": run.cfg.to_dict(), "train": run.tcfg.to_dict(), **self.task.meta(run),
                 "step": run.step, "epoch": run.epoch, "chunk": run.chunk, "val_loss": run.val_loss,
                 "best_val_loss": run.best_val_loss, "bad_evals": run.bad_evals,
-                "rng": run.rng.bit_generator.state, "history": run.history,
+                "rng": run.rng.bit_generator.state, "history": run.history, "kernels": kernels.active(),
                 "charrnn_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
     def save(self, run, best: bool, latest: bool = True) -> None:

@@ -30,6 +30,7 @@ from charrnn.engine.task import Step, Task
 from charrnn.errors import UsageError
 from charrnn.nn import heads
 from charrnn.nn.bidirectional import param_shapes
+from charrnn.nn.kernels import warm_up
 from charrnn.nn.optim import make_optimizer
 from charrnn.nn.workspace import Workspace
 from charrnn.options import OPTIONS, check, default
@@ -200,6 +201,7 @@ class LabelledTask(Task):
             run.weights = heads.balanced_weights(np.bincount(ys, minlength=labels.size)).astype(cfg.dtype)
         if saved is not None:
             self.restore(run, saved)
+        warm_up(cfg.cell, cfg.dtype)  # the fused kernels compiled (or loaded) now: their memory is part of the base
         run.base_bytes = resident_bytes()
         return run, warnings
 

@@ -29,6 +29,7 @@ from charrnn.engine.trained import load_trained
 from charrnn.tasks.lm_validation import ValidationPlan
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.nn.cells import CELLS
+from charrnn.nn.kernels import warm_up
 from charrnn.nn.optim import make_optimizer
 from charrnn.nn.workspace import Workspace
 from charrnn.options import default, default_lr
@@ -125,6 +126,7 @@ class LMTask(Task):
         if model.n_params(cfg) > len(train_ids):
             warnings.append(f"the model has {model.n_params(cfg):,} parameters for {len(train_ids):,} training "
                             "characters: it will memorise the text (try a smaller --hidden or more text)")
+        warm_up(cfg.cell, cfg.dtype)  # the fused kernels compiled (or loaded) now: their memory is part of the base
         run.base_bytes = resident_bytes()
         return run, warnings
 

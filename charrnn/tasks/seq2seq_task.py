@@ -30,6 +30,7 @@ from charrnn.data.pairs import Tokens, build_tokens, encode_pairs, make_batch, r
 from charrnn.engine.run import LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_same, resident_bytes, restore_progress
 from charrnn.engine.task import Step, Task
 from charrnn.errors import UsageError
+from charrnn.nn.kernels import warm_up
 from charrnn.nn.optim import make_optimizer
 from charrnn.options import check, default
 from charrnn.tasks import seq2seq
@@ -153,6 +154,7 @@ class Seq2SeqTask(Task):
         run.encoded = encode_pairs(tokens, train_pairs)
         if saved is not None:
             self.restore(run, saved)
+        warm_up(cfg.cell, cfg.dtype)  # the fused kernels compiled (or loaded) now: their memory is part of the base
         run.base_bytes = resident_bytes()
         return run, warnings
 

@@ -43,6 +43,7 @@ def info_dict(trained) -> dict:
         "format_version": meta.get("format_version"),
         "charrnn_version": meta.get("charrnn_version"),
         "created": meta.get("created"),
+        "kernels": meta.get("kernels"),  # the time loop that trained it last (charrnn.nn.kernels)
     }
     if isinstance(counts, list) and len(counts) == vocab.size:
         d["char_counts"] = [int(n) for n in counts]
@@ -77,10 +78,18 @@ def info_rows(d: dict) -> list[tuple[str, str]]:
          + " (h:m:s / m:s, with validation)"),
         ("history", _history(d.get("history") or [])),
         ("corpus", _dash(d["corpus"]) + ("" if d["corpus_chars"] is None else f" ({d['corpus_chars']:,} chars)")),
+        ("kernels", _kernels(d.get("kernels"))),
         ("created", _dash(d["created"])),
         ("format version", f"{_dash(d['format_version'])} (this charrnn reads up to {FORMAT_VERSION})"),
         ("written by", f"charrnn {_dash(d['charrnn_version'])} (running {__version__})"),
     ]
+
+
+def _kernels(trained_with) -> str:
+    """Which time loop trained the model, and which `--kernels auto` runs here (charrnn.nn.kernels)."""
+    from charrnn.nn.kernels import describe, numba_available
+    here = describe("fused" if numba_available() else "numpy")
+    return f"{trained_with or '-'} (trained with); auto here: {here}"
 
 
 def _loss(v) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from charrnn.nn import kernels
 from charrnn.nn.cells import CELLS, halve_sigmoid_columns
 from charrnn.config import ModelConfig
 from charrnn.nn.stack import layer_params, zero_state as init_state
@@ -32,6 +33,7 @@ class Stepper:
 
     def __init__(self, params: dict, cfg: ModelConfig, state: list | None = None):
         self.cell, H, L = cfg.cell, cfg.hidden, cfg.layers
+        fz = _fused_module() if kernels.active() == "fused" else None  # the gate arithmetic compiled
         nsig = (CELLS[cfg.cell].gates - 1) * H  # sigmoid-gate columns: all but the last block
         dt = params["Wy"].dtype
         state = state if state is not None else init_state(cfg, 1)
@@ -57,7 +59,7 @@ class Stepper:
                 layer["W"], layer["z"] = np.concatenate((q["Wx"], Wh)), self.row[:, (k - 1) * H:(k + 1) * H]
             self.layers.append(layer)
             make = {"rnn": _rnn_fn, "lstm": _lstm_fn, "gru": _gru_fn}[cfg.cell]
-            self.layer_steps.append(make(k, layer, self.layers, self.c_states))
+            self.layer_steps.append(make(k, layer, self.layers, self.c_states, fz))
         self.top, self.Wy_by = self.row[:, (L - 1) * H:], np.concatenate((params["Wy"], params["by"][None, :]))
         self.logits_row = np.empty((1, cfg.vocab_size), dtype=dt)
         self.logits = self.logits_row[0]
@@ -84,7 +86,12 @@ def _add_input(k, layer):
     return (lambda a, ix: np.add(a, b, out=a)) if b is not None else (lambda a, ix: None)
 
 
-def _rnn_fn(k, layer, layers, c_states):
+def _fused_module():
+    from charrnn.nn import fused
+    return fused
+
+
+def _rnn_fn(k, layer, layers, c_states, fz=None):  # (one tanh per step: nothing to fuse)
     a, z, W, h, add, mm, tanh = layer["a"], layer["z"], layer["W"], layer["h"], _add_input(k, layer), np.dot, np.tanh
 
     def run(ix):
@@ -94,8 +101,16 @@ def _rnn_fn(k, layer, layers, c_states):
     return run
 
 
-def _lstm_fn(k, layer, layers, c_states):
+def _lstm_fn(k, layer, layers, c_states, fz=None):
     a, t, z, W, h, c, add = layer["a"], layer["t"], layer["z"], layer["W"], layer["h"], c_states[k], _add_input(k, layer)
+    if fz is not None:  # --kernels fused: the gate arithmetic below in one compiled call
+        mm, point = np.dot, fz.lstm_point
+
+        def run_fused(ix):
+            mm(z, W, out=a)
+            add(a, ix)
+            point(a, c, h)
+        return run_fused
     H = h.shape[1]
     i, f, o, g, s = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:], a[:, :3 * H]
     mm, tanh, mul, add_ = np.dot, np.tanh, np.multiply, np.add
@@ -114,7 +129,7 @@ def _lstm_fn(k, layer, layers, c_states):
     return run
 
 
-def _gru_fn(k, layer, layers, c_states):
+def _gru_fn(k, layer, layers, c_states, fz=None):
     """One GRU step in 11 NumPy calls (12 in layer 0) and 2 products, as lean as the LSTM's 10.
     With tr, tz = tanh(a_r/2), tanh(a_z/2) (the r, z columns halved), r = (1 + tr)/2 and
     z = (1 + tz)/2, so
@@ -124,6 +139,16 @@ def _gru_fn(k, layer, layers, c_states):
     """
     a, t, z, W, h, g, Whg = layer["a"], layer["t"], layer["z"], layer["W"], layer["h"], layer["g"], layer["Whg"]
     add, H = _add_input(k, layer), h.shape[1]
+    if fz is not None:  # --kernels fused: the same arithmetic in two compiled calls around the product
+        mm, point_rz, point_h = np.dot, fz.gru_point_rz, fz.gru_point_h
+
+        def run_fused(ix):
+            mm(z, W, out=a)
+            add(a, ix)
+            point_rz(a, h, t)
+            mm(t, Whg, out=g)
+            point_h(a, g, h)
+        return run_fused
     rz, tr, tz, ag = a[:, :2 * H], a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
     mm, tanh, mul, sub, add_ = np.dot, np.tanh, np.multiply, np.subtract, np.add
 

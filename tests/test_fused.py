@@ -1,0 +1,252 @@
+"""The fused cells (charrnn/nn/fused.py, numba) against the NumPy reference cells, their float64
+gradient checks, the --kernels choice and its fallback, and exact resume on each path.
+
+Shapes are tiny: what costs here is numba compiling each kernel once per dtype (cached on disk,
+so only the first run of the suite pays it). With CHARRNN_NO_NUMBA=1 (`make test-numpy`) the
+kernel tests skip and the fallback tests run."""
+
+import numpy as np
+import pytest
+
+from charrnn.errors import UsageError
+from charrnn.nn import cells, kernels
+from helpers import TRAIN, assert_clean_error, invoke, numeric_grad, rel_error
+
+needs_numba = pytest.mark.skipif(not kernels.numba_available(),
+                                 reason="numba not available (CHARRNN_NO_NUMBA or not installed): fused path untested")
+B, T, D, H = 3, 4, 6, 5  # all different, so a transposed shape cannot pass unnoticed
+CELL_NAMES = ["lstm", "gru", "rnn"]
+
+
+def fused():
+    from charrnn.nn import fused as f
+    return f
+
+
+def layer(cell, rng, dtype):
+    G = cells.CELLS[cell].gates * H
+    p = {"Wx": rng.normal(0, 0.6, (D, G)), "Wh": rng.normal(0, 0.6, (H, G)), "b": rng.normal(0, 0.6, G)}
+    state0 = tuple(rng.normal(0, 0.6, (B, H)) for _ in range(cells.CELLS[cell].n_state))
+    return {k: v.astype(dtype) for k, v in p.items()}, tuple(s.astype(dtype) for s in state0)
+
+
+@needs_numba
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("one_hot", [True, False])
+def test_fused_equals_reference(cell, dtype, one_hot):
+    """Forward (outputs, final state, trace) and backward (dx, dstate0, grads) of both paths, on
+    the same inputs and the same dL/d(outputs, final state): float64 to ~1e-12, float32 to its rounding."""
+    rng = np.random.default_rng(3)
+    p, state0 = layer(cell, rng, dtype)
+    x = rng.integers(0, D, (T, B)) if one_hot else rng.normal(size=(T, B, D)).astype(dtype)
+    dhs = rng.normal(size=(T, B, H)).astype(dtype)
+    dstateT = tuple(rng.normal(size=(B, H)).astype(dtype) for _ in state0)
+    ref = (getattr(cells, f"{cell}_forward"), getattr(cells, f"{cell}_backward"), getattr(cells, f"{cell}_trace"))
+    new = (getattr(fused(), f"{cell}_forward"), getattr(fused(), f"{cell}_backward"), ref[2])
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    out = []
+    for fwd, bwd, trace in (ref, new):
+        hs, sT, cache = fwd(p, x, state0)
+        tr = {k: v.copy() for k, v in trace(cache).items()}
+        dx, ds0, grads = bwd(dhs, dstateT, cache)
+        out.append((hs.copy(), sT, tr, dx, ds0, grads))
+    (hs0, sT0, tr0, dx0, ds00, g0), (hs1, sT1, tr1, dx1, ds01, g1) = out
+    assert hs1.dtype == dtype and g1["Wh"].dtype == dtype
+    np.testing.assert_allclose(hs1, hs0, atol=tol, rtol=0)
+    for a, b in zip(sT1, sT0):
+        np.testing.assert_allclose(a, b, atol=tol, rtol=0)
+    assert tr1.keys() == tr0.keys()
+    for k in tr0:
+        np.testing.assert_allclose(tr1[k], tr0[k], atol=tol, rtol=0, err_msg=k)
+    scale = lambda a: tol * max(1.0, float(np.abs(a).max()))  # noqa: E731  gradients grow with T
+    for a, b in zip(ds01, ds00):
+        np.testing.assert_allclose(a, b, atol=scale(b), rtol=0)
+    for k in g0:
+        np.testing.assert_allclose(g1[k], g0[k], atol=scale(g0[k]), rtol=0, err_msg=k)
+    if one_hot:
+        assert dx0 is None and dx1 is None
+    else:
+        np.testing.assert_allclose(dx1, dx0, atol=scale(dx0), rtol=0)
+
+
+@needs_numba
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_fused_gradients(cell):
+    """Central differences in float64 on the fused forward agree with the fused backward (dense
+    input: dx too), for a loss that also reads the final state."""
+    rng = np.random.default_rng(4)
+    p, state0 = layer(cell, rng, np.float64)
+    x = rng.normal(size=(T, B, D))
+    dhs, dstateT = rng.normal(size=(T, B, H)), tuple(rng.normal(size=(B, H)) for _ in state0)
+    fwd, bwd = getattr(fused(), f"{cell}_forward"), getattr(fused(), f"{cell}_backward")
+
+    def loss():
+        hs, sT, _ = fwd(p, x, state0)
+        return np.sum(hs * dhs) + sum(np.sum(s * d) for s, d in zip(sT, dstateT))
+
+    dx, dstate0, grads = bwd(dhs, dstateT, fwd(p, x, state0)[2])
+    for name in ("Wx", "Wh", "b"):
+        assert rel_error(grads[name], numeric_grad(loss, p[name])) < 1e-5, name
+    for k, s in enumerate(state0):
+        assert rel_error(dstate0[k], numeric_grad(loss, s)) < 1e-5, f"state {k}"
+    assert rel_error(dx, numeric_grad(loss, x)) < 1e-5
+
+
+@needs_numba
+def test_fused_nan_stays_nan():
+    """A NaN in the weights reaches the outputs (the float32 tanh clamps, but lets NaN through)."""
+    rng = np.random.default_rng(5)
+    p, state0 = layer("lstm", rng, np.float32)
+    p["Wh"][0, 0] = np.nan
+    hs, _, _ = fused().lstm_forward(p, rng.integers(0, D, (T, B)), state0)
+    assert np.isnan(hs).any()
+
+
+@needs_numba
+def test_select_swaps_the_registry_and_back():
+    assert kernels.select("auto") == "fused" == kernels.active()
+    assert cells.CELLS["lstm"].forward is fused().lstm_forward
+    assert kernels.describe().startswith("fused (numba")
+    assert kernels.select("numpy") == "numpy"
+    assert cells.CELLS["lstm"].forward is cells.lstm_forward and cells.CELLS["gru"].backward is cells.gru_backward
+
+
+def test_without_numba_auto_falls_back_and_fused_is_a_clean_error(monkeypatch, env):
+    monkeypatch.setenv("CHARRNN_NO_NUMBA", "1")
+    assert not kernels.numba_available()
+    assert kernels.select("auto") == "numpy" and cells.CELLS["lstm"].forward is cells.lstm_forward
+    assert kernels.describe() == "numpy (numba not available)"
+    with pytest.raises(UsageError, match="needs numba"):
+        kernels.select("fused")
+    r = invoke("train", "ok.txt", *TRAIN, "--kernels", "fused")
+    assert_clean_error(r, 2, "--kernels fused needs numba", "--kernels numpy")
+    r = invoke("train", "ok.txt", *TRAIN, "--out", "run")  # auto: trains on the NumPy cells
+    assert r.exit_code == 0, r.stderr
+    r = invoke("info", "run/latest.npz")
+    assert "numpy (trained with)" in r.stdout
+
+
+@needs_numba
+def test_resume_exact_on_fused_and_close_on_the_other_path(tmp_path, monkeypatch):
+    """Within the fused path a resumed run is bit-for-bit the uninterrupted one; resumed on the
+    NumPy path it agrees to float32 rounding (not bitwise: the tanh differs in the last bits)."""
+    from charrnn.engine.trained import load_trained
+    from helpers import train_lm as train
+
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = tmp_path / "code.txt"
+    corpus.write_text("def add(a, b):\n    return a + b  # sum\n" * 40, encoding="utf-8")
+    small, opts = {"batch": 4, "seq_len": 8, "eval_every": 4, "sample_len": 0}, {"hidden": 8, "layers": 2}
+    kernels.select("fused")
+    one = train(corpus, tmp_path / "one", dict(small, max_steps=8), opts)
+    train(corpus, tmp_path / "two", dict(small, max_steps=4), opts)
+    two = train(corpus, tmp_path / "two", {"max_steps": 8}, resume=tmp_path / "two" / "latest.npz")
+    train(corpus, tmp_path / "three", dict(small, max_steps=4), opts)
+    kernels.select("numpy")
+    three = train(corpus, tmp_path / "three", {"max_steps": 8}, resume=tmp_path / "three" / "latest.npz")
+    a, b, c = (load_trained(r.latest) for r in (one, two, three))
+    assert a.meta["kernels"] == "fused" and c.meta["kernels"] == "numpy"
+    for name in a.arrays:
+        assert np.array_equal(a.arrays[name], b.arrays[name]), name
+        np.testing.assert_allclose(c.arrays[name], a.arrays[name], atol=1e-4, rtol=1e-3, err_msg=name)
+
+
+@needs_numba
+def test_cli_train_says_which_kernels_ran(env):
+    r = invoke("train", "ok.txt", *TRAIN[:-1], "--out", "run", "--kernels", "fused")  # (not --quiet: the summary)
+    assert r.exit_code == 0, r.stderr
+    assert "fused (numba" in r.stderr
+    r = invoke("info", "run/latest.npz")
+    assert "fused (trained with)" in r.stdout
+    r = invoke("info", "run/latest.npz", "--json")
+    assert '"kernels": "fused"' in r.stdout
+
+
+@needs_numba
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fused_sampler_step_equals_numpy(cell, dtype):
+    """The one-stream sampler (charrnn.use.stepper) with the fused gate arithmetic walks the same
+    logits and states as with NumPy's, 3 layers (the first, middle and top wiring)."""
+    from charrnn.config import ModelConfig
+    from charrnn.tasks import lm as model
+    from charrnn.use.stepper import make_stepper
+
+    cfg = ModelConfig(cell=cell, vocab_size=7, hidden=H, layers=3, dtype=dtype)
+    params = model.init_params(cfg, np.random.default_rng(6))
+    steppers = []
+    for kind in ("numpy", "fused"):
+        kernels.select(kind)
+        steppers.append(make_stepper(params, cfg))
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    for ix in np.random.default_rng(7).integers(0, 7, 12):
+        want, got = (s.step(int(ix)).copy() for s in steppers)
+        np.testing.assert_allclose(got, want, atol=tol, rtol=0)
+    for a, b in zip(steppers[1].state, steppers[0].state):
+        for x, y in zip(a, b):
+            np.testing.assert_allclose(x, y, atol=tol, rtol=0)
+
+
+@needs_numba
+def test_cli_evaluate_and_sample_on_either_path(env):
+    """`evaluate --kernels fused|numpy` give the same loss to float32 rounding; `sample --kernels
+    fused` writes the text (its numbers: test_fused_sampler_step_equals_numpy)."""
+    import json
+
+    r = invoke("train", "ok.txt", *TRAIN, "--out", "run", "--kernels", "numpy")
+    assert r.exit_code == 0, r.stderr
+    got = {}
+    for kind in ("numpy", "fused"):
+        r = invoke("evaluate", "run/latest.npz", "ok.txt", "--json", "--kernels", kind)
+        assert r.exit_code == 0, r.stderr
+        got[kind] = json.loads(r.stdout)["nats_per_char"]
+    assert abs(got["fused"] - got["numpy"]) < 1e-5, got
+    r = invoke("sample", "run/latest.npz", "--kernels", "fused", "--length", "30", "--seed", "1")
+    assert r.exit_code == 0 and len(r.stdout) >= 30, r.stderr
+
+
+@needs_numba
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_seq2seq_on_the_fused_cells(cell):
+    """The encoder-decoder (padding masks, the state hand-off, scheduled sampling's one-step
+    decoder) gives the NumPy path's loss and gradients on the fused cells, float64."""
+    from charrnn.config import ModelConfig
+    from charrnn.data.pairs import build_tokens, encode_pairs, make_batch
+    from charrnn.tasks import seq2seq
+
+    pairs = [("abc", "cba"), ("a", "aab"), ("bcab", "c")]
+    tokens = build_tokens(pairs)
+    cfg = ModelConfig(cell=cell, vocab_size=tokens.V, hidden=4, layers=2, dtype="float64")
+    params = seq2seq.init_params(cfg, np.random.default_rng(8))
+    batch = make_batch(tokens, encode_pairs(tokens, pairs))
+    rng = np.random.default_rng(9)
+    use_truth, coins = rng.random(batch.mask.shape) < 0.5, rng.random(batch.mask.shape)
+    out = []
+    for kind in ("numpy", "fused"):
+        kernels.select(kind)
+        out.append(seq2seq.loss_and_grads(params, cfg, batch, use_truth=use_truth, coins=coins)[:2])
+    (l0, g0), (l1, g1) = out
+    assert abs(l1 - l0) < 1e-12
+    for k in g0:
+        np.testing.assert_allclose(g1[k], g0[k], atol=1e-12, rtol=0, err_msg=k)
+
+
+def test_numba_cache_dir_follows_charrnn_cache_dir():
+    assert kernels.numba_cache_dir({"CHARRNN_CACHE_DIR": "/c"}) == "/c/numba"
+    assert kernels.numba_cache_dir({"CHARRNN_CACHE_DIR": "/c", "NUMBA_CACHE_DIR": "/n"}) is None  # numba's own wins
+    assert kernels.numba_cache_dir({}) is None  # numba's default (__pycache__, or ~/.cache when not writable)
+
+
+@needs_numba
+def test_fused_float32_tanh_within_5_ulp():
+    """The rational float32 tanh, read through the fused RNN (Wh = 0, b = 0, one-hot input: h =
+    tanh(Wx[x])): within 5 ulp of the exact tanh over [-10, 10], and exact signs, 0 and +-1."""
+    vals = np.concatenate([np.linspace(-10, 10, 99_990), [0.0, 1e-30, -1e-30, 1e-8, 20, -20, 9.0, -9.0, 7.9, -7.9]])
+    Wx = vals.astype(np.float32).reshape(1000, 100)  # 1000 "characters", H = 100
+    p = {"Wx": Wx, "Wh": np.zeros((100, 100), np.float32), "b": np.zeros(100, np.float32)}
+    hs, _, _ = fused().rnn_forward(p, np.arange(1000)[None, :], (np.zeros((1000, 100), np.float32),))
+    got, want = hs[0].astype(np.float64), np.tanh(Wx.astype(np.float64))
+    ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
+    assert np.max(np.abs(got - want) / ulp) <= 5
+    assert np.all(np.sign(got) == np.sign(want)) and got[Wx == 0].tolist() == [0.0] and np.all(np.abs(got) <= 1)
