@@ -147,3 +147,42 @@ def test_two_gloo_ranks_with_half_the_batch_equal_one_rank_with_all_of_it(env):
         np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-5, err_msg=k)
     assert sorted(p.name for p in (env / "two").iterdir() if not p.name.startswith(".")) == \
         sorted(p.name for p in (env / "one").iterdir() if not p.name.startswith("."))  # rank 0 wrote; 1 did not clash
+
+
+def test_the_numpy_backend_never_imports_torch(env):
+    code = ("import sys, charrnn, charrnn.cli\n"
+            "charrnn.train('ok.txt', 'out', max_steps=1, hidden=8, layers=1, batch=2, seq_len=8, sample_len=0)\n"
+            "charrnn.load('out').sample(5, seed=1)\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(Path(charrnn.__file__).parent.parent)})
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_batch_that_does_not_divide_among_the_ranks_is_one_line(env, monkeypatch):
+    pytest.importorskip("torch", reason=NO_TORCH)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    r = invoke("train", "ok.txt", "--backend", "torch", "--device", "cpu", "--batch", "3", "--max-steps", "1", "--quiet")
+    assert_clean_error(r, 2, "--batch 3", "2 processes", "--batch 2")
+
+
+def test_resuming_on_another_number_of_processes_warns(env):
+    pytest.importorskip("torch", reason=NO_TORCH)
+    from charrnn.engine.checkpoint import save_checkpoint
+    from charrnn.engine.loop import Reporter
+
+    class Warnings(Reporter):
+        said = []
+
+        def summary(self, run, warnings):
+            self.said.extend(warnings)
+
+    charrnn.train(env / "ok.txt", env / "a", backend="torch", device="cpu", max_steps=2, **SMALL)
+    arrays, meta = load_checkpoint(env / "a" / "latest.npz")
+    assert meta["world_size"] == 1
+    save_checkpoint(env / "a" / "latest.npz", arrays, {**meta, "world_size": 2})  # as if 2 ranks had written it
+    charrnn.train(env / "ok.txt", env / "a", backend="torch", device="cpu", resume=env / "a" / "latest.npz",
+                  max_steps=3, reporter=Warnings())
+    assert any("saved by 2 process(es) and continues on 1" in w for w in Warnings.said), Warnings.said
