@@ -27,10 +27,12 @@ class GRU(nn.Module):
         self.Wx, self.Wh, self.b = (nn.Parameter(torch.zeros(s)) for s in ((D, 3 * H), (H, 3 * H), (3 * H,)))
 
     def forward(self, x, h):  # x (T, B, D), h (1, B, H) -> (T, B, H), (1, B, H)
-        H, a, h, out = self.Wh.shape[0], x @ self.Wx + self.b, h[0], []
-        for t in range(x.shape[0]):
-            r, z = torch.sigmoid(a[t, :, :2 * H] + h @ self.Wh[:, :2 * H]).chunk(2, dim=-1)
-            h = h + z * (torch.tanh(a[t, :, 2 * H:] + (r * h) @ self.Wh[:, 2 * H:]) - h)
+        H, h, out = self.Wh.shape[0], h[0], []
+        a_rz, a_g = (x @ self.Wx + self.b).split([2 * H, H], dim=-1)  # split once: cheap slices to backprop
+        Wh_rz, Wh_g = self.Wh.split([2 * H, H], dim=-1)
+        for a_rz_t, a_g_t in zip(a_rz.unbind(0), a_g.unbind(0)):
+            r, z = torch.sigmoid(a_rz_t + h @ Wh_rz).chunk(2, dim=-1)
+            h = h + z * (torch.tanh(a_g_t + (r * h) @ Wh_g) - h)
             out.append(h)
         return torch.stack(out), h[None]
 
