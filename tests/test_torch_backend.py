@@ -186,3 +186,10 @@ def test_resuming_on_another_number_of_processes_warns(env):
     charrnn.train(env / "ok.txt", env / "a", backend="torch", device="cpu", resume=env / "a" / "latest.npz",
                   max_steps=3, reporter=Warnings())
     assert any("saved by 2 process(es) and continues on 1" in w for w in Warnings.said), Warnings.said
+
+
+def test_backend_torch_with_another_task_is_one_line(env):
+    pytest.importorskip("torch", reason=NO_TORCH)
+    (env / "p.tsv").write_text("ab\tba\n" * 20, encoding="utf-8")
+    r = invoke("train", "p.tsv", "--task", "seq2seq", "--backend", "torch", "--max-steps", "1", "--quiet")
+    assert_clean_error(r, 2, "--backend torch", "language models only")

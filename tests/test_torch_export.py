@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from helpers import TEXT, assert_clean_error, invoke, make_checkpoint
+from helpers import TEXT, assert_clean_error, invoke, make_checkpoint, s2s  # noqa: F401 (s2s: a fixture)
 
 from charrnn.config import ModelConfig
 from charrnn.data.vocab import Vocab
@@ -75,3 +75,10 @@ def test_the_readme_snippet_loads_steps_and_samples(tmp_path, monkeypatch, capsy
     exec(code, {})
     out = capsys.readouterr().out
     assert out.startswith("def ") and len(out) == len("def ") + 200 + 1
+
+
+def test_export_of_a_seq2seq_model_is_one_line(s2s, tmp_path):
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install 'charrnn[torch]')")
+    r = invoke("export", s2s, tmp_path / "m.pt")
+    assert_clean_error(r, 2, "seq2seq")
+    assert not (tmp_path / "m.pt").exists()
