@@ -193,7 +193,7 @@ def compare(runs) -> "Comparison":
 
 def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, init_from=None,
           overwrite: bool = False, encoding_errors: str = "strict", reporter=None, cache_dir=None, threads=None,
-          **options):
+          backend: str = "numpy", device: str = "auto", **options):
     """Train on `corpus`; checkpoints and metrics.jsonl go to `out` (returns charrnn.engine.loop.Result).
 
     `options` are `charrnn train`'s (model="gru", hidden=256, lr=1e-3, max_steps=2000, time="10m" or
@@ -207,6 +207,8 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     Every task runs in the one engine, charrnn.engine.loop.
     `threads`: the BLAS threads, None (as they are), a count or 'auto' (`charrnn train`'s default;
     chosen by timing the steps, see charrnn.nn.threads).
+    `backend`: "numpy" (default) or "torch" (PyTorch on `device`, and many processes under torchrun:
+    charrnn.tasks.lm_torch); the checkpoints are the same.
     """
     from charrnn.config import MODEL_KEYS, TRAIN_KEYS
     from charrnn.errors import UsageError
@@ -235,7 +237,25 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
     elif resume is None:
         train_opts["epochs"] = DEFAULT_EPOCHS
     threads = parse_threads(threads) if threads is not None else None
+    check("backend", backend)
     task = run_task(options.get("task"), resume)
+    lm = "lm"
+    if backend == "torch":
+        if task != "lm":
+            raise UsageError(f"--backend torch trains language models only, not --task {task}",
+                             hint=f"leave out --backend ({task} trains on the NumPy backend)")
+        from charrnn.tasks.lm_torch import TorchLMTask, require_torch
+
+        require_torch()
+        lm = TorchLMTask(device)
+    else:
+        from charrnn.tasks.lm_torch import under_torchrun
+
+        if under_torchrun():
+            raise UsageError("the NumPy backend is single-process: it cannot run under torchrun",
+                             hint="add --backend torch, or run charrnn train without torchrun")
+        if device != "auto":
+            raise UsageError("--device applies to --backend torch", hint="add --backend torch, or leave out --device")
     if task != "lm" and options.get("tokens", "chars") != "chars":
         raise UsageError(f"--tokens jamo works with language models only, not with --task {task}",
                          hint=f"leave out --tokens ({task} reads characters)")
@@ -250,7 +270,7 @@ def train(corpus: str | Path, out: str | Path = "checkpoints", *, resume=None, i
         task_opts = {k: v for k, v in options.items() if k in own and k != "task"}
         return run_training(task, corpus, out, train_opts, model_opts, task_opts, resume=resume, init_from=init_from,
                             overwrite=overwrite, encoding_errors=encoding_errors, reporter=reporter, threads=threads)
-    return run_training("lm", corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
+    return run_training(lm, corpus, out, train_opts, model_opts, resume=resume, init_from=init_from,
                         encoding_errors=encoding_errors, overwrite=overwrite, reporter=reporter,
                         cache_dir=cache_dir, threads=threads)
 

@@ -69,6 +69,7 @@ TASKS = ("lm", "seq2seq", "classify", "tag")
 POOLS = ("mean", "last")
 CLASS_WEIGHTS = ("none", "balanced")
 KERNELS = ("auto", "numpy", "fused")  # charrnn.nn.kernels
+BACKENDS = ("numpy", "torch")
 MAX_BEAM = 100
 MAX_OUTPUT = 100_000
 
@@ -289,6 +290,12 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
            "from 100,000 characters, evaluate from a 100 KB file, where it pays for numba's start-up). Both give the same numbers to float "
            "rounding.", PERFORMANCE, choices=KERNELS,
            hint="auto uses numba when it is installed; --kernels numpy runs without it"),
+    Option("backend", "numpy", "What runs a training step: numpy (this package, the CPU) or torch (PyTorch: a "
+           "GPU, many processes under torchrun; needs pip install 'charrnn[torch]').", PERFORMANCE,
+           choices=BACKENDS, hint="numpy or torch"),
+    Option("device", "auto", "--backend torch: where the step runs: auto (a CUDA GPU if there is one, else the "
+           "CPU), cpu, cuda or cuda:N.", PERFORMANCE, metavar="auto|cpu|cuda[:N]",
+           hint="auto, cpu, cuda or cuda:N"),
     Option("as_json", False, "Print one JSON object instead of the table(s).", OUTPUT, bool, flags=("--json",),
            show_default="off"),
     Option("live", None, "Rewrite this self-contained HTML page at every evaluation: learning curves, latest "

@@ -16,6 +16,9 @@ README = Path(__file__).parent.parent / "README.md"
 # its own floor and the floors below; the exceptions are named, each with its reason.
 FLOORS = ["base", "nn", "data", "engine", "tasks", "use", "interpret", "api", "cli"]
 BASE = {"errors", "options", "config", "__init__"}  # charrnn/errors.py ...: imported by every floor
+# torch_model.py imports no charrnn module (only torch): a floor of its own at the bottom, so that an
+# exported model needs nothing else
+BASE |= {"torch_model"}
 ALLOWED_UP = {
     ("engine", "charrnn.tasks"),  # the engine finds a task by name in the registry, never a task module
     ("tasks", "charrnn.use.sample"),  # the language model's log shows a sample

@@ -62,6 +62,7 @@ def test_commands_keep_their_order_whichever_module_is_imported_first():
     code = ("import charrnn.cli.inspect_cells, charrnn.cli.use; from charrnn.cli import app; "
             "print(' '.join(c.name or c.callback.__name__ for c in app.registered_commands))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["train", "sample", "evaluate", "info", "translate", "predict", "inspect-cells", "inspect-memory", "compare"]
+    assert out == ["train", "sample", "evaluate", "info", "translate", "predict", "inspect-cells", "inspect-memory",
+                   "compare", "export"]
     app_source = (Path(__file__).resolve().parent.parent / "charrnn" / "cli" / "app.py").read_text()
     assert "from charrnn.cli." not in app_source and "import charrnn.cli" not in app_source  # imports no command

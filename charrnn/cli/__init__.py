@@ -9,6 +9,7 @@
     inspect_cells.py  charrnn inspect-cells
     inspect_memory.py charrnn inspect-memory
     compare.py        charrnn compare (textplot.py: its plain-text charts)
+    export.py         charrnn export (a PyTorch state_dict; needs the torch extra)
     progress.py       progress bars on stderr for long passes (evaluate, tracing)
     train_progress.py what `train` shows on stderr (summary, progress bar, evaluation lines)
     console.py        rich consoles and tables for stdout
@@ -20,6 +21,6 @@ of the commands in `--help`. A new command: a new module here that does
 """
 
 from charrnn.cli.app import app, main
-from charrnn.cli import train, use, seq2seq, labelled, inspect_cells, inspect_memory, compare  # noqa: E402,F401  (registers the commands, in this order)
+from charrnn.cli import train, use, seq2seq, labelled, inspect_cells, inspect_memory, compare, export  # noqa: E402,F401  (registers the commands, in this order)
 
 __all__ = ["app", "main"]

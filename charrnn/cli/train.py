@@ -1,5 +1,6 @@
 """`charrnn train`: the options of a run, handed to `charrnn.train.train`."""
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -75,6 +76,8 @@ def train(
     class_weights: choice("class_weights") = opt("class_weights"),
     threads: str = opt("threads"),
     kernels: choice("kernels") = opt("kernels"),
+    backend: choice("backend") = opt("backend"),
+    device: str = opt("device"),
 ):
     """Train a model on CORPUS; checkpoints go to --out (default checkpoints/)."""
     import charrnn
@@ -106,6 +109,11 @@ def train(
         reporter = LabelledReporter(quiet=quiet)
     else:
         reporter = ConsoleReporter(quiet=quiet)
+    backend = getattr(backend, "value", backend)
+    if backend == "torch" and int(os.environ.get("RANK", "0")) > 0:  # under torchrun: rank 0 reports
+        from charrnn.engine.loop import Reporter
+
+        reporter = Reporter()
     if live is not None:
         from charrnn.errors import UsageError
         from charrnn.interpret.files import check_output
@@ -116,7 +124,10 @@ def train(
                              hint="leave --live out")
         reporter = LiveReporter(reporter, check_output(live, "--live", "live.html"), out)
     result = charrnn.train(corpus, out, resume=resume, init_from=init_from, encoding_errors=encoding_errors,
-                           overwrite=overwrite, reporter=reporter, threads=threads, **typed)
+                           overwrite=overwrite, reporter=reporter, threads=threads, backend=backend, device=device,
+                           **typed)
+    if backend == "torch" and int(os.environ.get("RANK", "0")) > 0:
+        return  # rank 0 tells the group's result
     per_token = any("val_char_loss" in r for r in result.history or [])  # jamo: the loss is per token
     best = f"{result.best_val_loss:.4f} {'nats/token' if per_token else 'nats/char'}" \
         if result.best_val_loss is not None else "-"

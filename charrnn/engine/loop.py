@@ -136,7 +136,7 @@ def train(task: str | Task, data_path, out_dir, train_opts: dict | None = None, 
                                  encoding_errors, cache_dir)
     run.eval_every = eval_period(run.tcfg, task.steps_per_epoch(run))
     # (the thread setting also covers the evaluations, the final one after the loop included)
-    with RunDir(out_dir, task, overwrite=overwrite, resume_from=resume) as rundir, blas_threads(threads) as tuner:
+    with task.open_rundir(out_dir, overwrite, resume) as rundir, blas_threads(threads) as tuner:
         task.calibrate(run)
         if resume is not None:
             warnings = warnings + rundir.repair(run)
@@ -158,7 +158,7 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
             while True:
                 # --time keeps room for the final evaluation (at most half of the budget)
                 reserve = min(task.final_seconds(run), 0.5 * (tcfg.time_limit or 0.0))
-                stopped_by = stop_reason(run, task, started, reserve)
+                stopped_by = task.agree(run, stop_reason(run, task, started, reserve))
                 if stopped_by:
                     break
                 with maybe_unit(tuner):  # (auto threads: each step is one timed unit)
@@ -184,8 +184,8 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
                     _evaluate_and_save(task, run, record, rundir, reporter, signals, whole=False)
                     last_eval_step = run.step
                     window_loss, window_steps, window_chars, window_start = 0.0, 0, 0, time.perf_counter()
-                if signals.received is not None:
-                    stopped_by = signals.stopped_by
+                stopped_by = task.agree(run, signals.stopped_by if signals.received is not None else None)
+                if stopped_by is not None:
                     break
             if stopped_by not in ("interrupt", "terminate") and task.final_needed(run, run.step == last_eval_step):
                 # the final evaluation: all the validation data (inside the signal handler: Ctrl-C stops it)

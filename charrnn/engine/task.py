@@ -20,6 +20,8 @@ A task (one module in charrnn/tasks/, registered in TASKS below) supplies only w
     arrays(run) / meta(run)                      its part of the checkpoint (schema: engine/schema)
     restore(run, saved)                          its part of an exact resume
     log_text(run)                                what the log shows at an evaluation (a sample, examples)
+    agree(run, reason) -> reason                 many processes: the stop reason the whole group takes
+    open_rundir(out, overwrite, resume)          the run folder (many processes: only rank 0 writes)
 
 And what using a trained model means (charrnn.load returns one Model for every task; a verb
 the task has not is one clear error):
@@ -117,6 +119,15 @@ class Task:
 
     def log_text(self, run):
         return None
+
+    def agree(self, run, reason):
+        """The stop reason (or None) every process of the run takes; one process: its own."""
+        return reason
+
+    def open_rundir(self, out_dir, overwrite: bool, resume):
+        from charrnn.engine.rundir import RunDir
+
+        return RunDir(out_dir, self, overwrite=overwrite, resume_from=resume)
 
 
 def get_task(name: str) -> Task:
