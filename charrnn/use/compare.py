@@ -134,10 +134,6 @@ def _pick(path: Path) -> Path:
     return path
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def load_run(spec, notes: list | None = None) -> RunData:
     """Everything `compare` shows about one run (see the module docstring); what the user should
     know about its files (a damaged metrics.jsonl) is appended to `notes`."""
@@ -177,7 +173,7 @@ def load_run(spec, notes: list | None = None) -> RunData:
         if isinstance(rec.get("sample"), str):
             samples.append({"step": rec["step"], "text": rec["sample"]})
     if nan and notes is not None:
-        notes.append(f"{metrics if records is not None and metrics.is_file() else ckpt}: {nan} evaluation(s) with "
+        notes.append(f"{metrics if metrics.is_file() else ckpt}: {nan} evaluation(s) with "
                      "a NaN or infinite val_loss (the run diverged there) are left out of the curve and the "
                      "best and last figures")
     tcfg = trained.train_cfg
@@ -189,8 +185,8 @@ def load_run(spec, notes: list | None = None) -> RunData:
     speeds = [r["chars_per_s"] for r in records if isinstance(r.get("chars_per_s"), (int, float))]
     vals = [p["val_loss"] for p in curve]
     best = meta.get("best_val_loss")
-    best = min(vals) if vals else (float(best) if _finite(best) else None)
-    last = vals[-1] if vals else (float(meta["val_loss"]) if _finite(meta.get("val_loss")) else None)
+    best = min(vals) if vals else (float(best) if _number(best) else None)
+    last = vals[-1] if vals else (float(meta["val_loss"]) if _number(meta.get("val_loss")) else None)
     epochs = curve[-1]["epochs"] if curve and step == curve[-1]["step"] else None
     if epochs is None and trained.task == "lm" and isinstance(corpus, dict) and corpus.get("n_chars"):
         train_chars = corpus["n_chars"] * (1 - tcfg.val_frac)
