@@ -26,7 +26,7 @@ from pathlib import Path
 
 from charrnn.errors import CharRNNError, UsageError
 
-RUN_FILES = ("latest.npz", "best.npz", "metrics.jsonl")  # what `charrnn train` writes in --out
+RUN_FILES = ("latest.npz", "best.npz", "metrics.jsonl", "probes.jsonl")  # what `charrnn train` writes in --out
 
 
 def target_of(path) -> Path:

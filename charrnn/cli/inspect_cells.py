@@ -74,14 +74,13 @@ def inspect_cells(
     m = charrnn.load(checkpoint)
     m.require("inspect-cells")
     say_which(checkpoint, m)
+    check_outputs({"--dump": dump, "--html": html}, [*checkpoint_inputs(m.path, m.meta), (text, "the --text read")])
     if m.task != "lm":  # a classifier or tagger (the verb check above let it through): lines, each alone
         from charrnn.cli.labelled import inspect_labelled
 
         return inspect_labelled(m, text, max_chars, names, top, unit or [], excerpt, html, dump, as_json,
                                 encoding_errors)
     path, trained = m.path, m.trained
-    check_outputs({"--dump": dump, "--html": html},
-                  [*checkpoint_inputs(path, trained.meta), (text, "the --text read")])
     cfg = trained.cfg
     units = [parse_unit(u, cfg.cell, cfg.layers, cfg.hidden) for u in unit or []]
     if text is not None:

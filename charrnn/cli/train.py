@@ -99,7 +99,7 @@ def train(
         out = resume.parent  # continue the run where it lives
     from charrnn.outputs import RUN_FILES, check_outputs
 
-    check_outputs([("--out", out / name) for name in RUN_FILES],
+    check_outputs([*(("--out", out / name) for name in RUN_FILES), ("--live", live)],
                   [(corpus, "the corpus"), (init_from, "the --init-from checkpoint")])
     kind = run_task(typed.get("task"), resume)
     if kind == "seq2seq":

@@ -36,7 +36,6 @@ META_KEY = "__meta__"
 MAX_BYTES = 16 << 30  # a sane bound on a checkpoint's arrays (bytes), whatever the machine has
 MAX_META_BYTES = 64 << 20  # the JSON metadata (a long run's history is well under 1 MB)
 MAX_TARGET_LEN = 100_000  # the longest target a seq2seq checkpoint may claim (options.MAX_OUTPUT)
-TASKS = ("lm", "seq2seq")
 HINT = "the file is damaged or was not written by `charrnn train`; use another checkpoint"
 
 
@@ -175,6 +174,14 @@ def _seq2seq_train(v) -> str | None:
     return None
 
 
+def _labels(v) -> str | None:
+    if not isinstance(v, list) or not v or any(_str(x) for x in v):
+        return f"is {_shown(v)}, not a non-empty list of label names"
+    if len(set(v)) != len(v):
+        return "names a label twice"
+    return None
+
+
 def _tokens(v, meta) -> str | None:
     n = len(meta["vocab"])
     want = {"end": n, "start": n + 1, "pad": n + 2}
@@ -185,20 +192,22 @@ def _tokens(v, meta) -> str | None:
 class Field:
     name: str
     check: Callable  # value -> None, or what is wrong (a phrase after the field's name)
-    required: tuple = ()  # the tasks for which the field must be there
-    tasks: tuple = TASKS  # the tasks whose checkpoints hold it
+    required: bool = False  # must be there (in the checkpoints of `tasks`)
+    tasks: tuple | None = None  # the tasks whose checkpoints hold it (None: every task)
     what: str = ""
 
 
+LABELLED = ("classify", "tag")
 FIELDS = [
-    Field("format", lambda v: None if v == "charrnn" else f"is {_shown(v)}, not 'charrnn'", TASKS,
-          what='"charrnn"'),
-    Field("format_version", lambda v: _int(v, 1), TASKS, what="1"),
+    Field("format", lambda v: None if v == "charrnn" else f"is {_shown(v)}, not 'charrnn'", True, what='"charrnn"'),
+    Field("format_version", lambda v: _int(v, 1), True, what="1"),
     Field("task", lambda v: None if _known_task(v) else f"is {_shown(v)}, a task this charrnn does not know "
                                                          "(written by a newer charrnn?)",
-          what='"seq2seq" for a seq2seq model; absent for a language model'),
-    Field("model", _model, TASKS, what="a mapping of the model options (cell, vocab_size, hidden, layers, dropout, dtype, ...), each in its option's range"),
-    Field("vocab", _vocab, TASKS, what="a list of single characters (no lone surrogate), sorted by code point and unique; vocab[i] has id i"),
+          what='the task: "lm" (absent in older language models), "seq2seq", "classify" or "tag"'),
+    Field("model", _model, True, what="a mapping of the model options (cell, vocab_size, hidden, layers, dropout, "
+                                      "dtype, ...), each in its option's range"),
+    Field("vocab", _vocab, True, what="a list of single characters (no lone surrogate), sorted by code point and "
+                                      "unique; vocab[i] has id i"),
     Field("train", _train, what="a mapping of the training options, each in its option's range"),
     Field("step", _int, what="a whole number >= 0: training steps done"),
     Field("epoch", _int, what="a whole number >= 0: passes over the training text done"),
@@ -207,17 +216,29 @@ FIELDS = [
     Field("best_val_loss", _number, what="a number or null: best validation loss of the run so far"),
     Field("bad_evals", _int, what="a whole number >= 0: evaluations without improvement (for --patience)"),
     Field("rng", _dict, what="a mapping: the random generator's state (NumPy bit generator)"),
-    Field("corpus", _corpus, what="null or a mapping: path, sha256 (strings), n_chars (seq2seq: pairs, skipped_lines; whole numbers), encoding_errors"),
-    Field("char_counts", _counts, tasks=("lm",), what="a list of whole numbers >= 0: how often each character occurs in the training text"),
-    Field("history", _history, what="a list of mappings, one per evaluation: step (a whole number), losses, lr, speed, elapsed (numbers or null)"),
+    Field("corpus", _corpus, what="null or a mapping: path, sha256 (strings), n_chars (seq2seq: pairs, "
+                                  "skipped_lines; whole numbers), encoding_errors"),
+    Field("char_counts", _counts, tasks=("lm",),
+          what="a list of whole numbers >= 0: how often each character occurs in the training text"),
+    Field("history", _history, what="a list of mappings, one per evaluation: step (a whole number), losses, lr, "
+                                    "speed, elapsed (numbers or null)"),
     Field("charrnn_version", _str, what="a string: the version that wrote the file"),
     Field("created", _str, what="a string: when it was written (UTC, ISO 8601)"),
-    Field("tokens", None, ("seq2seq",), ("seq2seq",), what='{"end": V, "start": V + 1, "pad": V + 2}'),
-    Field("seq2seq", _seq2seq, ("seq2seq",), ("seq2seq",),
-          what=f"a mapping: teacher_forcing (0..1), teacher_forcing_decay, max_source_len (whole numbers >= 0), max_target_len (1..{MAX_TARGET_LEN:,})"),
-    Field("seq2seq_train", _seq2seq_train, tasks=("seq2seq",), what="a mapping: the options teacher_forcing, teacher_forcing_decay"),
-    Field("val_exact_match", lambda v: _number(v, 0, 1), tasks=("seq2seq",), what="a number in 0..1 or null: exact match of these weights"),
-    Field("best_exact_match", lambda v: _number(v, 0, 1), tasks=("seq2seq",), what="a number in 0..1 or null: best exact match so far"),
+    Field("tokens", None, True, ("seq2seq",), what='{"end": V, "start": V + 1, "pad": V + 2}'),
+    Field("seq2seq", _seq2seq, True, ("seq2seq",),
+          what=f"a mapping: teacher_forcing (0..1), teacher_forcing_decay, max_source_len (whole numbers >= 0), "
+               f"max_target_len (1..{MAX_TARGET_LEN:,})"),
+    Field("seq2seq_train", _seq2seq_train, tasks=("seq2seq",),
+          what="a mapping: the options teacher_forcing, teacher_forcing_decay"),
+    Field("val_exact_match", lambda v: _number(v, 0, 1), tasks=("seq2seq",),
+          what="a number in 0..1 or null: exact match of these weights"),
+    Field("best_exact_match", lambda v: _number(v, 0, 1), tasks=("seq2seq",),
+          what="a number in 0..1 or null: best exact match so far"),
+    Field("labels", _labels, True, LABELLED, what="a non-empty list of distinct label names (strings)"),
+    Field("labelled", _dict, tasks=LABELLED, what="a mapping: the classify / tag options (pool, bidirectional, ...)"),
+    Field("val_accuracy", lambda v: _number(v, 0, 1), tasks=LABELLED, what="a number in 0..1 or null"),
+    Field("val_macro_f1", lambda v: _number(v, 0, 1), tasks=LABELLED, what="a number in 0..1 or null"),
+    Field("best_accuracy", lambda v: _number(v, 0, 1), tasks=LABELLED, what="a number in 0..1 or null"),
 ]
 
 
@@ -225,7 +246,7 @@ def readme_table() -> str:
     """The README's table of the metadata fields (tests/test_schema.py checks the README holds it)."""
     rows = ["| field | in | must be |", "|-------|----|---------|"]
     for f in FIELDS:
-        where = "both" if f.tasks == TASKS else f.tasks[0]
+        where = "all" if f.tasks is None else ", ".join(f.tasks)
         rows.append(f"| `{f.name}` | {where}{' (required)' if f.required else ''} | {f.what} |")
     return "\n".join(rows)
 
@@ -247,10 +268,10 @@ def check_meta(path, meta) -> None:
     task = meta.get("task", "lm")
     for f in FIELDS:
         if f.name not in meta:
-            if task in f.required:
+            if f.required and (f.tasks is None or task in f.tasks):
                 raise CheckpointError(f"{path}: metadata field {f.name} is missing", hint=HINT)
             continue
-        if f.name != "task" and task not in f.tasks:
+        if f.tasks is not None and task not in f.tasks:
             continue  # (an unknown task is the task field's error; a field of another task is ignored)
         v = meta[f.name]
         problem = _tokens(v, meta) if f.name == "tokens" else f.check(v)
@@ -285,7 +306,7 @@ def array_specs(meta: dict) -> dict[str, Array]:
 
     cfg = ModelConfig.from_dict(meta["model"])
     task = task_of(meta)
-    shapes = get_task(task).param_shapes(cfg)
+    shapes = get_task(task).checkpoint_shapes(cfg, meta)
     out = {f"param/{n}": Array(tuple(s), "f", True, f"parameter {n}") for n, s in shapes.items()}
     train = meta.get("train") or {}
     slots = make_optimizer(train.get("optimizer", "adam")).slots if "optimizer" in train else ("m", "v")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from charrnn.outputs import write_output
+from charrnn.outputs import check_output, write_output  # noqa: F401 (check_output: for the commands)
+
+write_atomic = write_output  # (the name the commands import: one atomic write, charrnn.outputs)
 from charrnn.interpret.units import KINDS
 from charrnn.data.vocab import code_points
 
