@@ -98,11 +98,13 @@ class Model:
         return self._hook("predict", "predict")(self.trained, list(lines), **options)
 
     def translate(self, sources, beam: int | None = None, max_len: int | None = None, temperature: float = 0.0,
-                  seed: int | None = None):
-        """seq2seq: outputs for a list of sources (greedy, beam search, or sampled); for one string, its output."""
+                  seed: int | None = None, capped: list | None = None):
+        """seq2seq: outputs for a list of sources (greedy, beam search, or sampled); for one string, its output.
+        capped: gets the positions of the outputs cut at the length cap (max_len, no END reached)."""
         if isinstance(sources, str):
-            return self.translate([sources], beam, max_len, temperature, seed)[0]
-        return self._hook("translate", "predict")(self.trained, list(sources), beam, max_len, temperature, seed)
+            return self.translate([sources], beam, max_len, temperature, seed, capped)[0]
+        return self._hook("translate", "predict")(self.trained, list(sources), beam, max_len, temperature, seed,
+                                                  capped=capped)
 
     # ---------------------------------------------------------------- language models
     def generate(self, length: int = 1000, temperature: float = 1.0, prime: str = "", seed: int | None = None,

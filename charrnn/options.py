@@ -242,7 +242,8 @@ OPTIONS: dict[str, Option] = {o.key: o for o in [
     # ------------------------------------------------------------------------------ translate
     Option("beam", None, "Beam search with this many hypotheses and length normalisation (none: greedy).",
            DECODING, int, 1, MAX_BEAM, show_default="none", hint="e.g. --beam 5; --beam 1 is greedy"),
-    Option("max_len", None, "Most output characters per input (none: twice the longest training target + 10).",
+    Option("max_len", None, "Most output characters per input (none: twice the longest training target + 10, at "
+           "most 100,000); outputs cut there are named on stderr.",
            DECODING, int, 1, MAX_OUTPUT, show_default="none", hint="e.g. --max-len 50"),
     Option("translate_temp", 0.0, "Sample each output character from softmax(logits / T) instead of taking the "
            "most likely one (0: greedy).", DECODING, float, 0, MAX_TEMPERATURE, flags=("--temp", "--temperature"),

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 import pickle
 
 import numpy as np
@@ -92,7 +93,7 @@ def test_fsync_failure_is_reported_too(tmp_path, monkeypatch):
 
     def bad_fsync(fd):
         raise OSError(errno.EIO, "Input/output error")
-    monkeypatch.setattr(ckpt.os, "fsync", bad_fsync)
+    monkeypatch.setattr(os, "fsync", bad_fsync)
     with pytest.raises(CheckpointError, match="Input/output error; the previous checkpoint is intact"):
         save_checkpoint(p, {"a": np.ones(3)}, {"step": 2})
     monkeypatch.undo()

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import pickle
+import tempfile
 
 import numpy as np
 import pytest
@@ -328,7 +329,7 @@ def test_a_checkpoint_that_cannot_be_written_is_the_error_shown(env, monkeypatch
     """The output directory turns read-only after the first checkpoint: every write and removal
     there fails with EROFS. The user sees the checkpoint message, not the clean-up's OSError."""
     out = (env / "run").resolve()
-    real_mkstemp, real_unlink, saves = checkpoint.tempfile.mkstemp, os.unlink, []
+    real_mkstemp, real_unlink, saves = tempfile.mkstemp, os.unlink, []
 
     def read_only():
         return len(saves) >= 2  # latest.npz and best.npz of step 1 were written
@@ -344,7 +345,7 @@ def test_a_checkpoint_that_cannot_be_written_is_the_error_shown(env, monkeypatch
             raise OSError(errno.EROFS, "Read-only file system", str(path))
         return real_unlink(path, *a, **k)
 
-    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     monkeypatch.setattr(os, "unlink", unlink)
     if cleanup_fails:  # releasing the lock itself fails too: one more line, the same error first
         def broken(self):

@@ -398,7 +398,7 @@ def test_inspect_output_paths_are_checked_before_any_work(ck, text, tmp_path, mo
 
 
 def test_inspect_writes_its_files_atomically(tmp_path):
-    from charrnn.interpret.files import write_atomic
+    from charrnn.outputs import write_output as write_atomic
 
     target = tmp_path / "page.html"
     target.write_text("old", encoding="utf-8")

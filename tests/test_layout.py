@@ -15,7 +15,7 @@ README = Path(__file__).parent.parent / "README.md"
 # The floors, bottom up (the README's Layout section lists the same order). A module may import
 # its own floor and the floors below; the exceptions are named, each with its reason.
 FLOORS = ["base", "nn", "data", "engine", "tasks", "use", "interpret", "api", "cli"]
-BASE = {"errors", "options", "config", "__init__"}  # charrnn/errors.py ...: imported by every floor
+BASE = {"errors", "options", "config", "outputs", "__init__"}  # charrnn/errors.py ...: imported by every floor
 # torch_model.py imports no charrnn module (only torch): a floor of its own at the bottom, so that an
 # exported model needs nothing else
 BASE |= {"torch_model"}

@@ -4,6 +4,7 @@ kernel frees when its process dies: nothing is ever taken over)."""
 import multiprocessing
 import os
 import socket
+import tempfile
 import time
 
 import pytest

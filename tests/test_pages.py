@@ -2,6 +2,9 @@
 network, picking a unit recolours the text, hovering updates the info line, the charts answer
 the mouse. Screenshots go to each test's tmp dir."""
 
+import json
+import re
+
 from browser import open_page
 from charrnn.interpret.page import cells_page
 from charrnn.interpret.analysis import analyse
@@ -77,4 +80,57 @@ def test_compare_page_in_a_browser(page, tmp_path):
     page.check("input[value=bits]")
     assert "bits/char" in page.text_content("#c-step")
     page.screenshot(path=tmp_path / "compare.png", full_page=True)
+    assert page.errors == []
+
+
+def test_cells_page_gives_each_code_point_its_own_activation(page, tmp_path):
+    """Issue 27, item 6: emoji (outside the BMP), CJK and combining marks: one span per code point,
+    the text shown whole, and each character's hover line names it with its own activation."""
+    line = "x = '😀 漢字 e\u0301 🎉'  # 𝔘 ok\n"
+    text = line * 12
+    t = load_trained(make_checkpoint(tmp_path / "m.npz", text=text, hidden=4, layers=1))
+    a = analyse(t, text, ["in_string"], top=1)
+    path = tmp_path / "cells.html"
+    path.write_text(cells_page(a, "emoji", title="m.npz", vocab=t.vocab.chars), encoding="utf-8")
+    open_page(page, path, wait_for="body[data-ready]")
+    shown = page.eval_on_selector_all("#text span", "s => s.map(e => e.textContent)")
+    assert len(shown) == len(text)  # code points, not UTF-16 units (which are more)
+    assert "".join(s.replace("\u21b5\n", "\n") for s in shown) == text
+    chosen = page.input_value("#unit")
+    label = page.evaluate(f"JSON.parse(document.getElementById('data').textContent).units[{chosen}].label")
+    u = next(u for u in range(a.n_units) if a.label(u) == label)
+    values = a.values(u)
+    tolerance = (values.max() - values.min()) / 255 + 2e-3  # 8-bit page values, 3 decimals shown
+    last = len(text) - 2
+    for k in [k for k, c in enumerate(text) if ord(c) > 127][:24] + [last]:
+        page.locator("#text span").nth(k).dispatch_event("mousemove")  # (a combining mark has no width)
+        info = page.text_content("#info")
+        m = re.match(r"char ([\d,]+) (\".*?\") \(line \d+, col \d+\)  ·  (.+?) = ≈?(-?[\d.]+) ", info)
+        assert m, info
+        assert int(m[1].replace(",", "")) == k and json.loads(m[2]) == text[k] and m[3] == label
+        assert abs(float(m[4]) - values[k]) <= tolerance, (k, text[k], m[4], values[k])
+    page.screenshot(path=tmp_path / "emoji.png")
+    assert page.errors == []
+
+
+def test_compare_page_with_a_nan_validation_loss(page, tmp_path):
+    """Issue 27, item 9: a NaN val_loss in metrics.jsonl is a note, not a point, and no script error."""
+    corpus = tmp_path / "code.txt"
+    corpus.write_text(TEXT * 20, encoding="utf-8")
+    train(corpus, tmp_path / "rnn", {"batch": 4, "seq_len": 8, "eval_every": 3, "sample_len": 30, "max_steps": 6},
+          {"hidden": 8, "layers": 1, "cell": "rnn"})
+    metrics = tmp_path / "rnn" / "metrics.jsonl"
+    records = [json.loads(x) for x in metrics.read_text().splitlines()]
+    records[0]["val_loss"] = float("nan")
+    metrics.write_text("".join(json.dumps(r) + "\n" for r in records))
+    c = compare([tmp_path / "rnn"])
+    r = c.runs[0]
+    assert r.best_val == r.last_val == records[-1]["val_loss"] and len(r.curve) == len(records) - 1
+    assert any("NaN" in n for n in c.notes)
+    path = tmp_path / "compare.html"
+    path.write_text(compare_page(c), encoding="utf-8")
+    open_page(page, path, wait_for="#c-step circle")
+    box = page.locator("#c-step").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] / 2)
+    page.screenshot(path=tmp_path / "compare-nan.png", full_page=True)
     assert page.errors == []

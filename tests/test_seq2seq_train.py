@@ -227,3 +227,14 @@ def test_translate_empty_input_and_missing_checkpoint(reverse_run, tmp_path, mon
     assert out.exit_code == 1 and "--task seq2seq" in out.stderr and "python-stdlib" not in out.stderr, out.output
     out = cli("translate", tmp_path, input="abc\n")  # a folder without checkpoints
     assert out.exit_code == 1 and "--task seq2seq" in out.stderr
+
+
+def test_whitespace_pairs_are_pairs_and_two_tabs_are_an_error():
+    """Issue 27, item 8: a line with a tab is a pair even when it is all whitespace."""
+    assert parse_pairs("ab\tba\n \t \n\n   \n", "p.tsv") == ([("ab", "ba"), (" ", " ")], 0)
+    with pytest.raises(CorpusError, match=r"line 2: has 2 tabs"):
+        parse_pairs("ab\tba\n  \t\t\n", "p.tsv")
+    with pytest.raises(CorpusError, match=r"line 1: has an empty source"):
+        parse_pairs("\t \n", "p.tsv")
+    pairs, skipped = parse_pairs("ab\tba\n  \t\t\n\t\n \t \n", "p.tsv", skip_bad_lines=True)
+    assert pairs == [("ab", "ba"), (" ", " ")] and skipped == 2

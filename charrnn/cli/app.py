@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import unicodedata
 import traceback
 from enum import Enum
 
@@ -62,18 +63,29 @@ def _root(
     _state["debug"] = debug
 
 
+def one_line(text: str) -> str:
+    """`text` with every control character, line separator and lone surrogate escaped (NUL as
+    \\x00, ESC as \\x1b, a newline as \\n): a message stays one line, and a path or value from
+    a file cannot drive the terminal."""
+    return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in _UNSAFE else c
+                   for c in str(text))
+
+
+_UNSAFE = ("Cc", "Cs", "Zl", "Zp")
+
+
 def warn(message: str) -> None:
     """A warning on stderr (the library reports its warnings through a callback: this one)."""
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {one_line(message)}", file=sys.stderr)
 
 
 def fail(message: str, hint: str | None = None, code: int = 1, note: str | None = None) -> None:
     """Print a one-line error (and hint, and a note such as a clean-up that failed after it) on stderr and exit."""
-    print(f"error: {message}", file=sys.stderr)
+    print(f"error: {one_line(message)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {one_line(hint)}", file=sys.stderr)
     if note:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {one_line(note)}", file=sys.stderr)
     raise typer.Exit(code)
 
 

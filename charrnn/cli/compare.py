@@ -12,7 +12,7 @@ from typing import List, Optional
 
 import typer
 
-from charrnn.cli.app import app, handled
+from charrnn.cli.app import app, handled, warn
 from charrnn.cli.params import opt
 
 
@@ -53,18 +53,20 @@ def compare(
     Example: charrnn compare runs/rnn runs/lstm runs/gru --html compare.html
     """
     from charrnn.use.compare import compare as load
-    from charrnn.interpret.files import check_output, write_atomic
+    from charrnn.outputs import check_output, check_outputs, run_files, write_output
 
     if html is not None:
         check_output(html, "--html", "compare.html")
+        check_outputs({"--html": html}, [*((r, "a run compared") for r in runs if not r.is_dir()),
+                                         *(i for r in runs for i in run_files(r))])
     c = load(runs)
     for note in c.notes:
-        print(f"warning: {note}", file=sys.stderr)
+        warn(note)
     if html is not None:
         from charrnn.use.compare_page import compare_page
 
         page = compare_page(c).encode("utf-8")
-        write_atomic(html, lambda f: f.write(page), "--html")
+        write_output(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
     if as_json:
         print(json.dumps(c.to_dict()))

@@ -55,7 +55,8 @@ def inspect_cells(
     threads = parse_threads(threads)
     from charrnn.interpret import probes
     from charrnn.interpret.analysis import analyse, to_json
-    from charrnn.interpret.files import check_output, write_atomic, write_dump
+    from charrnn.interpret.files import write_dump
+    from charrnn.outputs import check_output, check_outputs, checkpoint_inputs, write_output
     from charrnn.errors import CorpusError, UsageError
     from charrnn.interpret.page import cells_page
     import charrnn
@@ -73,6 +74,7 @@ def inspect_cells(
     m = charrnn.load(checkpoint)
     m.require("inspect-cells")
     say_which(checkpoint, m)
+    check_outputs({"--dump": dump, "--html": html}, [*checkpoint_inputs(m.path, m.meta), (text, "the --text read")])
     if m.task != "lm":  # a classifier or tagger (the verb check above let it through): lines, each alone
         from charrnn.cli.labelled import inspect_labelled
 
@@ -128,7 +130,7 @@ def inspect_cells(
                    f"{len(body):,} characters of {source}.")
         page = cells_page(a, summary, title=str(path), chosen=extra, vocab=trained.vocab.chars,
                           trained=trained, ablation=ablated).encode("utf-8")
-        write_atomic(html, lambda f: f.write(page), "--html")
+        write_output(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
         from charrnn.interpret.page_model import MAX_BYTES
         from charrnn.tasks.lm import n_params

@@ -63,7 +63,7 @@ def inspect_memory(
     from charrnn.cli.progress import progress_bar
     from charrnn.data.corpus import read_text
     from charrnn.errors import UsageError
-    from charrnn.interpret.files import check_output, write_atomic
+    from charrnn.outputs import check_output, check_outputs, checkpoint_inputs, write_output
     from charrnn.interpret.memory import measure, prepare
     from charrnn.interpret.memory_plan import work
     from charrnn.interpret.memory_html import memory_page
@@ -88,6 +88,8 @@ def inspect_memory(
         check_output(html, "--html", "memory.html")
     paths = [resolve_checkpoint(p) for p in (checkpoints or [None])]
     models = [load_trained(p) for p in paths]
+    check_outputs({"--dump": dump, "--html": html},
+                  [*(i for p, t in zip(paths, models) for i in checkpoint_inputs(p, t.meta)), (text, "the --text read")])
     if text is not None:
         body, source = read_text(text, encoding_errors)[:max_chars], str(text)
     else:
@@ -127,13 +129,13 @@ def inspect_memory(
 
     if dump is not None:
         arrays = _dump_arrays(results)
-        write_atomic(dump, lambda f: np.savez(f, **arrays), "--dump")
+        write_output(dump, lambda f: np.savez(f, **arrays), "--dump")
         print(f"wrote {dump}", file=sys.stderr)
     if html is not None:
         summary = (f"{len(body):,} characters of {source}. Context usage: L(k) over {len(results[0].context_targets):,} "
                    f"targets; gradient reach: median over {len(results[0].positions)} targets.")
         page = memory_page(results, summary).encode("utf-8")
-        write_atomic(html, lambda f: f.write(page), "--html")
+        write_output(html, lambda f: f.write(page), "--html")
         print(f"wrote {html}", file=sys.stderr)
     if as_json:
         print(json.dumps({"models": [to_json(m) for m in results]}, indent=1))

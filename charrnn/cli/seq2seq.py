@@ -32,7 +32,7 @@ def translate(
     from charrnn.cli.console import say_which
     from charrnn.data.corpus import read_text
     from charrnn.engine.trained import resolve_checkpoint
-    from charrnn.use.translate import check_decoding
+    from charrnn.use.translate import check_decoding, default_max_len
 
     check_decoding(beam, max_len, temp)
     m = charrnn.load(resolve_checkpoint(checkpoint, hint="train a seq2seq model first, e.g. `make demo-seq2seq` or "
@@ -43,7 +43,9 @@ def translate(
     with decoding_threads(threads):
         if sys.stdin.isatty() and text is None:  # interactive: answer each line as it is typed
             for line in sys.stdin:
-                print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed)[0], flush=True)
+                capped = []
+                print(m.translate([line.rstrip("\r\n")], beam, max_len, temp, seed, capped)[0], flush=True)
+                _say_capped(capped, 1, max_len or default_max_len(m.trained))
             return
         empty_file = text is not None and text.is_file() and text.stat().st_size == 0
         lines = ("" if empty_file else read_text(text) if text is not None else read_stdin()).split("\n")
@@ -52,8 +54,18 @@ def translate(
         if not lines:  # an empty file as empty stdin: nothing to translate, nothing printed
             print(f"note: nothing to translate: {text or 'stdin'} is empty", file=sys.stderr)
             return
-        for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed):
+        capped = []
+        for out in m.translate([ln.rstrip("\r") for ln in lines], beam, max_len, temp, seed, capped):
             print(out)
+        _say_capped(capped, len(lines), max_len or default_max_len(m.trained))
+
+
+def _say_capped(capped: list, total: int, cap: int) -> None:
+    """One warning line for the outputs cut at the cap (positions from 0; lines are numbered from 1)."""
+    if capped:
+        where = ", ".join(str(i + 1) for i in capped[:5]) + (" ..." if len(capped) > 5 else "")
+        print(f"warning: {len(capped)} of {total} translation(s) reached the cap of {cap:,} characters without "
+              f"ending (input line {where}): raise --max-len to allow longer outputs", file=sys.stderr)
 
 
 def read_stdin() -> str:

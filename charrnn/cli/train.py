@@ -100,6 +100,10 @@ def train(
     typed = {k: getattr(v, "value", v) for k, v in typed.items()}  # choices arrive as Enum members
     if resume is not None and getattr(ctx.get_parameter_source("out"), "name", "") != "COMMANDLINE":
         out = resume.parent  # continue the run where it lives
+    from charrnn.outputs import RUN_FILES, check_outputs
+
+    check_outputs([*(("--out", out / name) for name in RUN_FILES), ("--live", live)],
+                  [(corpus, "the corpus"), (init_from, "the --init-from checkpoint")])
     kind = run_task(typed.get("task"), resume)
     if kind == "seq2seq":
         from charrnn.cli.train_progress import Seq2SeqReporter

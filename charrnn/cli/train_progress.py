@@ -217,8 +217,10 @@ class Seq2SeqReporter(ConsoleReporter):
                 print(f"{k:<16}{v}", file=sys.stderr)
             if run.step:
                 print(f"{'resuming':<16}step {run.step:,}, epoch {run.epoch}", file=sys.stderr)
+        from charrnn.cli.app import warn
+
         for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            warn(w)
 
     @staticmethod
     def _stop(t, eval_every: int) -> str:

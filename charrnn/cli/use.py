@@ -169,10 +169,12 @@ def info(
     as_json: bool = opt("as_json"),
 ):
     """What a checkpoint holds: model, sizes, vocabulary, training progress, corpus, versions."""
-    import charrnn
+    from charrnn.api import Model
     from charrnn.cli.console import info_table, say_which
+    from charrnn.engine.trained import load_trained, resolve_checkpoint
 
-    m = charrnn.load(checkpoint)
+    path = resolve_checkpoint(checkpoint)  # the metadata only: no weight is read
+    m = Model(load_trained(path, task=None, weights=False))
     say_which(checkpoint, m)
     d = m.info()
     if as_json:

@@ -18,7 +18,6 @@ import codecs
 import hashlib
 import json
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from charrnn.errors import CharRNNError, CorpusError, UsageError
 from charrnn.options import check
 from charrnn.data.tokens import decompose_points
+from charrnn.outputs import atomic_write
 from charrnn.data.vocab import Vocab, code_points
 
 CHUNK_BYTES = 1 << 20  # small enough that each chunk's arrays stay in the CPU cache
@@ -286,14 +286,9 @@ def _build_cache(path: Path, target: Path, vocab: Vocab, counts: np.ndarray, err
     """Encode the file chunk by chunk into `target` (atomically) with a CRC-32 per block beside it
     in the `.json`; the ids in memory if the cache cannot be written."""
     n = int(counts.sum())
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".ids.", suffix=".npy", dir=target.parent)
-    except OSError:  # no writable cache: encode into memory instead
-        return _encode_all(path, vocab, errors)
-    try:
-        written = []  # byte count per chunk, for the length check
+    written = []  # byte count per chunk, for the length check
 
+    def write(f):
         def chunks():
             for p, _ in _token_chunks(path, errors, vocab.tokens):
                 ids = vocab.encode_points(p)
@@ -301,23 +296,23 @@ def _build_cache(path: Path, target: Path, vocab: Vocab, counts: np.ndarray, err
                 written.append(ids.size)
                 yield ids.data
 
-        with os.fdopen(fd, "wb") as f:
-            header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False, "shape": (n,)}
-            np.lib.format.write_array_header_1_0(f, header)
-            crcs = _block_crcs(chunks())
+        header = {"descr": np.lib.format.dtype_to_descr(vocab.dtype), "fortran_order": False, "shape": (n,)}
+        np.lib.format.write_array_header_1_0(f, header)
+        crcs.extend(_block_crcs(chunks()))
         if sum(written) != n:
             raise CorpusError(f"{path} changed while it was being read", hint="run again once it is complete")
+
+    crcs = []
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.with_suffix(".json").unlink(missing_ok=True)  # never a new .npy beside an old .json
-        os.replace(tmp, target)
+        atomic_write(target, write)
         info = {"source": str(path.resolve()), "vocab": vocab.to_list(), "counts": counts.tolist(), "n_chars": n,
                 "block_bytes": BLOCK_BYTES, "block_crc32": crcs}
-        target.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
-    except OSError:  # e.g. the disk filled up: the cache is an optimisation, carry on without it
-        Path(tmp).unlink(missing_ok=True)
+        text = json.dumps(info).encode("utf-8")
+        atomic_write(target.with_suffix(".json"), lambda f: f.write(text))
+    except OSError:  # e.g. no writable cache, or the disk filled up: it is an optimisation, carry on without it
         return _encode_all(path, vocab, errors)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return np.load(target, mmap_mode="r", allow_pickle=False)
 
 

@@ -72,13 +72,15 @@ class Tokens:
 
 # --------------------------------------------------------------------------------- reading
 def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool | None = False) -> tuple[list[tuple[str, str]], int]:
-    """(pairs, skipped lines) from the text of a pairs file. Blank lines are ignored; a line
-    without exactly one tab, or with an empty source or target, is an error naming its line
-    number (or, with skip_bad_lines, skipped and counted; None: the caller offers no way to skip)."""
+    """(pairs, skipped lines) from the text of a pairs file. Blank lines (empty, or spaces only:
+    no tab) are ignored; any line with a tab is a pair, whitespace included (" \t " is space ->
+    space). A line without exactly one tab, or with an empty source or target, is an error naming
+    its line number (or, with skip_bad_lines, skipped and counted; None: the caller offers no way
+    to skip)."""
     pairs, skipped = [], 0
     for n, line in enumerate(text.split("\n"), start=1):
         line = line[:-1] if line.endswith("\r") else line
-        if not line.strip():
+        if "\t" not in line and not line.strip():
             continue
         parts = line.split("\t")
         problem = None

@@ -5,26 +5,26 @@ Format (version 1): an ordinary NumPy `.npz` (zip of `.npy` files, no pickled ob
     <name>      every other entry is a numeric array (see trained_model.py for the names)
 Anyone can read it with `np.load(path, allow_pickle=False)` and `json.loads(f["__meta__"].tobytes())`.
 
-Writing goes to a temporary file in the same directory, is flushed and fsync'ed, then renamed
-over the target: a crash at any moment leaves either the old file or the new one, never half.
+Writing goes through `charrnn.outputs.atomic_write`: a temporary file in the same directory (the
+symlink target's), flushed and fsync'ed, then renamed over the target: a crash at any moment
+leaves either the old file or the new one, never half.
 """
 
 from __future__ import annotations
 
 import errno
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from charrnn.errors import CheckpointError, CheckpointPathError
+from charrnn.engine.schema import HINT, MAX_META_BYTES, META_KEY
+from charrnn.outputs import atomic_write  # (the one atomic write; rundir imports it from here too)
 
 FORMAT = "charrnn"
 FORMAT_VERSION = 1
-META_KEY = "__meta__"
 
 
 def save_checkpoint(path, arrays: dict, meta: dict) -> Path:
@@ -45,33 +45,6 @@ def save_checkpoint(path, arrays: dict, meta: dict) -> Path:
     return path
 
 
-def atomic_write(path: Path, write, durable: bool = False) -> None:
-    """Call write(binary file) on a temporary file beside `path`, then rename it over `path`: readers
-    never see half a file, and a failed write (the OSError is re-raised) leaves an old file as it was.
-    durable: flush the file and its directory to disk before returning (checkpoints)."""
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; this is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-    if durable:
-        _fsync_dir(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def remove_partial(directory) -> list[Path]:
     """Delete temporary files that a killed save left in `directory` (call it holding the run's lock)."""
     removed = []
@@ -84,29 +57,12 @@ def remove_partial(directory) -> list[Path]:
     return removed
 
 
-def _remove(tmp) -> None:
-    if tmp is not None:
-        try:
-            Path(tmp).unlink(missing_ok=True)
-        except OSError:
-            pass
+def load_checkpoint(path, check=None, weights: bool = True) -> tuple[dict, dict]:
+    """(arrays, meta) from a checkpoint; CheckpointError with a hint for anything that is not one.
 
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def load_checkpoint(path) -> tuple[dict, dict]:
-    """(arrays, meta) from a checkpoint; CheckpointError with a hint for anything that is not one."""
+    check(path, meta, headers): called with the metadata and every member's (shape, dtype), read
+    from the .npy headers, before any array is read (schema.check_members: a zip bomb or a wrong
+    shape costs nothing). weights=False: the metadata only (arrays is {})."""
     path = Path(path)
     if not path.exists():
         raise CheckpointPathError(f"checkpoint {path} does not exist",
@@ -136,9 +92,16 @@ def load_checkpoint(path) -> tuple[dict, dict]:
             if META_KEY not in f.files:
                 raise CheckpointError(f"{path} is a .npz file but not a charrnn checkpoint (no {META_KEY})",
                                       hint="pass a checkpoint written by `charrnn train`")
+            headers = read_headers(path, f.zip)
+            shape, dtype = headers[META_KEY]
+            if dtype != np.uint8 or len(shape) != 1 or shape[0] > MAX_META_BYTES:
+                raise CheckpointError(f"{path}: its metadata is {shape} of {dtype}, not up to "
+                                      f"{MAX_META_BYTES >> 20} MB of UTF-8 JSON", hint=HINT)
             meta = json.loads(f[META_KEY].tobytes().decode("utf-8"))
             _check_meta(path, meta)
-            arrays = {k: f[k] for k in f.files if k != META_KEY}
+            if check is not None:
+                check(path, meta, headers)
+            arrays = {k: f[k] for k in f.files if k != META_KEY} if weights else {}
     except CheckpointError:
         raise
     except ValueError as e:
@@ -151,6 +114,27 @@ def load_checkpoint(path) -> tuple[dict, dict]:
             NotImplementedError, OverflowError, MemoryError, TypeError, AttributeError):
         raise bad from None
     return arrays, meta
+
+
+def read_headers(path, z: zipfile.ZipFile) -> dict[str, tuple[tuple, np.dtype]]:
+    """member name (without .npy) -> (shape, dtype), from each member's .npy header alone."""
+    headers = {}
+    for info in z.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        with z.open(info) as fp:
+            version = np.lib.format.read_magic(fp)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+            else:
+                raise CheckpointError(f"{path}: member {name!r} is a .npy version {version}, not 1.0 or 2.0",
+                                      hint=HINT)
+        if dtype.hasobject:
+            raise CheckpointError(f"{path} contains pickled Python objects ({name}), which charrnn refuses to "
+                                  "load (they could run code)", hint="only load checkpoints written by `charrnn train`")
+        headers[name] = (tuple(shape), dtype)
+    return headers
 
 
 def _check_meta(path: Path, meta) -> None:

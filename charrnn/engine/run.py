@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charrnn.config import ModelConfig, TrainConfig
+from charrnn.engine import schema
 from charrnn.errors import CheckpointError, UsageError
 from charrnn.nn.optim import Optimizer
 from charrnn.options import OPTIONS, key_of_field
@@ -52,11 +53,12 @@ def check_same(explicit: dict, saved: dict, names, path) -> None:
 
 
 def restore_progress(run: RunState, saved, hint: str = "use --init-from to start a new run from its weights",
-                     extra: tuple = ()) -> None:
+                     extra: tuple = ()) -> list[str]:
     """The training state of a saved run, for a resumed run to continue exactly where it stopped:
     optimizer moments, random generator, counters, best and last losses, history; `extra`
-    (attribute, metadata key) pairs for a task's own (seq2seq: exact match)."""
+    (attribute, metadata key) pairs for a task's own (seq2seq: exact match). Returns warnings."""
     m = saved.meta
+    warnings = schema.check_resume(saved.path, saved.arrays, m)
     try:
         run.optimizer.load_state_dict({k[4:]: v for k, v in saved.arrays.items() if k.startswith("opt/")})
         run.rng.bit_generator.state = m["rng"]
@@ -69,6 +71,7 @@ def restore_progress(run: RunState, saved, hint: str = "use --init-from to start
         raise CheckpointError(f"{saved.path} cannot be resumed: its training state is incomplete ({e})",
                               hint=hint) from None
     run.saved_step = run.step
+    return warnings
 
 
 def resident_bytes() -> int:

@@ -18,7 +18,7 @@ A task (one module in charrnn/tasks/, registered in TASKS below) supplies only w
     keep(run, metrics, improved)                 remember them on the run (last and best)
     adopt_best(run, best_meta)                   on resume, the best is what best.npz holds
     arrays(run) / meta(run)                      its part of the checkpoint (schema: engine/schema)
-    restore(run, saved)                          its part of an exact resume
+    restore(run, saved) -> warnings              its part of an exact resume
     log_text(run)                                what the log shows at an evaluation (a sample, examples)
     agree(run, reason) -> reason                 many processes: the stop reason the whole group takes
     open_rundir(out, overwrite, resume)          the run folder (many processes: only rank 0 writes)
@@ -114,8 +114,8 @@ class Task:
     def meta(self, run) -> dict:
         return {}
 
-    def restore(self, run, saved) -> None:
-        pass
+    def restore(self, run, saved) -> list[str]:
+        return []
 
     def log_text(self, run):
         return None

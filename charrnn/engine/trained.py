@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.nn.cells import CELLS
+from charrnn.engine import schema
 from charrnn.engine.checkpoint import load_checkpoint
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.errors import CharRNNError, CheckpointError, CheckpointKindError
@@ -63,14 +64,15 @@ KIND_HINTS = {"lm": "train one with: charrnn train CORPUS.txt",
               "seq2seq": "train one with: charrnn train PAIRS.tsv --task seq2seq"}
 
 
-def load_trained(path: str | Path, task: str | None = "lm") -> Trained:
-    """Read and validate a checkpoint of any task (task=None) or of the one named: config,
-    vocabulary and every parameter shape (the task's param_shapes)."""
+def load_trained(path: str | Path, task: str | None = "lm", weights: bool = True) -> Trained:
+    """Read and validate a checkpoint of any task (task=None) or of the one named: metadata, the
+    name, shape and dtype of every array (schema.py), config, vocabulary and every parameter.
+    weights=False: the metadata only, every member's header checked but no array read (params {})."""
     from charrnn.engine.task import get_task
     from charrnn.tasks import TASKS
 
     path = Path(path)
-    arrays, meta = load_checkpoint(path)
+    arrays, meta = load_checkpoint(path, check=schema.check if weights else schema.check_no_memory, weights=weights)
     kind = meta.get("task", "lm")
     if kind not in TASKS:
         raise CheckpointError(f"{path} holds a model of an unknown task {kind!r}",
@@ -80,8 +82,8 @@ def load_trained(path: str | Path, task: str | None = "lm") -> Trained:
         raise CheckpointKindError(f"{path} holds a {plugin.kind}, not a {get_task(task).kind}",
                                   hint=f"use charrnn {', '.join(plugin.verbs)} with it, or {KIND_HINTS.get(task, '')}")
     cfg, vocab = read_model_meta(path, meta)
-    return Trained(path, cfg, read_params(path, arrays, plugin.checkpoint_shapes(cfg, meta), cfg.dtype), vocab, meta, arrays,
-                   kind)
+    params = read_params(path, arrays, plugin.checkpoint_shapes(cfg, meta), cfg.dtype) if weights else {}
+    return Trained(path, cfg, params, vocab, meta, arrays, kind)
 
 
 def read_model_meta(path, meta: dict) -> tuple[ModelConfig, Vocab]:

@@ -93,7 +93,9 @@ seed <input id="seed" type="number" step="1" value="1"> characters <input id="sl
 <script>
 (function(){
 "use strict";
-var D=JSON.parse(document.getElementById('data').textContent), T=D.T, text=D.text;
+var D=JSON.parse(document.getElementById('data').textContent), T=D.T;
+var text=Array.from(D.text);  // one entry per code point, as the activations are (never UTF-16 units)
+function lastNl(k){return k>0?text.lastIndexOf('\n',k-1):-1;}  // the newline before k, or -1
 var units=D.units, probes=D.probes, cache={}, pcache={}, bytes=null;
 var $=function(id){return document.getElementById(id);};
 function colour(t){t=Math.max(-1,Math.min(1,t));var f=Math.round(255-155*Math.abs(t));  // darkest: black text stays readable
@@ -139,7 +141,7 @@ var hot=null;
 function sc(c){return c==='\n'?'\u21b5':c===' '?'\u2423':c==='\t'?'\u21e5':c;}
 function strip(k){  // the hovered line, and under each character the model's top-3 guesses for it (green: right)
  var box=$('strip');if(!$('stripon').checked||!D.preds){box.style.display='none';return;}box.style.display='block';
- var a=text.lastIndexOf('\n',k-1)+1,b=text.indexOf('\n',k);if(b<0)b=T;b=Math.min(b+1,a+160);
+ var a=lastNl(k)+1,b=text.indexOf('\n',k);if(b<0)b=T;b=Math.min(b+1,a+160);
  var P=D.preds,rows=[document.createElement('div')];rows[0].className='txt';
  for(var j=0;j<P.k;j++)rows.push(document.createElement('div'));
  for(var i=a;i<b;i++){var c=document.createElement('span');c.textContent=sc(text[i]);if(i===k)c.style.outline='1px solid #000';
@@ -152,7 +154,7 @@ function strip(k){  // the hovered line, and under each character the model's to
  box.textContent='';rows.forEach(function(r){box.appendChild(r);});}
 function info(k){if(hot)hot.classList.remove('hot');hot=spanOf[k];hot.classList.add('hot');strip(k);
  var u=units[cur],v=values(cur)[k],p=probes[curProbe],pv=probeValues(curProbe)[k];
- var line=text.slice(0,k).split('\n').length, col=k-text.lastIndexOf('\n',k-1)-1;
+ var line=1,col=k-lastNl(k)-1;for(var n=0;n<k;n++)if(text[n]==='\n')line++;
  var s=(G?'step '+k.toLocaleString()+' '+JSON.stringify(text[k])+' (jamo '+(k-hot._i+1)+' of '+hot._n+' in '+
    JSON.stringify(G.text[groupOf[k]])+', character '+groupOf[k].toLocaleString()+')':
    'char '+k.toLocaleString()+' '+JSON.stringify(text[k])+' (line '+line+', col '+col+')')+'  \u00b7  '+u.label+' = '+

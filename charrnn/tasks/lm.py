@@ -56,15 +56,20 @@ def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str =
     the optimizer's slots (Adam m and v: 2; SGD, RMSprop, Adagrad: 1) and the copies of them a
     checkpoint writes, Adam's scratch array (1); one chunk's logits, worked on in place by the
     loss, in the run's workspace (B T V: the largest array at a large vocabulary); each layer's
-    forward cache (cells.Cell.floats_per_step). Checked against peak RSS at V = 65, 577 and
-    20,001 in docs/BENCHMARKS.md.
+    forward cache (cells.Cell.floats_per_step); and the block of Gumbel noise the log's sample
+    draws (float64, and its copy in the model's dtype; bounded by sample.NOISE_FLOATS). Checked
+    against peak RSS at V = 65, 577 and 20,001 in docs/BENCHMARKS.md, and at H = 16, V = 20,000
+    (issue 27: the noise block, 256 rows of V, was the 60 MB the estimate missed).
     """
     item = np.dtype(cfg.dtype).itemsize
     slots = {"adam": 2, "sgd": 1, "rmsprop": 1, "adagrad": 1}.get(optimizer, 2)
     scratch = 1 if optimizer == "adam" else 0
     per_layer = batch * seq_len * CELLS[cfg.cell].floats_per_step(cfg.hidden)
     logits = batch * seq_len * cfg.vocab_size
-    return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer)
+    from charrnn.use.sample import noise_rows
+
+    sampler = noise_rows(cfg.vocab_size) * cfg.vocab_size * (8 + item)  # the log sample's noise block
+    return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer) + sampler
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator, shapes: dict | None = None) -> dict[str, np.ndarray]:

@@ -119,7 +119,7 @@ class LMTask(Task):
                   lookup=lookup, lr=tcfg.lr)
         run.validation = ValidationPlan.for_split(val_streams)
         if resume is not None:
-            self.restore(run, saved)
+            warnings += self.restore(run, saved)
         if len(val_ids) < tcfg.batch * tcfg.seq_len:
             warnings.append(f"the validation split has {len(val_ids):,} characters, less than one batch "
                             f"({tcfg.batch} x {tcfg.seq_len}); its loss will be noisy (raise --val-frac)")
@@ -130,12 +130,13 @@ class LMTask(Task):
         run.base_bytes = resident_bytes()
         return run, warnings
 
-    def restore(self, run: Run, saved) -> None:
-        """Everything a resumed run needs to continue exactly where the saved one stopped."""
-        restore_progress(run, saved)
+    def restore(self, run: Run, saved) -> list[str]:
+        """Everything a resumed run needs to continue exactly where the saved one stopped (warnings)."""
+        warnings = restore_progress(run, saved)
         state = saved.carried_state()
         if state is not None and state[0][0].shape[0] == run.tcfg.batch:
             run.state = [tuple(a.astype(run.cfg.dtype) for a in layer) for layer in state]
+        return warnings
 
     # ------------------------------------------------------------------ training
     def steps_per_epoch(self, run: Run) -> int:

@@ -81,24 +81,35 @@ def teacher_forced_nats(params, cfg, tokens, encoded, progress=None) -> tuple[fl
 
 
 def decode_all(params, cfg, tokens, sources: list[np.ndarray], max_len: int, beam: int | None = None,
-               temperature: float = 0.0, rng=None, progress=None) -> list[list[int]]:
-    """Free-running outputs (ids, no END) for every source, in the order given."""
+               temperature: float = 0.0, rng=None, progress=None, capped: list | None = None) -> list[list[int]]:
+    """Free-running outputs (ids, no END) for every source, in the order given. capped: gets the
+    positions of the outputs cut at max_len (no END reached), in order."""
+    cut = []
     out: list = [None] * len(sources)
     if beam is not None and beam > 1:
         for i, s in enumerate(sources):
-            out[i] = beam_search(params, cfg, tokens, s, beam, max_len)
+            hit = []
+            out[i] = beam_search(params, cfg, tokens, s, beam, max_len, capped=hit)
+            cut += [i] * len(hit)
             if progress is not None:
                 progress(i + 1, len(sources))
+        if capped is not None:
+            capped.extend(cut)
         return out
     done = 0
     for idx in length_batches([len(s) for s in sources], per_item=1):
         src, lens = source_batch(tokens, [sources[i] for i in idx])
         step_check = None if progress is None else (lambda: progress(done, len(sources)))
-        for i, ids in zip(idx, free_run(params, cfg, tokens, src, lens, max_len, temperature, rng, check=step_check)):
+        hit = []
+        for i, ids in zip(idx, free_run(params, cfg, tokens, src, lens, max_len, temperature, rng, check=step_check,
+                                        capped=hit)):
             out[i] = ids
+        cut += [int(idx[b]) for b in hit]
         done += len(idx)
         if progress is not None:
             progress(done, len(sources))
+    if capped is not None:
+        capped.extend(sorted(cut))
     return out
 
 

@@ -153,13 +153,13 @@ class Seq2SeqTask(Task):
                        rng=rng, corpus=corpus, lr=tcfg.lr)
         run.encoded = encode_pairs(tokens, train_pairs)
         if saved is not None:
-            self.restore(run, saved)
+            warnings += self.restore(run, saved)
         warm_up(cfg.cell, cfg.dtype)  # the fused kernels compiled (or loaded) now: their memory is part of the base
         run.base_bytes = resident_bytes()
         return run, warnings
 
-    def restore(self, run: PairsRun, saved) -> None:
-        restore_progress(run, saved, hint="start a new run",
+    def restore(self, run: PairsRun, saved) -> list[str]:
+        return restore_progress(run, saved, hint="start a new run",
                          extra=(("best_exact", "best_exact_match"), ("val_exact", "val_exact_match")))
 
     # ------------------------------------------------------------------ training
@@ -251,7 +251,7 @@ class Seq2SeqTask(Task):
         with blas_threads(1 if threads in (AUTO, None) else threads):
             return evaluate_pairs_file(trained, path, encoding_errors)
 
-    def predict(self, trained, lines, beam=None, max_len=None, temperature=0.0, seed=None):
+    def predict(self, trained, lines, beam=None, max_len=None, temperature=0.0, seed=None, capped=None):
         from charrnn.use.translate import translate
 
-        return translate(trained, lines, beam, max_len, temperature, np.random.default_rng(seed))
+        return translate(trained, lines, beam, max_len, temperature, np.random.default_rng(seed), capped)

@@ -153,9 +153,12 @@ def load_run(spec, notes: list | None = None) -> RunData:
     if not records:  # no log beside it: the history the checkpoint carries (no samples)
         records = [r for r in meta.get("history", []) if isinstance(r, dict) and isinstance(r.get("step"), int)]
     elapsed = _cumulative_elapsed(records)
-    curve, samples = [], []
+    curve, samples, nan = [], [], 0
     for rec, e in zip(records, elapsed):
-        if not isinstance(rec.get("val_loss"), (int, float)):
+        if not isinstance(rec.get("val_loss"), (int, float)) or isinstance(rec.get("val_loss"), bool):
+            continue
+        if not math.isfinite(rec["val_loss"]):  # a diverged evaluation: a note, not a point
+            nan += 1
             continue
         # val_loss in nats per original character for every tokenization (a jamo run logs its
         # per-token loss as val_loss and the per-character one as val_char_loss: the unit compared)
@@ -169,6 +172,10 @@ def load_run(spec, notes: list | None = None) -> RunData:
                          if _number(rec.get(k))}})
         if isinstance(rec.get("sample"), str):
             samples.append({"step": rec["step"], "text": rec["sample"]})
+    if nan and notes is not None:
+        notes.append(f"{metrics if metrics.is_file() else ckpt}: {nan} evaluation(s) with "
+                     "a NaN or infinite val_loss (the run diverged there) are left out of the curve and the "
+                     "best and last figures")
     tcfg = trained.train_cfg
     options = {_option_name(k): v for k, v in cfg.to_dict().items() if k not in _NOT_OPTIONS}
     options.update({_option_name(k): v for k, v in tcfg.to_dict().items()})
@@ -178,8 +185,8 @@ def load_run(spec, notes: list | None = None) -> RunData:
     speeds = [r["chars_per_s"] for r in records if isinstance(r.get("chars_per_s"), (int, float))]
     vals = [p["val_loss"] for p in curve]
     best = meta.get("best_val_loss")
-    best = min(vals) if vals else (float(best) if isinstance(best, (int, float)) else None)
-    last = vals[-1] if vals else (meta.get("val_loss") if isinstance(meta.get("val_loss"), (int, float)) else None)
+    best = min(vals) if vals else (float(best) if _number(best) else None)
+    last = vals[-1] if vals else (float(meta["val_loss"]) if _number(meta.get("val_loss")) else None)
     epochs = curve[-1]["epochs"] if curve and step == curve[-1]["step"] else None
     if epochs is None and trained.task == "lm" and isinstance(corpus, dict) and corpus.get("n_chars"):
         train_chars = corpus["n_chars"] * (1 - tcfg.val_frac)

@@ -9,7 +9,8 @@ T = 1 (`charrnn.nn.cells`: no second implementation of the cell maths), for B se
 greedy: argmax z_t. sample: draw from softmax(z_t / temp). beam: keep the `beam` best partial
 outputs by summed log-probability; finished ones (ending in END) are ranked by their mean
 log-probability per output token, END included (length normalisation: without it short
-outputs win). With beam 1 this is greedy (tested).
+outputs win). The greedy output is one more candidate, so beam never scores below greedy.
+With beam 1 this is greedy (tested).
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ CHECK_EVERY = 128  # decoding steps between two calls of `check`
 
 
 def free_run(params, cfg, tokens, src: np.ndarray, src_len: np.ndarray, max_len: int,
-             temperature: float = 0.0, rng: np.random.Generator | None = None, check=None) -> list[list[int]]:
+             temperature: float = 0.0, rng: np.random.Generator | None = None, check=None,
+             capped: list | None = None) -> list[list[int]]:
     """Greedy (temperature 0) or sampled outputs for a batch: src (S, B) -> B lists of ids (no END).
-    check(): called every CHECK_EVERY steps (it may raise to stop)."""
+    check(): called every CHECK_EVERY steps (it may raise to stop). capped: gets the batch
+    positions of the outputs that reached max_len without END."""
     state, _ = encode(params, cfg, src, src_len, chunk=1024)
     B = src.shape[1]
     ids = np.full(B, tokens.start, dtype=np.int64)
@@ -57,17 +60,41 @@ def free_run(params, cfg, tokens, src: np.ndarray, src_len: np.ndarray, max_len:
                 out[b].append(int(ids[b]))
         if not alive.any():
             break
+    if capped is not None:
+        capped.extend(int(b) for b in np.flatnonzero(alive))
     return out
 
 
-def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: int) -> list[int]:
-    """The best output for ONE source by beam search with length normalisation (ids, no END)."""
+def _greedy(params, cfg, tokens, state: list, max_len: int) -> tuple[tuple, float, bool]:
+    """Greedy decoding of one source from the encoder's final state: (ids, summed log-probability
+    of those ids and of END if reached, whether END was reached)."""
+    ids, total, last = [], 0.0, tokens.start
+    for _ in range(max_len):
+        logits, state = _step(params, cfg, np.array([last]), state)
+        logp = log_softmax(logits.astype(np.float64))[0]
+        last = int(np.argmax(logits[0]))
+        total += float(logp[last])
+        if last == tokens.end:
+            return tuple(ids), total, True
+        ids.append(last)
+    return tuple(ids), total, False
+
+
+def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: int,
+                capped: list | None = None) -> list[int]:
+    """The best output for ONE source by beam search with length normalisation (ids, no END).
+
+    Score of an output: its summed log-probability (END included when reached) / its length
+    (END counted). The greedy output is a candidate too, so the result never scores below greedy
+    (a narrow beam can lose the greedy path when an early step ranks it below `beam` others).
+    capped: gets True if the output returned reached max_len without END."""
     src, lens = src_ids.reshape(-1, 1).astype(np.int64), np.array([len(src_ids)])
     if src.shape[0] == 0:
         src = np.full((1, 1), tokens.pad, dtype=np.int64)
     state, _ = encode(params, cfg, src, lens, chunk=1024)
+    g_ids, g_total, g_ended = _greedy(params, cfg, tokens, state, max_len)
     hyps = [((), 0.0)]  # (output ids, summed log-probability), alive
-    finished = []  # (mean log-probability per token incl. END, output ids)
+    finished = []  # (mean log-probability per token incl. END, output ids, reached END)
     for t in range(max_len):
         rows = [tuple(a.repeat(len(hyps), axis=0) for a in layer) for layer in state] if t == 0 else state
         last = np.array([h[0][-1] if h[0] else tokens.start for h in hyps], dtype=np.int64)
@@ -79,7 +106,7 @@ def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: in
         for f in flat:
             i, c = divmod(int(f), logp.shape[1])
             if c == tokens.end:
-                finished.append((total[i, c] / (len(hyps[i][0]) + 1), hyps[i][0]))
+                finished.append((total[i, c] / (len(hyps[i][0]) + 1), hyps[i][0], True))
             else:
                 keep.append(i)
                 nxt.append((hyps[i][0] + (c,), float(total[i, c])))
@@ -88,6 +115,9 @@ def beam_search(params, cfg, tokens, src_ids: np.ndarray, beam: int, max_len: in
         hyps = nxt
         state = [tuple(a[keep] for a in layer) for layer in new_state]
     if not finished:  # max_len reached: the best unfinished output, normalised the same way
-        finished = [(s / max(1, len(ids)), ids) for ids, s in hyps]
-    best = max(finished, key=lambda f: f[0])
+        finished = [(s / max(1, len(ids)), ids, False) for ids, s in hyps]
+    finished.append((g_total / max(1, len(g_ids) + g_ended), g_ids, g_ended))
+    best = max(finished, key=lambda f: f[0])  # (the first of equals: beam's own before greedy)
+    if capped is not None and not best[2]:
+        capped.append(True)
     return list(best[1])

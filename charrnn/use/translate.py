@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from charrnn.tasks import seq2seq
+from charrnn.engine import schema
 from charrnn.engine.checkpoint import load_checkpoint
 from charrnn.errors import UsageError
-from charrnn.options import check
+from charrnn.options import MAX_OUTPUT, check
 from charrnn.data.pairs import check_known, read_pairs
 from charrnn.data.vocab import display
 from charrnn.engine.trained import load_trained
@@ -31,7 +32,7 @@ TASK = "seq2seq"
 
 def is_seq2seq(path) -> bool:
     """Whether the checkpoint at `path` holds a seq2seq model (reads the metadata only)."""
-    return load_checkpoint(path)[1].get("task") == TASK
+    return load_checkpoint(path, weights=False)[1].get("task") == TASK
 
 
 def load_seq2seq(path):
@@ -40,8 +41,10 @@ def load_seq2seq(path):
 
 
 def default_max_len(m) -> int:
-    """Outputs are cut at twice the longest training target + 10 characters (--max-len overrides)."""
-    return 2 * int((m.meta.get("seq2seq") or {}).get("max_target_len") or 50) + 10
+    """Outputs are cut at twice the longest training target + 10 characters (--max-len overrides):
+    max_target_len is checked to be 1..schema.MAX_TARGET_LEN when the checkpoint is loaded, and the
+    cap is at most options.MAX_OUTPUT."""
+    return min(2 * int((m.meta.get("seq2seq") or {}).get("max_target_len") or 50) + 10, MAX_OUTPUT)
 
 
 def check_decoding(beam: int | None, max_len: int | None, temperature: float) -> None:
@@ -54,13 +57,15 @@ def check_decoding(beam: int | None, max_len: int | None, temperature: float) ->
 
 
 def translate(m, sources: list[str], beam: int | None = None, max_len: int | None = None,
-              temperature: float = 0.0, rng: np.random.Generator | None = None) -> list[str]:
-    """Outputs for a list of source strings: greedy (default), beam search, or sampled (temperature > 0)."""
+              temperature: float = 0.0, rng: np.random.Generator | None = None,
+              capped: list | None = None) -> list[str]:
+    """Outputs for a list of source strings: greedy (default), beam search, or sampled (temperature > 0).
+    capped: gets the positions of the outputs cut at the cap (max_len characters without END)."""
     check_decoding(beam, max_len, temperature)
     check_known(m.tokens, [(s, "") for s in sources], "the input", "inputs")
     rng = rng if rng is not None else np.random.default_rng()
     outputs = decode_all(m.params, m.cfg, m.tokens, [m.tokens.encode(s) for s in sources],
-                         max_len or default_max_len(m), beam, temperature, rng)
+                         max_len or default_max_len(m), beam, temperature, rng, capped=capped)
     return [m.tokens.decode(ids + [m.tokens.end]) for ids in outputs]
 
 
