@@ -248,8 +248,9 @@ class Seq2SeqTask(Task):
         if streams != 1:
             raise UsageError("--streams does not apply to a seq2seq model",
                              hint="leave --streams out (each pair is decoded on its own)")
+        report = None if progress is None else (lambda done, total: progress("score", done, total))
         with blas_threads(1 if threads in (AUTO, None) else threads):
-            return evaluate_pairs_file(trained, path, encoding_errors)
+            return evaluate_pairs_file(trained, path, encoding_errors, progress=report)
 
     def predict(self, trained, lines, beam=None, max_len=None, temperature=0.0, seed=None, capped=None):
         from charrnn.use.translate import translate

@@ -70,19 +70,20 @@ def translate(m, sources: list[str], beam: int | None = None, max_len: int | Non
 
 
 def evaluate_pairs(m, pairs, beam: int | None = None, max_len: int | None = None,
-                   path="the pairs file") -> PairScores:
+                   path="the pairs file", progress=None) -> PairScores:
     check_decoding(beam, max_len, 0.0)
     if not pairs:
         raise UsageError(f"{path} holds no pairs to evaluate", hint="give at least one (source, target) pair")
     check_known(m.tokens, pairs, path)
-    return score_pairs(m.params, m.cfg, m.tokens, pairs, max_len or default_max_len(m), beam)
+    return score_pairs(m.params, m.cfg, m.tokens, pairs, max_len or default_max_len(m), beam, progress=progress)
 
 
 def evaluate_pairs_file(m, path, encoding_errors: str = "strict", beam: int | None = None,
-                        max_len: int | None = None) -> PairScores:
-    """`charrnn evaluate` with a seq2seq model: every pair of a pairs file counts."""
+                        max_len: int | None = None, progress=None) -> PairScores:
+    """`charrnn evaluate` with a seq2seq model: every pair of a pairs file counts; progress(done,
+    total) (optional) is called as the pairs are decoded."""
     pairs, _ = read_pairs(path, skip_bad_lines=None, encoding_errors=encoding_errors)
-    return evaluate_pairs(m, pairs, beam, max_len, path=path)
+    return evaluate_pairs(m, pairs, beam, max_len, path=path, progress=progress)
 
 
 def info_dict(m) -> dict:
