@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from charrnn.errors import UsageError
-from charrnn.nn import cells, kernels
+from charrnn.nn import cells, kernels, optim
 from helpers import TRAIN, assert_clean_error, invoke, numeric_grad, rel_error
 
 needs_numba = pytest.mark.skipif(not kernels.numba_available(),
@@ -108,8 +108,38 @@ def test_select_swaps_the_registry_and_back():
     assert kernels.select("auto") == "fused" == kernels.active()
     assert cells.CELLS["lstm"].forward is fused().lstm_forward
     assert kernels.describe().startswith("fused (numba")
+    assert optim._adam_kernel is fused().adam_update
     assert kernels.select("numpy") == "numpy"
     assert cells.CELLS["lstm"].forward is cells.lstm_forward and cells.CELLS["gru"].backward is cells.gru_backward
+    assert optim._adam_kernel is None
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_adam_equals_the_numpy_passes_bit_for_bit(dtype, monkeypatch):
+    """Adam's one compiled pass against its 13 NumPy passes: 30 steps of random gradients (with
+    huge, tiny and zero entries) give the same parameters and moments, to the last bit."""
+    rng = np.random.default_rng(3)
+    shapes = {"Wx": (7, 20), "Wh": (5, 20), "b": (20,)}
+    p0 = {k: rng.normal(0, 1, s).astype(dtype) for k, s in shapes.items()}
+    grads = []
+    for _ in range(30):
+        g = {k: (rng.normal(0, 1, s) * 10.0 ** rng.integers(-6, 4, s)).astype(dtype) for k, s in shapes.items()}
+        g["b"][:3] = 0
+        grads.append(g)
+    runs = []
+    for kernel in (None, fused().adam_update):
+        monkeypatch.setattr(optim, "_adam_kernel", kernel)
+        opt, p = optim.Adam(), {k: v.copy() for k, v in p0.items()}
+        for t, g in enumerate(grads):
+            opt.step(p, {k: v.copy() for k, v in g.items()}, lr=2e-3 * (1 + t % 3))
+        runs.append((p, opt.state_dict()))
+    (p_ref, s_ref), (p_fused, s_fused) = runs
+    for k in p_ref:
+        assert p_fused[k].dtype == dtype and np.array_equal(p_fused[k], p_ref[k]), k
+    assert s_ref.keys() == s_fused.keys()
+    for k in s_ref:
+        assert np.array_equal(s_fused[k], s_ref[k]), k
 
 
 def test_without_numba_auto_falls_back_and_fused_is_a_clean_error(monkeypatch, env):

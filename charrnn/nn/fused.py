@@ -362,3 +362,23 @@ def gru_point_h(a, g, h):
         x = _tanh(g[0, j] + a[0, 2 * H + j])
         g[0, j] = x
         h[0, j] = h[0, j] + (one + a[0, H + j]) * (x - h[0, j]) * half
+
+
+# ----------------------------------------------------------------------------- Adam (one pass)
+# charrnn.nn.optim.Adam's update is 13 NumPy passes over p, g, m, v and a temporary: at 2x512
+# (3.4 M parameters, 68 MB of arrays, more than the caches) about 40 ms of a 290 ms step. This is
+# the same arithmetic, in the same order and dtype, in one pass. No fastmath: without it LLVM
+# keeps every rounding (no fused multiply-adds, true division and sqrt), so the result is the
+# NumPy passes' bit for bit, and a run may switch paths on resume without a difference.
+@njit(cache=True, nogil=True, error_model="numpy")
+def adam_update(p, g, m, v, b1, c1, b2, c2, root, eps, step):
+    """p, g, m, v flat (N,) of one dtype; the scalars in that dtype: b1, c1 = 1 - b1, b2,
+    c2 = 1 - b2, root = sqrt(1 - b2^t), step = lr / (1 - b1^t). In place:
+    m = b1 m + c1 g;  v = b2 v + c2 g^2;  p -= (m / (sqrt(v) / root + eps)) * step."""
+    for k in range(p.shape[0]):
+        gk = g[k]
+        mk = m[k] * b1 + gk * c1
+        vk = v[k] * b2 + (gk * gk) * c2
+        m[k] = mk
+        v[k] = vk
+        p[k] = p[k] - (mk / (math.sqrt(vk) / root + eps)) * step

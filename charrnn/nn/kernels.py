@@ -5,7 +5,8 @@
     select("fused")    -> "fused", or a UsageError saying how to get numba
     active()           -> the path in use now; describe() a line for `info` and the summary
 
-The choice is one per process (charrnn.nn.cells.CELLS[...].forward/backward are swapped), made
+The choice is one per process (charrnn.nn.cells.CELLS[...].forward/backward are swapped, and
+Adam's update: charrnn.nn.optim.use_adam_kernel), made
 by the command at its start (`--kernels`); the library's default is the NumPy path until
 something selects. Both paths keep the same cache layout, so traces and inspect-* work on either.
 
@@ -24,7 +25,7 @@ import sys
 import threading
 
 from charrnn.errors import UsageError
-from charrnn.nn import cells
+from charrnn.nn import cells, optim
 
 CHOICES = ("auto", "numpy", "fused")
 # `charrnn sample` under auto: fused only from this many characters. The fused one-stream step
@@ -87,9 +88,11 @@ def select(kind: str = "auto") -> str:
         for name in FUSED_CELLS:
             c = cells.CELLS[name]
             c.forward, c.backward = getattr(fused, f"{name}_forward"), getattr(fused, f"{name}_backward")
+        optim.use_adam_kernel(fused.adam_update)
     else:
         for name, (f, b) in _reference.items():
             cells.CELLS[name].forward, cells.CELLS[name].backward = f, b
+        optim.use_adam_kernel(None)
     _active = kind
     return kind
 
@@ -106,6 +109,7 @@ def warm_up(cell: str, dtype) -> None:
     state = tuple(np.zeros((1, 1), dtype) for _ in range(c.n_state))
     hs, _, cache = c.forward(p, np.zeros((1, 1), np.int64), state)
     c.backward(np.zeros_like(hs), state, cache)
+    optim.Adam().step({"w": np.zeros(1, dtype)}, {"w": np.zeros(1, dtype)}, 1e-3)  # its compiled update too
 
 
 def prefetch(cell: str, dtype) -> None:

@@ -103,6 +103,16 @@ class SGD(Optimizer):
         p += v
 
 
+# Adam's update as one compiled pass (charrnn.nn.fused.adam_update, the same arithmetic bit for
+# bit), set by charrnn.nn.kernels.select when the fused path is chosen; None: the NumPy passes.
+_adam_kernel = None
+
+
+def use_adam_kernel(kernel) -> None:
+    global _adam_kernel
+    _adam_kernel = kernel
+
+
 class Adam(Optimizer):
     """Kingma & Ba 2015: m, v running moments of g and g^2, bias-corrected; p -= lr * m^ / (sqrt(v^) + eps)."""
 
@@ -115,6 +125,12 @@ class Adam(Optimizer):
 
     def update(self, name, p, g, lr):
         m, v = self._slot("m", name, p), self._slot("v", name, p)
+        if _adam_kernel is not None and p.flags.c_contiguous and g.flags.c_contiguous and g.dtype == p.dtype:
+            f = p.dtype.type
+            _adam_kernel(p.reshape(-1), g.reshape(-1), m.reshape(-1), v.reshape(-1), f(self.beta1), f(1 - self.beta1),
+                         f(self.beta2), f(1 - self.beta2), f(math.sqrt(1 - self.beta2 ** self.t)), f(self.eps),
+                         f(lr / (1 - self.beta1 ** self.t)))
+            return
         u = self._scratch.get(name)  # one reused temporary per parameter (not state): no allocations
         if u is None or u.shape != p.shape or u.dtype != p.dtype:
             u = self._scratch[name] = np.empty_like(p)
