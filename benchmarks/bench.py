@@ -3,6 +3,7 @@
     python benchmarks/bench.py --corpus data/python-stdlib.txt            # make bench
     ../torchvenv/bin/python benchmarks/bench.py --quick                   # a 2-minute look, with PyTorch
     python benchmarks/bench.py --val-race --corpus ../shared/data/tinyshakespeare.txt
+    python benchmarks/bench.py --best-race --race-corpus ../shared/data/tinyshakespeare.txt
     python benchmarks/bench.py --threads-race      # 1 thread, N threads, auto; quiet and with a CPU hog
 
 Every measurement runs in a fresh child process (benchmarks/workers.py) so that the peak RSS is
@@ -65,6 +66,10 @@ def parse_args(argv=None):
                     help="the race's text (default: tiny-shakespeare; e.g. data/python-stdlib.txt for the second race)")
     ap.add_argument("--race-without-earlier", action="store_true",
                     help="race charrnn's defaults and PyTorch only (not charrnn with the earlier defaults too)")
+    ap.add_argument("--best-race", action="store_true",
+                    help="instead: `charrnn train CORPUS --time S` as a user types it, scored by the best.npz it holds, "
+                         "against ../shared/bench/torch_peer.py --seconds S --best-every 30 (its best val loss); "
+                         "--rounds alternating rounds")
     ap.add_argument("--threads-race", action="store_true",
                     help="instead: charrnn training (LSTM, first --hidden) at 1 thread, all cores and --threads auto, "
                          "on the machine as it is and with a CPU hog on one core; --threads-seconds each, --rounds rounds")
@@ -204,6 +209,60 @@ def race(a) -> str:
     return "\n".join(lines)
 
 
+def best_race(a) -> str:
+    """Issue 26's race: what each user holds after the same wall-clock budget. charrnn is the
+    `charrnn train` command with its defaults (its validation every 500 steps picks best.npz); the
+    peer scores the validation split every 30 s of its budget and keeps the best. Both score the
+    last 10 % of the text with 50 streams, state carried across chunks. Alternating, medians."""
+    import tempfile
+    corpus = a.race_corpus or a.corpus
+    peer = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench", "torch_peer.py"))
+    if not a.torch or not os.path.exists(peer):
+        raise SystemExit("error: --best-race needs PyTorch (--torch-python) and ../shared/bench/torch_peer.py")
+    secs = a.race_seconds
+    rows = {"charrnn": [], "PyTorch": []}
+    for rnd in range(a.rounds):
+        for side in (("charrnn", "PyTorch") if rnd % 2 == 0 else ("PyTorch", "charrnn")):
+            print(f"  best race round {rnd + 1}: {side} training {secs:.0f} s ...", file=sys.stderr)
+            if side == "charrnn":
+                with tempfile.TemporaryDirectory() as out:
+                    cmd = [sys.executable, "-m", "charrnn", "train", corpus, "--time", f"{secs:g}s", "--out", out, "--quiet"]
+                    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+                    if r.returncode != 0:
+                        raise SystemExit(f"error: {' '.join(cmd)} failed:\n{r.stderr.strip()[-2000:]}")
+                    recs = [json.loads(line) for line in open(os.path.join(out, "metrics.jsonl"), encoding="utf-8")]
+                evals = [x for x in recs if x.get("val_loss") is not None]
+                rows[side].append({"best": min(x["val_loss"] for x in evals), "last": evals[-1]["val_loss"],
+                                   "steps": evals[-1]["step"], "evals": len(evals)})
+            else:
+                cmd = [a.torch, peer, corpus, "--seconds", f"{secs:g}", "--best-every", "30", "--batch", str(a.batch),
+                       "--seq", str(a.seq)]
+                r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if r.returncode != 0:
+                    raise SystemExit(f"error: {' '.join(cmd)} failed:\n{r.stderr.strip()[-2000:]}")
+                j = json.loads(r.stdout.strip().splitlines()[-1])
+                rows[side].append({"best": j["best_val_loss"], "last": j["val_loss"], "steps": j["steps"],
+                                   "evals": int(secs // 30) + 1})
+            print(f"    {side}: best val {rows[side][-1]['best']:.4f}", file=sys.stderr)
+    lines = [f"Best-held race: {secs:.0f} s of training each on {os.path.basename(corpus)}, validation loss "
+             f"(nats/char, the last 10 %) of the best weights each holds; {a.rounds} alternating round(s).", "",
+             "| impl | command | best val loss per round | median | last weights, median | steps, median |",
+             "|---|---|---|---|---|---|",
+             ]
+    how = {"charrnn": f"`charrnn train {os.path.basename(corpus)} --time {secs:g}s` (best.npz)",
+           "PyTorch": f"`torch_peer.py --seconds {secs:g} --best-every 30 --batch {a.batch}` (best_val_loss)"}
+    med = {}
+    for side, rs in rows.items():
+        med[side] = statistics.median(r["best"] for r in rs)
+        per_round = " ".join(f"{r['best']:.4f}" for r in rs)
+        lines.append(f"| {side} | {how[side]} | {per_round} "
+                     f"| **{med[side]:.4f}** | {statistics.median(r['last'] for r in rs):.4f} "
+                     f"| {statistics.median(r['steps'] for r in rs):,.0f} |")
+    lines += ["", f"charrnn - PyTorch, medians: {med['charrnn'] - med['PyTorch']:+.4f} nats/char "
+                  f"({'charrnn ahead' if med['charrnn'] < med['PyTorch'] else 'PyTorch ahead'})."]
+    return "\n".join(lines)
+
+
 class Hog:
     """A busy loop in a child process, pinned to the last core where the OS allows: one core's load."""
 
@@ -265,7 +324,9 @@ def main(argv=None) -> int:
     desc = (f"{started}; {m['cpu']}, {m['cores']} cores; Python {m['python']}, NumPy {m['numpy']} ({m['blas']})"
             + (f", PyTorch {m['torch']} ({m['torch_threads']} threads)" if "torch" in m else ", PyTorch absent"))
     print(f"machine: {desc}", file=sys.stderr)
-    if a.val_race:
+    if a.best_race:
+        text = best_race(a)
+    elif a.val_race:
         text = race(a)
     elif a.threads_race:
         text = threads_race(a)
@@ -277,7 +338,7 @@ def main(argv=None) -> int:
         text += f"\n\ncharrnn kernels: {a.kernels_ran or a.kernels} (--kernels {a.kernels})"
     print(text)
     if a.out:
-        write_out(a.out, "race" if a.val_race else "threads" if a.threads_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
+        write_out(a.out, "best-race" if a.best_race else "race" if a.val_race else "threads" if a.threads_race else "bench", f"Command: `{' '.join([os.path.relpath(sys.executable), 'benchmarks/bench.py'] + sys.argv[1:])}`\n\n"
                          f"Machine: {desc}\n\n{text}\n")
     return 0
 

@@ -18,6 +18,16 @@ instead of 12 x 3 (it misses interactions that the first stage does not cover).
     --lrs 1e-3,4e-3              learning rates besides the default 2e-3 (staged only)
     --lr-decays 0.9              lr x this after every epoch, besides 1 (none) (staged only)
 
+With `--design batch` (issue 26) the factor is the batch size, from today's defaults (fb0-zero-s1,
+lr 4e-3 at batch 50), each run judged by what a user holds after a fixed wall-clock budget:
+
+    --batches 50,100,200         the batch sizes (each new size is its own setting)
+    --budget 120                 every run is `charrnn train --time 120s` (not a step count)
+
+Each batch B > 50 first tries two learning rates with the first seed only: the same 4e-3, and
+4e-3 x sqrt(B / 50) (the square-root rule for Adam); the better of the two then runs the other
+seeds. The loss is the run's best validation loss (what best.npz holds when it stops).
+
 Phase 2 trains the two best settings (lowest mean best validation loss over the seeds) for
 --long-steps steps (20,000) with --long-seeds (2) seeds. Every run is the `charrnn` command itself,
 in its own process and output directory (the table shows the exact command), so the experiment
@@ -40,6 +50,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import shlex
 import statistics
@@ -53,6 +64,9 @@ DEFAULT_LR = 2e-3  # charrnn's --lr default when the experiment began (a setting
 FORGET_BIASES = (0.0, 1.0)
 BIAS_INITS = ("zero", "uniform")
 INIT_SCALES = (0.5, 1.0, 2.0)
+DEFAULT_BATCH = 50
+# --design batch starts from the defaults that the staged experiment chose (docs/init-experiment)
+BATCH_BASE = {"forget_bias": 0.0, "bias_init": "zero", "init_scale": 1.0, "lr": 4e-3, "lr_decay": 1.0}
 
 
 def settings(a) -> list[dict]:
@@ -67,6 +81,8 @@ def name(setting: dict) -> str:
         n += f"-lr{setting['lr']:g}"
     if setting.get("lr_decay", 1.0) != 1.0:
         n += f"-d{setting['lr_decay']:g}"
+    if setting.get("batch", DEFAULT_BATCH) != DEFAULT_BATCH:
+        n += f"-b{setting['batch']}"
     return n
 
 
@@ -82,7 +98,9 @@ def command(a, corpus: str, out: str, setting: dict, seed: int, extra: list[str]
     """The `charrnn train` command line of one run (the default run but for the options named)."""
     return [a.python, "-m", "charrnn", "train", corpus, "--out", out, "--overwrite", "--quiet",
             "--seed", str(seed), "--forget-bias", f"{setting['forget_bias']:g}", "--bias-init", setting["bias_init"],
-            "--init-scale", f"{setting['init_scale']:g}", *schedule_args(setting), "--threads", a.threads, *shlex.split(a.train_args), *extra]
+            "--init-scale", f"{setting['init_scale']:g}", *schedule_args(setting),
+            "--batch", str(setting.get("batch", DEFAULT_BATCH)), *(["--time", f"{a.budget:g}s"] if a.budget else []),
+            "--threads", a.threads, *shlex.split(a.train_args), *extra]
 
 
 def run_one(a, corpus: str, phase: str, setting: dict, seed: int, extra: list[str]) -> dict:
@@ -110,6 +128,30 @@ def run_one(a, corpus: str, phase: str, setting: dict, seed: int, extra: list[st
     return result
 
 
+def rescore(a, corpus: str, results: list[dict]) -> None:
+    """--rescore: each run's best.npz scored by `charrnn evaluate` on the validation text (the
+    corpus's last 10 %) as ONE stream, into result["rescored"]. A run's own validation reads the
+    split as `--batch` streams, each starting from a zero state, so its loss grows with the batch
+    (200 streams of 555 characters pay 200 warm-ups): this puts every batch size on one footing."""
+    text = open(corpus, encoding="utf-8").read()
+    val = os.path.join(a.out, "val.txt")
+    with open(val, "w", encoding="utf-8") as f:
+        f.write(text[len(text) - int(round(len(text) * 0.1)):])
+    for r in results:
+        out = os.path.join(a.out, "runs", r["phase"], f"{r['name']}-seed{r['seed']}")
+        if r.get("rescored") is not None or not os.path.exists(os.path.join(out, "best.npz")):
+            continue
+        cmd = [a.python, "-m", "charrnn", "evaluate", os.path.join(out, "best.npz"), val, "--json", "--threads", a.threads]
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+        if p.returncode != 0:
+            raise SystemExit(f"error: rescoring failed ({' '.join(cmd)}):\n{p.stderr.strip()[-2000:]}")
+        r["rescored"] = json.loads(p.stdout)["nats_per_char"]
+        with open(os.path.join(out, "result.json"), "w", encoding="utf-8") as f:
+            json.dump(r, f)
+        print(f"  rescored {r['name']} seed {r['seed']}: {r['rescored']:.4f} (own validation {r['best_val_loss']:.4f})",
+              file=sys.stderr)
+
+
 def run_all(a, corpus, phase, jobs: list[tuple[dict, int]], extra) -> list[dict]:
     with ThreadPoolExecutor(max_workers=a.jobs) as pool:  # each run is its own process
         return list(pool.map(lambda job: run_one(a, corpus, phase, job[0], job[1], extra), jobs))
@@ -132,6 +174,18 @@ def staged(a, corpus, seeds) -> list[dict]:
         print(f"stage {key}: around {name(best)}", file=sys.stderr)
         more = [dict(best, **{key: v}) for v in values]
         results += run_all(a, corpus, "default", [(s, seed) for s in more for seed in seeds], [])
+    return results
+
+
+def batch_design(a, corpus, seeds) -> list[dict]:
+    """Issue 26: the batch sizes, each at its better learning rate of two (first seed), then all seeds."""
+    results = []
+    for b in a.batches:
+        lrs = [BATCH_BASE["lr"]] + ([round(BATCH_BASE["lr"] * math.sqrt(b / DEFAULT_BATCH), 6)] if b != DEFAULT_BATCH else [])
+        probe = run_all(a, corpus, "default", [(dict(BATCH_BASE, batch=b, lr=lr), seeds[0]) for lr in lrs], [])
+        chosen = min(probe, key=lambda r: r["best_val_loss"])["setting"]
+        print(f"batch {b}: lr {chosen['lr']:g} (of {', '.join(f'{x:g}' for x in lrs)})", file=sys.stderr)
+        results += probe + run_all(a, corpus, "default", [(chosen, seed) for seed in seeds[1:]], [])
     return results
 
 
@@ -158,22 +212,25 @@ def summarise(results: list[dict]) -> list[dict]:
         by.setdefault(r["name"], []).append(r)
     rows = []
     for n, rs in by.items():
-        losses = [r["best_val_loss"] for r in rs]
-        rows.append({"name": n, "setting": rs[0]["setting"], "mean": statistics.fmean(losses),
+        own = [r["best_val_loss"] for r in rs]
+        rescored = all(r.get("rescored") is not None for r in rs)
+        losses = [r["rescored"] for r in rs] if rescored else own
+        rows.append({"name": n, "setting": rs[0]["setting"], "mean": statistics.fmean(losses), "rescored": rescored,
+                     "own_mean": statistics.fmean(own),
                      "std": statistics.stdev(losses) if len(losses) > 1 else 0.0, "n": len(losses),
                      "losses": losses, "steps": rs[0]["steps"]})
     return sorted(rows, key=lambda row: row["mean"])
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| setting | forget bias | biases | init scale | lr | lr decay / epoch | seeds | best val loss, mean | std | per seed | steps |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| setting | forget bias | biases | init scale | lr | lr decay / epoch | batch | seeds | best val loss, mean | std | per seed | own validation, mean | steps |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         s = r["setting"]
         lines.append(f"| {r['name']} | {s['forget_bias']:g} | {s['bias_init']} | {s['init_scale']:g} "
-                     f"| {s.get('lr', DEFAULT_LR):g} | {s.get('lr_decay', 1.0):g} | {r['n']} "
-                     f"| {r['mean']:.4f} | {r['std']:.4f} | {', '.join(f'{x:.4f}' for x in r['losses'])} "
-                     f"| {r['steps']:,} |")
+                     f"| {s.get('lr', DEFAULT_LR):g} | {s.get('lr_decay', 1.0):g} | {s.get('batch', DEFAULT_BATCH)} | {r['n']} "
+                     f"| {r['mean']:.4f}{'' if r['rescored'] else ' (own)'} | {r['std']:.4f} "
+                     f"| {', '.join(f'{x:.4f}' for x in r['losses'])} | {r['own_mean']:.4f} | {r['steps']:,} |")
     return "\n".join(lines)
 
 
@@ -205,8 +262,12 @@ def main(argv=None) -> int:
     ap.add_argument("--forget-biases", default=",".join(f"{x:g}" for x in FORGET_BIASES))
     ap.add_argument("--bias-inits", default=",".join(BIAS_INITS))
     ap.add_argument("--init-scales", default=",".join(f"{x:g}" for x in INIT_SCALES))
-    ap.add_argument("--design", choices=("full", "staged"), default="full",
-                    help="full product of the factors, or one factor at a time (see above)")
+    ap.add_argument("--design", choices=("full", "staged", "batch"), default="full",
+                    help="full product of the factors, one factor at a time, or the batch sizes (see above)")
+    ap.add_argument("--batches", default="50,100,200", help="batch: the batch sizes")
+    ap.add_argument("--rescore", action="store_true",
+                    help="score every best.npz with `charrnn evaluate` on the validation text as one stream (see rescore)")
+    ap.add_argument("--budget", type=float, default=0, help="seconds of `charrnn train --time` per run (0: the default run's 10 epochs)")
     ap.add_argument("--lrs", default="", help="staged: learning rates to try besides 2e-3, e.g. 1e-3,4e-3")
     ap.add_argument("--lr-decays", default="", help="staged: per-epoch lr decays to try besides 1, e.g. 0.9")
     ap.add_argument("--long-settings", default="",
@@ -233,11 +294,16 @@ def main(argv=None) -> int:
     a.out = os.path.abspath(a.out)
     os.makedirs(a.out, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M")
+    a.batches = [int(x) for x in a.batches.split(",")]
     if a.design == "staged":
         short = staged(a, corpus, seeds)
+    elif a.design == "batch":
+        short = batch_design(a, corpus, seeds)
     else:
         short = run_all(a, corpus, "default", [(s, seed) for s in settings(a) for seed in seeds], [])
     short = merge_finished(short, os.path.join(a.out, "runs", "default"))
+    if a.rescore:
+        rescore(a, corpus, short)
     short_rows = summarise(short)
     long, long_rows = [], []
     if not a.skip_long and len(short_rows) >= 2:
@@ -256,11 +322,15 @@ def main(argv=None) -> int:
     for path in (a.out, corpus):  # as typed from the repository root
         example = example.replace(path, os.path.relpath(path, ROOT))
     md = "\n".join([
-        f"# LSTM initialisation experiment ({started})", "",
+        f"# LSTM {'batch-size' if a.design == 'batch' else 'initialisation'} experiment ({started})", "",
         f"Command: `{me}`", "",
-        f"Each run is `charrnn train` with the default settings but for the initialisation, e.g. `{example}`;",
-        "the loss is the best validation loss (nats/char) over the run's evaluations.", "",
-        f"## The default run ({len(seeds)} seed(s) per setting), best first", "", table(short_rows), "",
+        f"Each run is `charrnn train` with the default settings but for the options named, e.g. `{example}`;",
+        "the loss is the best validation loss (nats/char) over the run's evaluations (what best.npz holds)"
+        + (": best.npz scored again by `charrnn evaluate` on the validation text as one stream (see `rescore`; "
+           "the run's own figure, with --batch streams, is the column 'own validation')." if a.rescore else "."), "",
+        f"## {f'{a.budget:g} s of training' if a.budget else 'The default run'} ({len(seeds)} seed(s) per setting"
+        f"{'; the second learning rate of each batch: the first seed only' if a.design == 'batch' else ''}), best first", "",
+        table(short_rows), "",
         *([f"## The two best over {a.long_steps:,} steps", "", table(long_rows), ""] if long_rows else []),
         "## Suggestion", "", suggestion(short_rows, long_rows), ""])
     with open(os.path.join(a.out, "results.md"), "w", encoding="utf-8") as f:
