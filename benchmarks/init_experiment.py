@@ -134,7 +134,7 @@ def rescore(a, corpus: str, results: list[dict]) -> None:
     split as `--batch` streams, each starting from a zero state, so its loss grows with the batch
     (200 streams of 555 characters pay 200 warm-ups): this puts every batch size on one footing."""
     text = open(corpus, encoding="utf-8").read()
-    val = os.path.join(a.out, "val.txt")
+    val = os.path.join(a.out, "runs", "val.txt")  # (runs/ is not committed)
     with open(val, "w", encoding="utf-8") as f:
         f.write(text[len(text) - int(round(len(text) * 0.1)):])
     for r in results:
