@@ -234,6 +234,24 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def batch_suggestion(rows: list[dict]) -> str:
+    """--design batch: the default batch stays unless another wins by more than the seed noise
+    (twice the larger standard deviation of the two), over 3 seeds or more."""
+    full = [r for r in rows if r["n"] >= 3]
+    base = next((r for r in full if r["setting"].get("batch", DEFAULT_BATCH) == DEFAULT_BATCH), None)
+    if base is None or not full:
+        return "No batch-50 setting with 3 seeds: no suggestion."
+    best = full[0]
+    if best is base:
+        return f"Keep batch {DEFAULT_BATCH} ({base['name']}): it has the lowest mean ({base['mean']:.4f})."
+    noise = 2 * max(best["std"], base["std"], 1e-9)
+    gain = base["mean"] - best["mean"]
+    if gain > noise:
+        return f"{best['name']} wins clearly: {best['mean']:.4f} against {base['mean']:.4f} (by {gain:.4f} > {noise:.4f}, twice the seed noise)."
+    return (f"Keep batch {DEFAULT_BATCH}: {best['name']} leads by {gain:.4f} nats/char, within the seed noise "
+            f"({noise:.4f}, twice the larger standard deviation).")
+
+
 def suggestion(short: list[dict], long: list[dict]) -> str:
     """The issue's rule: the winner at the default length, unless it loses at the long horizon
     by more than the seed noise (here: more than twice the larger of the two standard deviations)."""
@@ -332,7 +350,7 @@ def main(argv=None) -> int:
         f"{'; the second learning rate of each batch: the first seed only' if a.design == 'batch' else ''}), best first", "",
         table(short_rows), "",
         *([f"## The two best over {a.long_steps:,} steps", "", table(long_rows), ""] if long_rows else []),
-        "## Suggestion", "", suggestion(short_rows, long_rows), ""])
+        "## Suggestion", "", batch_suggestion(short_rows) if a.design == "batch" else suggestion(short_rows, long_rows), ""])
     with open(os.path.join(a.out, "results.md"), "w", encoding="utf-8") as f:
         f.write(md)
     with open(os.path.join(a.out, "results.json"), "w", encoding="utf-8") as f:
