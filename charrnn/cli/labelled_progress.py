@@ -8,6 +8,7 @@ import sys
 import time
 
 from charrnn.cli.train_progress import Seq2SeqReporter, printable
+from charrnn.nn import kernels
 
 
 def labelled_best(result) -> str:
@@ -23,42 +24,28 @@ class LabelledReporter(Seq2SeqReporter):
     def summary(self, run, warnings) -> None:
         t, c = run.tcfg, run.cfg
         unit = "label" if run.kind == "classify" else "tag"
-        if not self.quiet:
-            n_params = sum(int(v.size) for v in run.params.values())
-            reader = ("bidirectional " if run.lcfg.bidirectional else "") + f"{c.layers} x {c.hidden} {c.cell.upper()}"
-            head = f"; {run.lcfg.pool} of the outputs" if run.kind == "classify" else "; every step"
-            for k, v in (("lines", f"{run.corpus['path']} ({len(run.train_lines):,} train / {len(run.val_lines):,} val)"),
-                         ("vocabulary", f"{run.vocab.size} characters, {run.labels.size} {unit}s: "
-                                        + ", ".join(printable(s) for s in run.labels.names[:12])
-                                        + (" ..." if run.labels.size > 12 else "")),
-                         ("model", f"{reader}{head}, {c.dtype}, {n_params:,} parameters"),
-                         ("batches", f"{t.batch} lines of similar length; {len(run.epoch_batches()):,} per epoch"),
-                         ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"
-                                       + (", balanced class weights" if run.weights is not None else "")),
-                         ("stop", self._stop(t, run.eval_every))):
-                print(f"{k:<16}{v}", file=sys.stderr)
-            if run.step:
-                print(f"{'resuming':<16}step {run.step:,}, epoch {run.epoch}", file=sys.stderr)
-        for w in warnings:
-            print(f"warning: {w}", file=sys.stderr)
+        n_params = sum(int(v.size) for v in run.params.values())
+        reader = ("bidirectional " if run.lcfg.bidirectional else "") + f"{c.layers} x {c.hidden} {c.cell.upper()}"
+        head = f"; {run.lcfg.pool} of the outputs" if run.kind == "classify" else "; every step"
+        self._summary(run, warnings, [
+            ("lines", f"{run.corpus['path']} ({len(run.train_lines):,} train / {len(run.val_lines):,} val)"),
+            ("vocabulary", f"{run.vocab.size} characters, {run.labels.size} {unit}s: "
+                           + ", ".join(printable(s) for s in run.labels.names[:12]) + (" ..." if run.labels.size > 12 else "")),
+            ("model", f"{reader}{head}, {c.dtype}, {n_params:,} parameters"),
+            ("batches", f"{t.batch} lines of similar length; {len(run.epoch_batches()):,} per epoch"),
+            ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"
+                          + (", balanced class weights" if run.weights is not None else "")),
+            ("kernels", kernels.describe()),
+            ("stop", self._stop(t, run.eval_every))])
 
-    def start(self, run) -> None:
-        from tqdm import tqdm
+    def _batches_per_epoch(self, run) -> int:
+        return len(run.epoch_batches())
 
-        t, n = run.tcfg, len(run.epoch_batches())
-        totals = [v for v in (t.max_steps, None if t.epochs is None else int(t.epochs * n + 0.999)) if v is not None]
-        self.bar = tqdm(total=min(totals) if totals else None, initial=run.step, unit="step", file=sys.stderr,
-                        dynamic_ncols=True, disable=self.quiet or None, leave=False)
-
-    def step(self, run, record) -> None:
-        if self.bar is None or self.bar.disable:
-            return
-        self.bar.update(record["step"] - self.bar.n)
-        if record["step"] % 5 == 0:
-            post = {"loss": f"{record['train_loss']:.3f}", "chars/s": f"{record['chars_per_s']:,.0f}"}
-            if self.val is not None:
-                post["val acc"] = f"{self.val:.1%}"
-            self.bar.set_postfix(post, refresh=False)
+    def _postfix(self, record) -> dict:
+        post = {"loss": f"{record['train_loss']:.3f}", "chars/s": f"{record['chars_per_s']:,.0f}"}
+        if self.val is not None:
+            post["val acc"] = f"{self.val:.1%}"
+        return post
 
     def validating(self, run, done: int, total: int) -> None:
         super(Seq2SeqReporter, self).validating(run, done, total)

@@ -202,23 +202,27 @@ class Seq2SeqReporter(ConsoleReporter):
         from charrnn.tasks import seq2seq
 
         t, c = run.tcfg, run.cfg
+        self._summary(run, warnings, [
+            ("pairs", f"{run.corpus['path']} ({len(run.train_pairs):,} train / {len(run.val_pairs):,} val)"),
+            ("vocabulary", f"{run.tokens.V} characters + END, START, PAD"),
+            ("model", f"{c.layers} x {c.hidden} {c.cell.upper()} encoder and decoder, {c.dtype}, "
+                      f"{seq2seq.n_params(c):,} parameters"),
+            ("batches", f"{t.batch} pairs; {run.n_batches:,} per epoch"),
+            ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
+            ("kernels", kernels.describe()),
+            ("teacher forcing", f"{run.scfg.teacher_forcing:g}" + (
+                f", falling to 0 over {run.scfg.teacher_forcing_decay:,} steps" if run.scfg.teacher_forcing_decay else "")),
+            ("stop", self._stop(t, run.eval_every))])
+
+    def _summary(self, run, warnings, rows) -> None:
+        """The summary's rows (not with --quiet), where a resumed run starts, and the warnings."""
+        from charrnn.cli.app import warn
+
         if not self.quiet:
-            for k, v in (("pairs", f"{run.corpus['path']} ({len(run.train_pairs):,} train / {len(run.val_pairs):,} val)"),
-                         ("vocabulary", f"{run.tokens.V} characters + END, START, PAD"),
-                         ("model", f"{c.layers} x {c.hidden} {c.cell.upper()} encoder and decoder, {c.dtype}, "
-                                   f"{seq2seq.n_params(c):,} parameters"),
-                         ("batches", f"{t.batch} pairs; {run.n_batches:,} per epoch"),
-                         ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
-                         ("kernels", kernels.describe()),
-                         ("teacher forcing", f"{run.scfg.teacher_forcing:g}" + (
-                             f", falling to 0 over {run.scfg.teacher_forcing_decay:,} steps"
-                             if run.scfg.teacher_forcing_decay else "")),
-                         ("stop", self._stop(t, run.eval_every))):
+            for k, v in rows:
                 print(f"{k:<16}{v}", file=sys.stderr)
             if run.step:
                 print(f"{'resuming':<16}step {run.step:,}, epoch {run.epoch}", file=sys.stderr)
-        from charrnn.cli.app import warn
-
         for w in warnings:
             warn(w)
 
@@ -230,12 +234,21 @@ class Seq2SeqReporter(ConsoleReporter):
                  f"{t.patience} evaluations without improvement" if t.patience is not None else ""]
         return ", ".join(p for p in parts if p) + f"; evaluate every {eval_every:,} steps"
 
+    def _batches_per_epoch(self, run) -> int:
+        return run.n_batches
+
+    def _postfix(self, record) -> dict:
+        post = {"loss": f"{record['train_loss']:.3f}", "tf": f"{record['teacher_forcing']:.2f}",
+                "chars/s": f"{record['chars_per_s']:,.0f}"}
+        if self.val is not None:
+            post["val exact"] = f"{self.val:.1%}"
+        return post
+
     def start(self, run) -> None:
         from tqdm import tqdm
 
-        t = run.tcfg
-        totals = [v for v in (t.max_steps, None if t.epochs is None else int(t.epochs * run.n_batches + 0.999))
-                  if v is not None]
+        t, n = run.tcfg, self._batches_per_epoch(run)
+        totals = [v for v in (t.max_steps, None if t.epochs is None else int(t.epochs * n + 0.999)) if v is not None]
         self.bar = tqdm(total=min(totals) if totals else None, initial=run.step, unit="step", file=sys.stderr,
                         dynamic_ncols=True, disable=self.quiet or None, leave=False)
 
@@ -244,11 +257,7 @@ class Seq2SeqReporter(ConsoleReporter):
             return
         self.bar.update(record["step"] - self.bar.n)
         if record["step"] % 5 == 0:
-            post = {"loss": f"{record['train_loss']:.3f}", "tf": f"{record['teacher_forcing']:.2f}",
-                    "chars/s": f"{record['chars_per_s']:,.0f}"}
-            if self.val is not None:
-                post["val exact"] = f"{self.val:.1%}"
-            self.bar.set_postfix(post, refresh=False)
+            self.bar.set_postfix(self._postfix(record), refresh=False)
 
     def evaluated(self, run, record, examples) -> None:
 

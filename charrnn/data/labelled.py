@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.data.corpus import read_text
-from charrnn.data.pairs import split_pairs
+from charrnn.data.pairs import parse_tab_lines, split_pairs
 from charrnn.data.vocab import Vocab, describe
 from charrnn.errors import CorpusError, UsageError
 
@@ -33,8 +33,10 @@ FORMAT = {"classify": "text<TAB>label", "tag": "text<TAB>tags"}
 
 
 # --------------------------------------------------------------------------------- reading
-def _shown(line: str) -> str:
-    return repr(line if len(line) <= 40 else line[:37] + "...")
+def _tags_fit(text: str, tags: str) -> str | None:
+    if len(text) != len(tags):
+        return f"has {len(text)} characters of text but {len(tags)} tags (want one tag character per text character)"
+    return None
 
 
 def parse_labelled(text: str, kind: str, path="<file>", skip_bad_lines: bool | None = False):
@@ -45,29 +47,9 @@ def parse_labelled(text: str, kind: str, path="<file>", skip_bad_lines: bool | N
     lengths); with skip_bad_lines it is left out and counted (None: the caller offers no way to skip)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-    examples, skipped = [], 0
-    second = "label" if kind == "classify" else "tags"
-    for n, line in enumerate(text.split("\n"), start=1):
-        line = line[:-1] if line.endswith("\r") else line
-        if not line.strip():
-            continue
-        parts = line.split("\t")
-        problem = None
-        if len(parts) != 2:
-            problem = f"has {len(parts) - 1} tabs (a line is {FORMAT[kind]}: exactly one tab)"
-        elif not parts[0] or not parts[1]:
-            problem = f"has an empty {'text' if not parts[0] else second}"
-        elif kind == "tag" and len(parts[0]) != len(parts[1]):
-            problem = (f"has {len(parts[0])} characters of text but {len(parts[1])} tags "
-                       f"(want one tag character per text character)")
-        if problem:
-            if skip_bad_lines:
-                skipped += 1
-                continue
-            raise CorpusError(f"{path}, line {n}: {problem}: {_shown(line)}",
-                              hint="fix the line" + ("" if skip_bad_lines is None else
-                                                     ", or pass --skip-bad-lines to leave such lines out"))
-        examples.append((parts[0], parts[1]))
+    examples, skipped = parse_tab_lines(text, path, skip_bad_lines, "line", FORMAT[kind],
+                                        ("text", "label" if kind == "classify" else "tags"),
+                                        check=_tags_fit if kind == "tag" else None)
     if not examples:
         raise CorpusError(f"{path} holds no {FORMAT[kind]} lines" + (f" ({skipped} bad line(s) skipped)" if skipped else ""),
                           hint=f"write one {FORMAT[kind]} per line")

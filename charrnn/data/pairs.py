@@ -71,23 +71,26 @@ class Tokens:
 
 
 # --------------------------------------------------------------------------------- reading
-def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool | None = False) -> tuple[list[tuple[str, str]], int]:
-    """(pairs, skipped lines) from the text of a pairs file. Blank lines (empty, or spaces only:
-    no tab) are ignored; any line with a tab is a pair, whitespace included (" \t " is space ->
-    space). A line without exactly one tab, or with an empty source or target, is an error naming
-    its line number (or, with skip_bad_lines, skipped and counted; None: the caller offers no way
-    to skip)."""
-    pairs, skipped = [], 0
+def parse_tab_lines(text: str, path, skip_bad_lines: bool | None, unit: str, layout: str, names: tuple[str, str],
+                    check=None, keep_tab_blanks: bool = False) -> tuple[list[tuple[str, str]], int]:
+    """(rows [(first, second)], skipped lines) from a file of one `first<TAB>second` per line (pairs,
+    labelled lines). Lines of spaces are ignored (with keep_tab_blanks, only those without a tab).
+    A line without exactly one tab, with an empty side (`names` says which), or that `check(first,
+    second)` finds a problem in, is an error naming its line number; with skip_bad_lines it is
+    left out and counted (None: the caller offers no way to skip)."""
+    rows, skipped = [], 0
     for n, line in enumerate(text.split("\n"), start=1):
         line = line[:-1] if line.endswith("\r") else line
-        if "\t" not in line and not line.strip():
+        if not line.strip() and not (keep_tab_blanks and "\t" in line):
             continue
         parts = line.split("\t")
         problem = None
         if len(parts) != 2:
-            problem = f"has {len(parts) - 1} tabs (a pair is source<TAB>target: exactly one tab)"
+            problem = f"has {len(parts) - 1} tabs (a {unit} is {layout}: exactly one tab)"
         elif not parts[0] or not parts[1]:
-            problem = f"has an empty {'source' if not parts[0] else 'target'}"
+            problem = f"has an empty {names[0] if not parts[0] else names[1]}"
+        elif check is not None:
+            problem = check(parts[0], parts[1])
         if problem:
             if skip_bad_lines:
                 skipped += 1
@@ -96,7 +99,18 @@ def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool | None = False) 
             raise CorpusError(f"{path}, line {n}: {problem}: {shown!r}",
                               hint="fix the line" + ("" if skip_bad_lines is None else
                                                      ", or pass --skip-bad-lines to leave such lines out"))
-        pairs.append((parts[0], parts[1]))
+        rows.append((parts[0], parts[1]))
+    return rows, skipped
+
+
+def parse_pairs(text: str, path="<pairs>", skip_bad_lines: bool | None = False) -> tuple[list[tuple[str, str]], int]:
+    """(pairs, skipped lines) from the text of a pairs file. Blank lines (empty, or spaces only:
+    no tab) are ignored; any line with a tab is a pair, whitespace included (" \t " is space ->
+    space). A line without exactly one tab, or with an empty source or target, is an error naming
+    its line number (or, with skip_bad_lines, skipped and counted; None: the caller offers no way
+    to skip)."""
+    pairs, skipped = parse_tab_lines(text, path, skip_bad_lines, "pair", "source<TAB>target", ("source", "target"),
+                                     keep_tab_blanks=True)
     if not pairs:
         raise CorpusError(f"{path} holds no pairs" + (f" ({skipped} bad line(s) skipped)" if skipped else ""),
                           hint="write one source<TAB>target pair per line")

@@ -4,9 +4,11 @@ training progress."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -41,6 +43,27 @@ class RunState:
     history: list = field(default_factory=list)
     eval_every: int = 500  # steps between evaluations (validation.eval_period)
     base_bytes: int = 0  # resident memory once set up (data, parameters): what est. memory adds to
+
+
+def open_line_file(task: str, path, read, count_key: str, train_opts: dict, model_opts: dict, task_opts: dict | None,
+                   init_from, lm_only: dict, hint: str = "leave {flag} out"):
+    """What a task on a file of one example per line (seq2seq, classify, tag) does first: refuse the
+    options it has no use for (`lm_only`: option key -> flag), read the file with `read(path,
+    skip_bad_lines)` -> (rows, skipped), and describe it for the checkpoint's "corpus".
+    Returns (train_opts, task_opts, rows, corpus, warnings); task_opts without "task" and
+    "skip_bad_lines", train_opts with init_from (so that it is refused like the others)."""
+    task_opts = {k: v for k, v in (task_opts or {}).items() if k != "task"}
+    skip_bad_lines = bool(task_opts.pop("skip_bad_lines", False))
+    if init_from is not None:
+        train_opts = {**train_opts, "init_from": init_from}
+    for key, flag in lm_only.items():
+        if key in train_opts or key in model_opts:
+            raise UsageError(f"{flag} does not apply to --task {task}", hint=hint.format(flag=flag))
+    rows, skipped = read(path, skip_bad_lines)
+    warnings = [f"skipped {skipped:,} bad line(s) of {path}"] if skipped else []
+    corpus = {"path": str(Path(path).resolve()), "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+              count_key: len(rows), "skipped_lines": skipped}
+    return train_opts, task_opts, rows, corpus, warnings
 
 
 def check_same(explicit: dict, saved: dict, names, path) -> None:

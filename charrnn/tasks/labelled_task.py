@@ -14,10 +14,8 @@ accuracy, ties broken by the lower loss.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +23,8 @@ from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.labelled import (Encoded, Labels, bucket_batches, check_known, encode_examples, make_batch,
                                    read_labelled, split_examples)
 from charrnn.data.vocab import Vocab
-from charrnn.engine.run import LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_same, resident_bytes, restore_progress
+from charrnn.engine.run import (LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_same, open_line_file, resident_bytes,
+                               restore_progress)
 from charrnn.engine.task import Step, Task
 from charrnn.errors import UsageError
 from charrnn.nn import heads
@@ -153,21 +152,11 @@ class LabelledTask(Task):
                 encoding_errors="strict", cache_dir=None):
         from charrnn.engine.trained import load_trained
 
-        task_opts = {k: v for k, v in (task_opts or {}).items() if k != "task"}
-        skip_bad_lines = bool(task_opts.pop("skip_bad_lines", False))
-        if init_from is not None:
-            train_opts = {**train_opts, "init_from": init_from}
-        for key, flag in LM_ONLY.items():
-            if key in train_opts or key in model_opts:
-                raise UsageError(f"{flag} does not apply to --task {self.name}", hint=f"leave {flag} out")
-        if self.name == "tag" and "pool" in task_opts:
+        if self.name == "tag" and "pool" in (task_opts or {}):
             raise UsageError("--pool does not apply to --task tag", hint="leave --pool out (a tagger reads every step)")
-        warnings = []
-        lines, skipped = read_labelled(data_path, self.name, skip_bad_lines, encoding_errors)
-        if skipped:
-            warnings.append(f"skipped {skipped:,} bad line(s) of {data_path}")
-        corpus = {"path": str(Path(data_path).resolve()), "sha256": hashlib.sha256(Path(data_path).read_bytes()).hexdigest(),
-                  "lines": len(lines), "skipped_lines": skipped}
+        train_opts, task_opts, lines, corpus, warnings = open_line_file(
+            self.name, data_path, lambda path, skip: read_labelled(path, self.name, skip, encoding_errors), "lines",
+            train_opts, model_opts, task_opts, init_from, LM_ONLY)
         saved = load_trained(resume, task=self.name) if resume is not None else None
         if saved is None:
             tcfg, lcfg = TrainConfig(**train_opts), LabelledConfig(**task_opts)

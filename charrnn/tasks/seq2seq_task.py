@@ -18,16 +18,15 @@ val_exact_match, best_exact_match, corpus (path, sha256, pairs, skipped_lines).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from charrnn.config import ModelConfig, TrainConfig
 from charrnn.data.pairs import Tokens, build_tokens, encode_pairs, make_batch, read_pairs, split_pairs
-from charrnn.engine.run import LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_same, resident_bytes, restore_progress
+from charrnn.engine.run import (LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_same, open_line_file, resident_bytes,
+                               restore_progress)
 from charrnn.engine.task import Step, Task
 from charrnn.errors import UsageError
 from charrnn.nn.kernels import warm_up
@@ -113,21 +112,9 @@ class Seq2SeqTask(Task):
                 encoding_errors="strict", cache_dir=None):
         from charrnn.use.translate import load_seq2seq
 
-        task_opts = {k: v for k, v in (task_opts or {}).items() if k != "task"}
-        skip_bad_lines = bool(task_opts.pop("skip_bad_lines", False))
-        if init_from is not None:
-            train_opts = {**train_opts, "init_from": init_from}
-        for key, flag in LM_ONLY.items():
-            if key in train_opts or key in model_opts:
-                raise UsageError(f"{flag} does not apply to --task seq2seq",
-                                 hint=f"leave {flag} out (a pair is one sequence; no sample is logged)")
-        warnings = []
-        pairs, skipped = read_pairs(pairs_path, skip_bad_lines, encoding_errors)
-        if skipped:
-            warnings.append(f"skipped {skipped:,} bad line(s) of {pairs_path}")
-        corpus = {"path": str(Path(pairs_path).resolve()),
-                  "sha256": hashlib.sha256(Path(pairs_path).read_bytes()).hexdigest(), "pairs": len(pairs),
-                  "skipped_lines": skipped}
+        train_opts, task_opts, pairs, corpus, warnings = open_line_file(
+            self.name, pairs_path, lambda path, skip: read_pairs(path, skip, encoding_errors), "pairs", train_opts,
+            model_opts, task_opts, init_from, LM_ONLY, hint="leave {flag} out (a pair is one sequence; no sample is logged)")
         saved = load_seq2seq(resume) if resume is not None else None
         if saved is None:
             tcfg, scfg = TrainConfig(**train_opts), Seq2SeqConfig(**task_opts)
