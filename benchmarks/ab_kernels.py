@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from ab_step import gradient_gap, paired_rounds  # noqa: E402 (the same paired A/B as ab_step.py)
 from charrnn.config import ModelConfig  # noqa: E402
 from charrnn.nn import kernels, optim  # noqa: E402
 from charrnn.nn.workspace import Workspace  # noqa: E402
@@ -77,20 +78,12 @@ def main() -> None:
             out[v] = model.loss_and_grads(params, cfg, x, y, state, ws=Workspace())
             if v == "fused":
                 print(f"first fused step (compile or cache load included): {time.perf_counter() - t0:.2f} s")
-        (loss0, g0, _), (loss1, g1, _) = out["numpy"], out["fused"]
-        worst = max(np.abs(g0[k] - g1[k]).max() / np.abs(g0[k]).max() for k in g0)  # relative to the largest entry
-        print(f"loss numpy {loss0:.7f} fused {loss1:.7f}; largest gradient difference {worst:.1e}")
-        for v in paths:
-            steps(v, 2)  # warm-up: workspaces sized, caches filled
-        times = {v: [] for v in paths}
-        for r in range(a.rounds):
-            for v in (paths if r % 2 == 0 else paths[::-1]):
-                times[v].append(steps(v, a.steps))
-    o, n = np.array(times["numpy"]), np.array(times["fused"])
-    q1, med, q3 = np.percentile(o / n, [25, 50, 75])
+        print(f"loss numpy {out['numpy'][0]:.7f} fused {out['fused'][0]:.7f}; "
+              f"largest gradient difference {gradient_gap(out['numpy'], out['fused']):.1e}")
+        o, n, med, q1, q3 = paired_rounds(steps, paths, a.rounds, a.steps)
     what = "Adam update" if a.adam else "evaluation chunk" if a.eval else "step"
     print(f"{a.cell} H={a.hidden} B={B}, {a.rounds} rounds x {a.steps} steps, {a.threads} thread(s): "
-          f"ms/{what} numpy {np.median(o) * 1e3:.2f}, fused {np.median(n) * 1e3:.2f}; "
+          f"ms/{what} numpy {o * 1e3:.2f}, fused {n * 1e3:.2f}; "
           f"paired median numpy/fused {med:.3f}x (quartiles {q1:.3f}-{q3:.3f})")
 
 

@@ -47,6 +47,28 @@ def cells_at(rev: str):
     return module
 
 
+def gradient_gap(a, b) -> float:
+    """The largest difference between two (loss, grads, state) results' gradients, relative to
+    each gradient's largest entry."""
+    return max(np.abs(a[1][k] - b[1][k]).max() / np.abs(a[1][k]).max() for k in a[1])
+
+
+def paired_rounds(steps, names: tuple[str, str], rounds: int, n: int):
+    """Warm each version up (2 steps: workspaces sized, caches filled), then `rounds` rounds of
+    `steps(version, n)` (seconds per step) of each, alternating which runs first. Returns the
+    median seconds per step of each and the paired median of names[0] / names[1] with its
+    quartiles: the pairing cancels most of the drift of a busy machine."""
+    for v in names:
+        steps(v, 2)
+    times = {v: [] for v in names}
+    for r in range(rounds):
+        for v in (names if r % 2 == 0 else names[::-1]):
+            times[v].append(steps(v, n))
+    a, b = np.array(times[names[0]]), np.array(times[names[1]])
+    q1, med, q3 = np.percentile(a / b, [25, 50, 75])
+    return np.median(a), np.median(b), med, q1, q3
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("rev"), ap.add_argument("cell"), ap.add_argument("hidden", type=int)
@@ -80,19 +102,11 @@ def main() -> None:
         for v in impl:
             cell.forward, cell.backward = impl[v]
             out[v] = model.loss_and_grads(params, cfg, x, y, state, ws=Workspace())
-        (loss0, g0, _), (loss1, g1, _) = out["old"], out["new"]
-        worst = max(np.abs(g0[k] - g1[k]).max() / np.abs(g0[k]).max() for k in g0)  # relative to the largest entry
-        print(f"loss old {loss0:.7f} new {loss1:.7f}; largest gradient difference {worst:.1e}")
-        for v in impl:
-            steps(v, 2)  # warm-up: workspaces sized, caches filled
-        times = {v: [] for v in impl}
-        for r in range(a.rounds):
-            for v in (("old", "new") if r % 2 == 0 else ("new", "old")):
-                times[v].append(steps(v, a.steps))
-    o, n = np.array(times["old"]), np.array(times["new"])
-    q1, med, q3 = np.percentile(o / n, [25, 50, 75])
+        print(f"loss old {out['old'][0]:.7f} new {out['new'][0]:.7f}; "
+              f"largest gradient difference {gradient_gap(out['old'], out['new']):.1e}")
+        o, n, med, q1, q3 = paired_rounds(steps, ("old", "new"), a.rounds, a.steps)
     print(f"{a.cell} H={a.hidden}, {a.rounds} rounds x {a.steps} steps, {a.threads} thread(s): "
-          f"ms/step old {np.median(o) * 1e3:.2f}, new {np.median(n) * 1e3:.2f}; "
+          f"ms/step old {o * 1e3:.2f}, new {n * 1e3:.2f}; "
           f"paired median old/new {med:.3f}x (quartiles {q1:.3f}-{q3:.3f})")
     cell.forward, cell.backward = impl["new"]
 

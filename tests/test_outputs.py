@@ -17,32 +17,30 @@ from charrnn.outputs import atomic_write, write_output
 from helpers import TEXT, assert_clean_error, invoke, make_checkpoint
 
 
-def _read_fifo(path, got):
-    with open(path, "rb") as f:
-        got.append(f.read())
+def _through_fifo(tmp_path, write) -> tuple:
+    """A FIFO at tmp_path/pipe with a reader thread; write(fifo), then (fifo, the bytes read)."""
+    fifo, got = tmp_path / "pipe", []
+    os.mkfifo(fifo)
+
+    def read():
+        with open(fifo, "rb") as f:
+            got.append(f.read())
+    reader = threading.Thread(target=read)
+    reader.start()
+    write(fifo)
+    reader.join(5)
+    return fifo, got
 
 
 def test_a_fifo_is_written_in_place_not_replaced(tmp_path):
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got = []
-    reader = threading.Thread(target=_read_fifo, args=(fifo, got))
-    reader.start()
-    atomic_write(fifo, lambda f: f.write(b"through the pipe"))
-    reader.join(5)
+    fifo, got = _through_fifo(tmp_path, lambda fifo: atomic_write(fifo, lambda f: f.write(b"through the pipe")))
     assert got == [b"through the pipe"]
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]  # no temporary file left
 
 
 def test_a_checkpoint_goes_through_a_fifo_as_a_whole_npz(tmp_path):
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got = []
-    reader = threading.Thread(target=_read_fifo, args=(fifo, got))
-    reader.start()
-    save_checkpoint(fifo, {"a": np.arange(3.0)}, {"step": 7})
-    reader.join(5)
+    fifo, got = _through_fifo(tmp_path, lambda fifo: save_checkpoint(fifo, {"a": np.arange(3.0)}, {"step": 7}))
     (tmp_path / "copy.npz").write_bytes(got[0])
     arrays, meta = load_checkpoint(tmp_path / "copy.npz")
     assert meta["step"] == 7 and arrays["a"].tolist() == [0.0, 1.0, 2.0]
