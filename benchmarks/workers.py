@@ -2,7 +2,9 @@
 
 Jobs (dict): impl "charrnn" | "torch", kind "train" | "sample" | "race", cell, hidden, layers,
 batch, seq, steps, warmup, chars (sampling), min_seconds, seconds (race), corpus, lr, seed,
-kernels (charrnn: auto | numpy | fused, as `charrnn train --kernels`; the output says which ran).
+kernels (charrnn: auto | numpy | fused, as `charrnn train --kernels`; the output says which ran),
+threads (charrnn: as `charrnn train --threads`; default all the cores), rows (charrnn: false turns
+off the row blocks of charrnn.nn.rows, for A/B runs).
 
 * train: chars/s over blocks of `steps` optimizer steps (as many blocks as `min_seconds` needs) after `warmup` steps (forward, backward, global-norm
   clip 5, Adam); truncated BPTT over B contiguous streams, state carried across chunks.
@@ -61,16 +63,17 @@ def rss_mb() -> float:
 
 
 # ------------------------------------------------------------------------------- charrnn
-def _threads(threads):
-    """--threads for a charrnn job: None (the BLAS default), a count, or 'auto' (a ThreadTuner)."""
-    if threads is None:
-        return None
-    from charrnn.nn.threads import Blas, auto_tuner
-    blas = Blas()
-    if threads == "auto":
-        return auto_tuner(blas)  # exactly as `charrnn train --threads auto`
-    blas.set(int(threads))
-    return None
+def _threads(threads, rows=None):
+    """--threads for a charrnn job, set as `charrnn train` sets it (charrnn.nn.threads.blas_threads,
+    held for the job's life): None (all the cores), a count, or 'auto' (returns its ThreadTuner).
+    `rows`: the RowBlocks of a training job where splitting the streams pays (charrnn.nn.rows)."""
+    from charrnn.nn.threads import available_cores, blas_threads
+    setting = blas_threads(available_cores() if threads is None else threads, rows=rows)
+    _HELD.append(setting)
+    return setting.__enter__()
+
+
+_HELD = []  # the thread settings of this process's job
 
 
 def maybe_unit(tuner):
@@ -86,8 +89,13 @@ def charrnn_trainer(job, V):
     from charrnn.use.evaluate import stream_loss
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
                       **{k: job[k] for k in ("forget_bias", "bias_init", "init_scale") if k in job})
+    from charrnn.nn.cells import CELLS
+    from charrnn.nn.rows import RowBlocks, pays
+    from charrnn.nn.threads import available_cores
     ws = Workspace()  # the scratch arrays of the chunks, as `charrnn train` keeps them
-    tuner = job["_tuner"] = _threads(job.get("threads"))
+    rows = RowBlocks() if job.get("rows", True) and pays(CELLS[cfg.cell].gates, cfg.hidden, job["batch"],
+                                                         available_cores()) else None
+    tuner = job["_tuner"] = _threads(job.get("threads"), rows)
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     opt = optim.make_optimizer("adam")
     box = {"state": model.init_state(cfg, job["batch"]), "step": 0, "epoch": 0}
@@ -98,7 +106,11 @@ def charrnn_trainer(job, V):
             box["state"] = model.init_state(cfg, job["batch"])
             box["epoch"] += 1
         with maybe_unit(tuner):
-            loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"], ws=ws)
+            if rows is None:
+                loss, grads, box["state"] = model.loss_and_grads(params, cfg, x, y, box["state"], ws=ws)
+            else:  # as `charrnn train`: the streams split over the cores (charrnn.nn.rows)
+                loss, grads, box["state"] = rows.loss_and_grads(model.loss_and_grads, params, cfg, x, y,
+                                                                box["state"], ws=ws)
             optim.clip_by_global_norm(grads, 5.0)
         opt.step(params, grads, optim.lr_at(job["lr"], *decay, box["step"], box["epoch"]))  # as `charrnn train`
         box["step"] += 1
@@ -215,6 +227,7 @@ def run(job: dict) -> dict:
     if job["impl"] == "charrnn":  # the cells' time loop, as `charrnn train --kernels` chooses it (compiled in warm-up)
         from charrnn.nn.kernels import select
         out["kernels"] = select(job.get("kernels", "auto"))
+        out["rows"] = job.get("rows", True)
     if job["kind"] == "sample":
         sample = (charrnn_sampler if job["impl"] == "charrnn" else torch_sampler)(job, V)
         sample(job["warmup_chars"])

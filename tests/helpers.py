@@ -152,3 +152,16 @@ def train_pairs(pairs, out, train_opts=None, model_opts=None, s2s_opts=None, **k
     from charrnn.engine.loop import train
 
     return train("seq2seq", pairs, out, train_opts, model_opts, s2s_opts, **kwargs)
+
+
+class FakeBlas:
+    """charrnn.nn.threads.Blas without a BLAS: the count it was set to."""
+
+    def __init__(self, n):
+        self.n = self.max_threads = n
+
+    def get(self):
+        return self.n
+
+    def set(self, n):
+        self.n = n

@@ -4,7 +4,7 @@ count set and restored, and the CLI option."""
 import numpy as np
 import pytest
 
-from helpers import invoke, TEXT, make_checkpoint
+from helpers import FakeBlas, invoke, TEXT, make_checkpoint
 from charrnn.errors import UsageError
 from charrnn.nn.threads import AUTO, Blas, ThreadTuner, blas_threads, parse_threads
 
@@ -128,17 +128,6 @@ def test_tick_and_iterate_time_units_like_unit():
             yield i
     assert list(t2.iterate(chars(), 10)) == list(range(100))
     assert t2.chosen == 2
-
-
-class FakeBlas:
-    def __init__(self, n):
-        self.n = self.max_threads = n
-
-    def get(self):
-        return self.n
-
-    def set(self, n):
-        self.n = n
 
 
 def test_blas_threads_sets_and_restores():

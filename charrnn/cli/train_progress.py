@@ -67,7 +67,7 @@ class ConsoleReporter(Reporter):
                 ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
                 ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
-                ("kernels", kernels.describe()),
+                ("kernels", kernels.describe() + (f"; {run.rows.describe()}" if getattr(run, "rows", None) else "")),
                 ("stop", self._stop_rule(run)),
                 ("validation", self._validation(run)),
             ]

@@ -136,7 +136,7 @@ def train(task: str | Task, data_path, out_dir, train_opts: dict | None = None, 
                                  encoding_errors, cache_dir)
     run.eval_every = eval_period(run.tcfg, task.steps_per_epoch(run))
     # (the thread setting also covers the evaluations, the final one after the loop included)
-    with task.open_rundir(out_dir, overwrite, resume) as rundir, blas_threads(threads) as tuner:
+    with task.open_rundir(out_dir, overwrite, resume) as rundir, blas_threads(threads, rows=task.row_blocks(run)) as tuner:
         task.calibrate(run)
         if resume is not None:
             warnings = warnings + rundir.repair(run)

@@ -86,6 +86,11 @@ class Task:
     def calibrate(self, run) -> None:
         pass
 
+    def row_blocks(self, run):
+        """The charrnn.nn.rows.RowBlocks its training steps split the streams with, or None (the
+        thread setting then goes to the BLAS alone)."""
+        return getattr(run, "rows", None)
+
     def final_seconds(self, run) -> float:
         return 0.0
 

@@ -253,10 +253,11 @@ def busy(cores: int | None = None, in_use=cores_in_use, loadavg=None) -> bool:
     return used > cores - 0.5
 
 
-def auto_tuner(blas: Blas) -> ThreadTuner:
-    """The tuner `--threads auto` runs: 1 or all of the BLAS's threads, the first probe at once
-    on a quiet machine and after REPROBE seconds on a full one (`busy`)."""
-    return ThreadTuner(blas.max_threads, blas.set, first_probe_after=REPROBE if busy() else 0.0)
+def auto_tuner(blas: Blas, set_threads: Callable[[int], None] | None = None) -> ThreadTuner:
+    """The tuner `--threads auto` runs: 1 or all of the BLAS's threads (`set_threads`, default
+    the BLAS's own count), the first probe at once on a quiet machine and after REPROBE seconds on
+    a full one (`busy`)."""
+    return ThreadTuner(blas.max_threads, set_threads or blas.set, first_probe_after=REPROBE if busy() else 0.0)
 
 
 def available_cores() -> int:
@@ -269,27 +270,39 @@ def available_cores() -> int:
 
 
 @contextmanager
-def blas_threads(threads, blas: Blas | None = None):
+def blas_threads(threads, blas: Blas | None = None, rows=None):
     """Within the block the BLAS uses `threads`: None (as it is), a count, or 'auto' (yields the
-    ThreadTuner the caller runs its units through; None otherwise). The count is restored after."""
+    ThreadTuner the caller runs its units through; None otherwise). The count is restored after.
+
+    `rows` (a charrnn.nn.rows.RowBlocks, training where splitting the streams pays): the count
+    is then the number of row blocks, each run by its own thread with the BLAS at 1 thread."""
     if threads is None:
         yield None
         return
     threads = parse_threads(threads)
     blas = blas or Blas()
     before = blas.get()
+
+    def set_threads(n: int) -> None:
+        if rows is None:
+            blas.set(n)
+        else:
+            blas.set(1)
+            rows.set(n)
     try:
         if threads == AUTO:
-            yield auto_tuner(blas)
+            yield auto_tuner(blas, set_threads)
         else:
             cores = available_cores()
             if threads > cores:
                 print(f"warning: --threads {threads} is more than the {cores} core{'s' * (cores > 1)} this process "
                       f"may use: the threads will wait for each other (--threads {cores}, or auto)", file=sys.stderr)
-            blas.set(threads)
+            set_threads(threads)
             yield None
     finally:
         blas.set(before)
+        if rows is not None:
+            rows.set(1)
 
 
 @contextmanager

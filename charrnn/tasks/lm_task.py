@@ -31,6 +31,8 @@ from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.nn.cells import CELLS
 from charrnn.nn.kernels import warm_up
 from charrnn.nn.optim import make_optimizer
+from charrnn.nn.rows import RowBlocks, pays
+from charrnn.nn.threads import available_cores
 from charrnn.nn.workspace import Workspace
 from charrnn.options import default, default_lr
 from charrnn.tasks import lm as model
@@ -47,6 +49,7 @@ class Run(RunState):
     # Scratch arrays of the training and validation chunks (sized once, freed with the run).
     workspace: Workspace = field(default_factory=Workspace, repr=False)
     validation: ValidationPlan | None = None  # what is scored, and what it costs
+    rows: RowBlocks | None = None  # the streams split over the cores, where it pays (charrnn.nn.rows)
 
     def remap(self, ids: np.ndarray) -> np.ndarray:
         return ids if self.lookup is None else self.lookup[ids]
@@ -127,6 +130,8 @@ class LMTask(Task):
             warnings.append(f"the model has {model.n_params(cfg):,} parameters for {len(train_ids):,} training "
                             "characters: it will memorise the text (try a smaller --hidden or more text)")
         warm_up(cfg.cell, cfg.dtype)  # the fused kernels compiled (or loaded) now: their memory is part of the base
+        if pays(CELLS[cfg.cell].gates, cfg.hidden, tcfg.batch, available_cores()):
+            run.rows = RowBlocks()  # (used when the thread setting gives the step more than one core)
         run.base_bytes = resident_bytes()
         return run, warnings
 
@@ -148,8 +153,11 @@ class LMTask(Task):
             run.state = model.init_state(run.cfg, run.tcfg.batch)
         x, y = run.streams.chunk(run.chunk)
         dropout_rng = run.rng if run.cfg.dropout > 0 else None
-        loss, grads, new_state = model.loss_and_grads(run.params, run.cfg, run.remap(x), run.remap(y), run.state,
-                                                      dropout_rng, ws=run.workspace)
+        args = (run.params, run.cfg, run.remap(x), run.remap(y), run.state, dropout_rng)
+        if run.rows is None:
+            loss, grads, new_state = model.loss_and_grads(*args, ws=run.workspace)
+        else:
+            loss, grads, new_state = run.rows.loss_and_grads(model.loss_and_grads, *args, ws=run.workspace)
         return Step(loss, grads, run.tcfg.batch * run.tcfg.seq_len, new_state)
 
     def advance(self, run: Run, step: Step) -> None:
