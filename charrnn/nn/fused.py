@@ -7,9 +7,13 @@ charrnn/nn/cells.py, which stay the reference and the fallback (charrnn.nn.kerne
 
 What differs is only the loop over time steps. A NumPy step is ~10 calls over (B, H) blocks
 (each a pass over memory plus ~1-4 us of call overhead); here a step is the recurrent product,
-still one BLAS call (`np.dot`, (B, H) x (H, G)), and ONE compiled pass (numba) that reads the
+still one BLAS call ((B, H) x (H, G)), and ONE compiled pass (numba) that reads the
 product and the chunk's input projection and writes the gates, states and outputs (forward), or
 the gradients of the pre-activations (backward), element by element while they are in registers.
+The LSTM's loops are one compiled call each, the product included (charrnn.nn.gemm: NumPy's own
+BLAS called from the compiled code, so that row blocks on two threads never wait for the GIL
+inside a chunk); where that BLAS cannot be called so, and for the GRU and the RNN, the loop is
+Python around `np.dot`.
 Everything around the loop (input projection, weight products, traces) is the NumPy cells' own code.
 
 Numbers: sigmoid(a) = 0.5 tanh(a/2) + 0.5 with the halving folded into the weights, as in
@@ -33,6 +37,7 @@ from numba.extending import overload
 from charrnn.nn import cells
 from charrnn.nn.cells import _gate_major, _grad_state, _states, halve_sigmoid_columns, input_projection
 from charrnn.nn.cells import input_projection_backward
+from charrnn.nn.gemm import AVAILABLE as GEMM_IN_LOOP, gemm
 from charrnn.nn.workspace import take
 
 # No 'nnan'/'ninf': a NaN must stay a NaN (divergence shows in the loss). error_model numpy: no
@@ -119,6 +124,22 @@ def _lstm_step_back(A, t, Cs, tcs, dhr, dhs, dc, dA):
             dcb[j] = d * f
 
 
+@njit(**_JIT)
+def _lstm_loop(A, Wh, rec, Cs, tcs, Hs):
+    """The forward time loop as one call: per step rec = h_{t-1} Wh (the BLAS), then _lstm_step."""
+    for t in range(A.shape[1]):
+        gemm(Hs[t], Wh, rec)
+        _lstm_step(A, t, rec, Cs, tcs, Hs)
+
+
+@njit(**_JIT)
+def _lstm_loop_back(A, Cs, tcs, dhr, dhs, dc, dA, WhT):
+    """The backward time loop as one call: per step _lstm_step_back, then dhr = dA[t] Wh^T (the BLAS)."""
+    for t in range(A.shape[1] - 1, -1, -1):
+        _lstm_step_back(A, t, Cs, tcs, dhr, dhs, dc, dA)
+        gemm(dA[t], WhT, dhr)
+
+
 def lstm_forward(p, x, state0, ws=None):
     """cells.lstm_forward with each step one product and one compiled pass (same cache)."""
     H = p["Wh"].shape[0]
@@ -137,10 +158,13 @@ def lstm_forward(p, x, state0, ws=None):
     Cs = _states(T, state0[1], A.dtype, ws, "Cs")
     tcs = take(ws, "tcs", (T, B, H), A.dtype)
     rec = np.empty((B, 4 * H), dtype=A.dtype)
-    dot, step = np.dot, _lstm_step
-    for t in range(T):
-        dot(Hs[t], Wh, out=rec)
-        step(A, t, rec, Cs, tcs, Hs)
+    if GEMM_IN_LOOP:  # the whole loop one compiled call (charrnn.nn.gemm)
+        _lstm_loop(A, Wh, rec, Cs, tcs, Hs)
+    else:
+        dot, step = np.dot, _lstm_step
+        for t in range(T):
+            dot(Hs[t], Wh, out=rec)
+            step(A, t, rec, Cs, tcs, Hs)
     return Hs[1:], (Hs[T].copy(), Cs[T].copy()), (p, x, A, Hs, Cs, tcs, ws)
 
 
@@ -153,10 +177,13 @@ def lstm_backward(dhs, dstateT, cache, dstates=None):
     dA = take(ws, "dA", (T, B, G), A.dtype)
     dhr, dc = _grad_state(dstateT[0], Hs[0]), _grad_state(dstateT[1], Hs[0])
     dhs = np.ascontiguousarray(dhs)
-    dot, step = np.dot, _lstm_step_back
-    for t in range(T - 1, -1, -1):
-        step(A, t, Cs, tcs, dhr, dhs, dc, dA)
-        dot(dA[t], WhT, out=dhr)
+    if GEMM_IN_LOOP:
+        _lstm_loop_back(A, Cs, tcs, dhr, dhs, dc, dA, WhT)
+    else:
+        dot, step = np.dot, _lstm_step_back
+        for t in range(T - 1, -1, -1):
+            step(A, t, Cs, tcs, dhr, dhs, dc, dA)
+            dot(dA[t], WhT, out=dhr)
     grads = {"Wh": Hs[:-1].reshape(T * B, H).T @ dA.reshape(T * B, G)}
     dx = input_projection_backward(p, x, dA, grads, ws)
     return dx, (dhr, dc), grads
