@@ -147,3 +147,16 @@ def test_a_split_run_repeats_and_resumes_bit_for_bit(path, tmp_path, monkeypatch
     a, b = (load_trained(r.latest) for r in (one, two))
     for name in a.arrays:
         assert np.array_equal(a.arrays[name], b.arrays[name]), name
+
+
+@pytest.mark.parametrize("path", PATHS, indirect=True)
+def test_validation_blocks_give_the_whole_chunks_sums(path):
+    cfg, params, x, y, state = chunk("gru", 19)
+    s, c, stateT = lm.loss_sum(params, cfg, x, y, state)
+    blocks = RowBlocks()
+    blocks.set(2)
+    s2, c2, stateT2 = blocks.loss_sum(lm.loss_sum, params, cfg, x, y, state)
+    assert c2 == c and s2 == pytest.approx(s, rel=1e-12)
+    for a, b in zip(stateT, stateT2):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(v, u, rtol=1e-12, atol=1e-14)

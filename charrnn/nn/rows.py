@@ -3,6 +3,7 @@
     blocks = RowBlocks()      # n = 1: the chunk runs as one block, with the BLAS's own threads
     blocks.set(2)             # (nn.threads does it: --threads 2, or auto's "all cores", where `pays`)
     loss, grads, state = blocks.loss_and_grads(lm.loss_and_grads, params, cfg, x, y, state, rng, ws)
+    nats, count, state = blocks.loss_sum(lm.loss_sum, params, cfg, x, y, state, ws)   # validation
 
 Why: at the size users train (2 x 128), a time step's recurrent product (B, H) x (H, 4H) is too
 small for OpenBLAS's threads: 57 us at 1 thread and at 2 (B = 50, 2 cores), and it is ~70 % of
@@ -54,6 +55,11 @@ def cuts(rows: int, n: int) -> list[slice]:
     return [slice(a, b) for a, b in zip(edges, edges[1:])]
 
 
+def _joined(states: list) -> list:
+    """The blocks' final states (each a list of per-layer tuples of (B_k, H)) as one of (B, H)."""
+    return [tuple(np.concatenate(parts) for parts in zip(*layers)) for layers in zip(*states)]
+
+
 class RowBlocks:
     """How many blocks a training chunk runs as (n, set by the thread setting), their workspaces
     and the threads that run them (block 0 runs in the caller's thread)."""
@@ -88,24 +94,35 @@ class RowBlocks:
             rest = [f.result() for f in futures]
         return [first] + rest
 
+    def _blocks(self, fn, params, cfg, x: np.ndarray, y: np.ndarray, state: list, rng=False, ws=None):
+        """fn on each row block of the chunk; (the blocks, their results), or (None, fn's result on
+        the whole chunk) when it runs as one block. `rng`: False when fn takes none, else the
+        run's generator (or None), which seeds one generator per block."""
+        B = x.shape[0]
+        n = min(self.n, B // MIN_ROWS)
+        first = () if rng is False else (rng,)
+        if n <= 1:
+            return None, fn(params, cfg, x, y, state, *first, ws=ws)
+        blocks = cuts(B, n)
+        while len(self._workspaces) < n:
+            self._workspaces.append(Workspace())
+        extra = [first] * n if rng is None or rng is False else \
+            [(np.random.default_rng(s),) for s in rng.integers(0, 2**63, n)]
+
+        def job(k, s):
+            sub = [tuple(a[s] for a in layer) for layer in state]
+            return lambda: fn(params, cfg, x[s], y[s], sub, *extra[k], ws=self._workspaces[k])
+
+        return blocks, self._run([job(k, s) for k, s in enumerate(blocks)])
+
     def loss_and_grads(self, fn, params, cfg, x: np.ndarray, y: np.ndarray, state: list,
                        rng: np.random.Generator | None = None, ws: Workspace | None = None):
         """fn(params, cfg, x, y, state, rng, ws=...) -> (mean loss, grads, final state) on the
         (B, T) chunk x, y, as n blocks of streams when n > 1 (see the module); else fn itself."""
+        blocks, out = self._blocks(fn, params, cfg, x, y, state, rng, ws)
+        if blocks is None:
+            return out
         B = x.shape[0]
-        n = min(self.n, B // MIN_ROWS)
-        if n <= 1:
-            return fn(params, cfg, x, y, state, rng, ws=ws)
-        blocks = cuts(B, n)
-        while len(self._workspaces) < n:
-            self._workspaces.append(Workspace())
-        rngs = [None] * n if rng is None else [np.random.default_rng(s) for s in rng.integers(0, 2**63, n)]
-
-        def job(k, s):
-            sub = [tuple(a[s] for a in layer) for layer in state]
-            return lambda: fn(params, cfg, x[s], y[s], sub, rngs[k], ws=self._workspaces[k])
-
-        out = self._run([job(k, s) for k, s in enumerate(blocks)])
         weights = [(s.stop - s.start) / B for s in blocks]
         loss = sum(w * o[0] for w, o in zip(weights, out))
         grads = out[0][1]
@@ -113,8 +130,15 @@ class RowBlocks:
             g *= weights[0]
             for w, o in zip(weights[1:], out[1:]):
                 g += w * o[1][name]
-        state = [tuple(np.concatenate(parts) for parts in zip(*layers)) for layers in zip(*(o[2] for o in out))]
-        return loss, grads, state
+        return loss, grads, _joined([o[2] for o in out])
+
+    def loss_sum(self, fn, params, cfg, x: np.ndarray, y: np.ndarray, state: list, ws: Workspace | None = None):
+        """fn(params, cfg, x, y, state, ws=...) -> (sum of nats, count, final state) on the chunk,
+        as n blocks when n > 1 (validation: the sums and counts add)."""
+        blocks, out = self._blocks(fn, params, cfg, x, y, state, False, ws)
+        if blocks is None:
+            return out
+        return sum(o[0] for o in out), sum(o[1] for o in out), _joined([o[2] for o in out])
 
     def describe(self) -> str:
         """For the training summary, after the kernels."""

@@ -165,7 +165,7 @@ class LMTask(Task):
 
     # ------------------------------------------------------------------ validation
     def calibrate(self, run: Run) -> None:
-        run.validation.calibrate(run.params, run.cfg, ws=run.workspace)  # a first estimate of the final pass
+        run.validation.calibrate(run.params, run.cfg, ws=run.workspace, rows=run.rows)  # a first estimate of the final pass
 
     def final_seconds(self, run: Run) -> float:
         return run.validation.final_seconds()
@@ -176,7 +176,7 @@ class LMTask(Task):
     def validate(self, run: Run, whole: bool, progress) -> dict:
         """Mean nats/char on the fixed part of the validation split (and on all of it when `whole`)."""
         plan = run.validation
-        val, val_whole = plan.run(run.params, run.cfg, whole, run.remap, progress, ws=run.workspace)
+        val, val_whole = plan.run(run.params, run.cfg, whole, run.remap, progress, ws=run.workspace, rows=run.rows)
         metrics = {"val_loss": val, "val_bpc": val / math.log(2), "val_chars": plan.chars(whole=False)}
         if val_whole is not None:
             metrics.update(val_whole_loss=val_whole, val_whole_bpc=val_whole / math.log(2),

@@ -58,7 +58,7 @@ class ValidationPlan:
         n = self.streams.eval_chars(None if whole else self.part_chunks)
         return loss * self.chars(whole) / max(1, n)
 
-    def calibrate(self, params, cfg, ws=None) -> None:
+    def calibrate(self, params, cfg, ws=None, rows=None) -> None:
         """A first cost estimate: time one forward chunk of the validation streams (the faster of
         two calls: the first one also pays for warming up)."""
         x, y = next(iter(self.streams.eval_chunks()))
@@ -66,7 +66,7 @@ class ValidationPlan:
         best = math.inf
         for _ in range(2):
             t0 = time.perf_counter()
-            model.loss_sum(params, cfg, x, y, state, ws)
+            _loss_sum(params, cfg, x, y, state, ws, rows)
             best = min(best, time.perf_counter() - t0)
         self.sec_per_char = best / max(1, x.size)
 
@@ -74,12 +74,14 @@ class ValidationPlan:
         """Estimated seconds of the validation pass at the end of the run (over the whole split)."""
         return 0.0 if self.sec_per_char is None else self.sec_per_char * self.chars(whole=True)
 
-    def run(self, params, cfg, whole: bool, remap=None, progress=None, ws=None) -> tuple[float, float | None]:
+    def run(self, params, cfg, whole: bool, remap=None, progress=None, ws=None, rows=None) -> tuple[float, float | None]:
         """Mean nats/char over the part, and over the whole split (None unless `whole` and bounded).
 
         The state is carried from chunk to chunk; progress(done, total) is called after each chunk
         with the characters scored so far and in all (it may raise to stop the pass). `ws`: the
         run's workspace for the scratch arrays (charrnn.nn.workspace), or None (fresh ones).
+        `rows`: the run's RowBlocks (charrnn.nn.rows), which split the chunks as they split the
+        training steps, or None.
         """
         t0 = time.perf_counter()
         state = model.init_state(cfg, self.streams.batch)
@@ -91,7 +93,7 @@ class ValidationPlan:
                 break
             if remap is not None:
                 x, y = remap(x), remap(y)
-            s, c, state = model.loss_sum(params, cfg, x, y, state, ws)  # (B, T) ids -> nats summed
+            s, c, state = _loss_sum(params, cfg, x, y, state, ws, rows)  # (B, T) ids -> nats summed
             total, count = total + s, count + c
             if k + 1 == self.part_chunks:
                 part = total / count
@@ -100,6 +102,12 @@ class ValidationPlan:
         self.sec_per_char = (time.perf_counter() - t0) / max(1, count)
         whole_loss = total / count if whole and self.bounded else None
         return part, whole_loss
+
+
+def _loss_sum(params, cfg, x, y, state, ws, rows):
+    if rows is None:
+        return model.loss_sum(params, cfg, x, y, state, ws)
+    return rows.loss_sum(model.loss_sum, params, cfg, x, y, state, ws)
 
 
 def list_chunk_widths(streams: Streams) -> list[int]:
