@@ -66,27 +66,31 @@ class RowBlocks:
 
     def __init__(self):
         self.n = 1
-        self._pool = None
+        self._pool, self._workers = None, 0
         self._workspaces: list[Workspace] = []
 
     def set(self, n: int) -> None:
         self.n = max(1, int(n))
 
     def close(self) -> None:
+        """Let the threads go and the workspaces with them (a RowBlocks left alone also ends fine)."""
+        self._end_pool()
+        self._workspaces = []
+
+    def _end_pool(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
-            self._pool = None
-        self._workspaces = []
+            self._pool, self._workers = None, 0
 
     def _run(self, jobs: list) -> list:
         """Run the zero-argument callables `jobs` at once, the first in this thread; their results."""
         if len(jobs) == 1:
             return [jobs[0]()]
-        if self._pool is None or self._pool._max_workers < len(jobs) - 1:
+        if self._workers < len(jobs) - 1:
             from concurrent.futures import ThreadPoolExecutor
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-            self._pool = ThreadPoolExecutor(len(jobs) - 1, thread_name_prefix="charrnn-rows")
+            self._end_pool()
+            self._workers = len(jobs) - 1
+            self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="charrnn-rows")
         futures = [self._pool.submit(job) for job in jobs[1:]]
         try:
             first = jobs[0]()
