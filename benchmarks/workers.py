@@ -89,12 +89,9 @@ def charrnn_trainer(job, V):
     from charrnn.use.evaluate import stream_loss
     cfg = ModelConfig(cell=job["cell"], vocab_size=V, hidden=job["hidden"], layers=job["layers"],
                       **{k: job[k] for k in ("forget_bias", "bias_init", "init_scale") if k in job})
-    from charrnn.nn.cells import CELLS
-    from charrnn.nn.rows import RowBlocks, pays
-    from charrnn.nn.threads import available_cores
+    from charrnn.nn.rows import for_training
     ws = Workspace()  # the scratch arrays of the chunks, as `charrnn train` keeps them
-    rows = RowBlocks() if job.get("rows", True) and pays(CELLS[cfg.cell].gates, cfg.hidden, job["batch"],
-                                                         available_cores()) else None
+    rows = for_training(cfg, job["batch"]) if job.get("rows", True) else None
     tuner = job["_tuner"] = _threads(job.get("threads"), rows)
     params = model.init_params(cfg, np.random.default_rng(job["seed"]))
     opt = optim.make_optimizer("adam")

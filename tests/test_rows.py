@@ -130,10 +130,10 @@ def test_a_split_run_repeats_and_resumes_bit_for_bit(path, tmp_path, monkeypatch
     """`charrnn train --threads 2` on a model where the split pays: the steps run as 2 blocks,
     and an interrupted + resumed run is the uninterrupted one, bit for bit."""
     from charrnn.engine.trained import load_trained
-    from charrnn.tasks import lm_task
+    from charrnn.nn import rows
     from helpers import train_lm as train
 
-    monkeypatch.setattr(lm_task, "available_cores", lambda: 2)
+    monkeypatch.setattr(rows, "available_cores", lambda: 2)
     split = []
     real = RowBlocks._run
     monkeypatch.setattr(RowBlocks, "_run", lambda self, jobs: split.append(len(jobs)) or real(self, jobs))

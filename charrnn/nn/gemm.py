@@ -74,7 +74,6 @@ def _gemm_impl(a, b, c):
     if not a.dtype == b.dtype == c.dtype or a.dtype not in (types.float32, types.float64):
         raise TypingError("gemm: float32 or float64, one dtype")
     call = _sgemm if a.dtype == types.float32 else _dgemm
-    one, zero = (1.0, 0.0)
 
     def impl(a, b, c):
         M, K = a.shape
@@ -86,6 +85,6 @@ def _gemm_impl(a, b, c):
         if K == 0:
             c[:] = 0
             return
-        call(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, N, K, one, a.ctypes.data, K, b.ctypes.data, N, zero,
+        call(_ROW_MAJOR, _NO_TRANS, _NO_TRANS, M, N, K, 1.0, a.ctypes.data, K, b.ctypes.data, N, 0.0,
              c.ctypes.data, N)
     return impl

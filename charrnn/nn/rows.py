@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from charrnn.nn.cells import CELLS
+from charrnn.nn.threads import available_cores
 from charrnn.nn.workspace import Workspace
 
 MAX_WEIGHTS = 300_000  # elements of a layer's Wh (H x G) up to which splitting pays (see the table)
@@ -47,6 +49,12 @@ def pays(cell_gates: int, hidden: int, batch: int, cores: int = 2) -> bool:
     """Whether splitting a chunk of `batch` streams over `cores` blocks beats the BLAS's threads
     for a layer of `hidden` units and `cell_gates` gate blocks (LSTM 4, GRU 3, RNN 1)."""
     return cores > 1 and hidden * hidden * cell_gates <= MAX_WEIGHTS and batch >= 2 * MIN_ROWS
+
+
+def for_training(cfg, batch: int) -> "RowBlocks | None":
+    """The RowBlocks a training run of model `cfg` at `batch` streams uses, where splitting pays on
+    this process's cores; None where the BLAS keeps them."""
+    return RowBlocks() if pays(CELLS[cfg.cell].gates, cfg.hidden, batch, available_cores()) else None
 
 
 def cuts(rows: int, n: int) -> list[slice]:

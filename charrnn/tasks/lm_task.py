@@ -31,8 +31,7 @@ from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.nn.cells import CELLS
 from charrnn.nn.kernels import warm_up
 from charrnn.nn.optim import make_optimizer
-from charrnn.nn.rows import RowBlocks, pays
-from charrnn.nn.threads import available_cores
+from charrnn.nn.rows import RowBlocks, for_training
 from charrnn.nn.workspace import Workspace
 from charrnn.options import default, default_lr
 from charrnn.tasks import lm as model
@@ -130,8 +129,7 @@ class LMTask(Task):
             warnings.append(f"the model has {model.n_params(cfg):,} parameters for {len(train_ids):,} training "
                             "characters: it will memorise the text (try a smaller --hidden or more text)")
         warm_up(cfg.cell, cfg.dtype)  # the fused kernels compiled (or loaded) now: their memory is part of the base
-        if pays(CELLS[cfg.cell].gates, cfg.hidden, tcfg.batch, available_cores()):
-            run.rows = RowBlocks()  # (used when the thread setting gives the step more than one core)
+        run.rows = for_training(cfg, tcfg.batch)  # (used when the thread setting gives the step more than one core)
         run.base_bytes = resident_bytes()
         return run, warnings
 
