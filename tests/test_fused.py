@@ -280,3 +280,89 @@ def test_fused_float32_tanh_within_5_ulp():
     ulp = np.spacing(np.abs(want).astype(np.float32)).astype(np.float64)
     assert np.max(np.abs(got - want) / ulp) <= 5
     assert np.all(np.sign(got) == np.sign(want)) and got[Wx == 0].tolist() == [0.0] and np.all(np.abs(got) <= 1)
+
+
+# ---------------------------------------------------------------- auto in training: the handover
+def test_handover_step_is_fixed_by_the_model_size():
+    """The step from which `charrnn train --kernels auto` runs the fused kernels depends on the
+    model and the batch only (never on the clock): the default 2x128 LSTM on ~95 characters
+    (258,527 parameters, 50 x 50 characters a step) switches at step 25, a 2x512 at step 2."""
+    assert kernels.handover_step(258_527, 2500) == 25
+    assert kernels.handover_step(3_400_000, 2500) == 2
+    assert kernels.handover_step(10**9, 2500) == 1 and kernels.handover_step(10, 16) == 500
+    assert kernels.handover_step(258_527, 2500) == kernels.handover_step(258_527, 2500)
+
+
+def _auto_handover_at(monkeypatch, at: int):
+    """--kernels auto as `charrnn train` selects it, with the handover at step `at`."""
+    from charrnn.tasks.lm_task import LMTask
+    monkeypatch.setattr(LMTask, "kernel_handover", lambda self, run: at)
+    kernels.select("auto", defer=True)
+    return kernels.pending()
+
+
+@needs_numba
+def test_auto_runs_numpy_until_the_handover_then_fused_and_resumes_exactly(tmp_path, monkeypatch):
+    """Under auto a run's steps before the handover step are the NumPy cells' and the rest the
+    fused kernels': 6 steps switching at step 3 are bit for bit 3 steps on --kernels numpy
+    resumed for 3 on --kernels fused; resumed across the switch, the run is the same again."""
+    from charrnn.engine.trained import load_trained
+    from helpers import train_lm as train
+
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = tmp_path / "code.txt"
+    corpus.write_text("def add(a, b):\n    return a + b  # sum\n" * 40, encoding="utf-8")
+    small, opts = {"batch": 4, "seq_len": 8, "eval_every": 100, "sample_len": 0}, {"hidden": 8, "layers": 2}
+    h = _auto_handover_at(monkeypatch, 3)
+    assert h is not None and kernels.active() == "numpy"
+    one = train(corpus, tmp_path / "one", dict(small, max_steps=6), opts)
+    assert kernels.pending() is None and kernels.active() == "fused" and h._child.poll() == 0
+    kernels.select("numpy")
+    train(corpus, tmp_path / "two", dict(small, max_steps=3), opts)
+    kernels.select("fused")
+    two = train(corpus, tmp_path / "two", {"max_steps": 6}, resume=tmp_path / "two" / "latest.npz")
+    _auto_handover_at(monkeypatch, 3)
+    train(corpus, tmp_path / "three", dict(small, max_steps=2), opts)
+    _auto_handover_at(monkeypatch, 3)
+    three = train(corpus, tmp_path / "three", {"max_steps": 6}, resume=tmp_path / "three" / "latest.npz")
+    kernels.select("numpy")
+    numpy_only = train(corpus, tmp_path / "four", dict(small, max_steps=6), opts)
+    a, b, c, d = (load_trained(r.latest) for r in (one, two, three, numpy_only))
+    assert a.meta["kernels"] == b.meta["kernels"] == c.meta["kernels"] == "fused"
+    for name in a.arrays:
+        assert np.array_equal(a.arrays[name], b.arrays[name]), name
+        assert np.array_equal(a.arrays[name], c.arrays[name]), name
+    assert any(not np.array_equal(a.arrays[k], d.arrays[k]) for k in a.arrays)  # (the switch did happen)
+
+
+@needs_numba
+def test_a_run_that_ends_before_the_handover_stops_the_compiling_child(tmp_path, monkeypatch):
+    from helpers import train_lm as train
+
+    monkeypatch.setenv("CHARRNN_CACHE_DIR", str(tmp_path / "cache"))
+    corpus = tmp_path / "code.txt"
+    corpus.write_text("def add(a, b):\n    return a + b  # sum\n" * 40, encoding="utf-8")
+    h = _auto_handover_at(monkeypatch, 50)
+    r = train(corpus, tmp_path / "run", {"batch": 4, "seq_len": 8, "max_steps": 2, "sample_len": 0}, {"hidden": 8})
+    assert r.step == 2 and kernels.active() == "numpy" and kernels.pending() is None
+    assert h._child is not None and h._child.poll() is not None  # ended (killed, or done compiling)
+
+
+@needs_numba
+def test_auto_training_says_when_it_switches_and_warns_if_the_kernels_fail(env, monkeypatch):
+    _auto_handover_at(monkeypatch, 1)
+    kernels.select("numpy")  # (the CLI selects for itself; the handover step stays patched)
+    r = invoke("train", "ok.txt", *TRAIN[:-1], "--out", "run")  # (not --quiet: the summary)
+    assert r.exit_code == 0, r.stderr
+    assert "numpy until step 1 while numba loads, then fused (numba" in r.stderr
+    assert '"kernels": "fused"' in invoke("info", "run/latest.npz", "--json").stdout
+
+    def broken(cell, dtype):
+        raise RuntimeError("no LLVM today")
+    monkeypatch.setattr(kernels, "warm_up", broken)
+    r = invoke("train", "ok.txt", *TRAIN, "--out", "run2")
+    assert r.exit_code == 0, r.stderr
+    assert "warning: the fused kernels failed to load (RuntimeError: no LLVM today); training goes on " \
+           "with the NumPy cells" in r.stderr
+    assert kernels.active() == "numpy"
+    assert '"kernels": "numpy"' in invoke("info", "run2/latest.npz", "--json").stdout

@@ -90,7 +90,8 @@ def train(
     from charrnn.nn.kernels import prefetch, select
 
     threads = parse_threads(threads)
-    select(getattr(kernels, "value", kernels))  # the cells' time loop for this process (charrnn.nn.kernels)
+    # the cells' time loop for this process (charrnn.nn.kernels; auto: numba loads while the first steps run)
+    select(getattr(kernels, "value", kernels), defer=True)
     if resume is None or getattr(ctx.get_parameter_source("model"), "name", "") == "COMMANDLINE":
         prefetch(getattr(model, "value", model), getattr(dtype, "value", dtype))  # compiles while the corpus loads
 

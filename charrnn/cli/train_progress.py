@@ -64,7 +64,8 @@ class ConsoleReporter(Reporter):
                 ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} {unit}"),
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
-                ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer))),
+                ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer)
+                                                       + kernels.loading_bytes(t.max_steps))),
                 ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
                 ("kernels", kernels.describe() + (f"; {run.rows.describe()}" if getattr(run, "rows", None) else "")),
@@ -179,7 +180,7 @@ class ConsoleReporter(Reporter):
             self.message("  sample: " + printable(sample[:160]))
 
     def message(self, text: str) -> None:
-        if self.quiet and not text.startswith("stopped"):
+        if self.quiet and not text.startswith(("stopped", "warning:")):  # (warnings even when quiet)
             return
         if self.bar is not None and not self.bar.disable:
             self.bar.write(text, file=sys.stderr)

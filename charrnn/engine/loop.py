@@ -27,6 +27,7 @@ from charrnn.engine.rundir import RunDir
 from charrnn.engine.task import Task, get_task
 from charrnn.engine.validation import eval_period
 from charrnn.errors import TrainingDiverged
+from charrnn.nn import kernels
 from charrnn.nn.optim import clip_by_global_norm, clip_by_value, lr_at
 from charrnn.nn.threads import blas_threads, maybe_unit
 
@@ -135,16 +136,20 @@ def train(task: str | Task, data_path, out_dir, train_opts: dict | None = None, 
     run, warnings = task.prepare(data_path, train_opts or {}, model_opts or {}, task_opts or {}, resume, init_from,
                                  encoding_errors, cache_dir)
     run.eval_every = eval_period(run.tcfg, task.steps_per_epoch(run))
+    handover = kernels.pending()  # --kernels auto: the fused kernels load while the first steps run
+    if handover is not None:
+        handover.want(run.cfg.cell, run.cfg.dtype, task.kernel_handover(run))
     # (the thread setting also covers the evaluations, the final one after the loop included)
     with task.open_rundir(out_dir, overwrite, resume) as rundir, blas_threads(threads, rows=task.row_blocks(run)) as tuner:
         task.calibrate(run)
         if resume is not None:
             warnings = warnings + rundir.repair(run)
         reporter.summary(run, warnings)
-        return _loop(task, run, rundir, reporter, tuner, started, resumed=resume is not None)
+        return _loop(task, run, rundir, reporter, tuner, started, resumed=resume is not None, handover=handover)
 
 
-def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: float, resumed: bool) -> Result:
+def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: float, resumed: bool,
+          handover: kernels.Handover | None = None) -> Result:
     tcfg = run.tcfg
     last_eval_step = start_step = run.step if resumed else -1
     stopped_by = None
@@ -161,7 +166,13 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
                 stopped_by = task.agree(run, stop_reason(run, task, started, reserve))
                 if stopped_by:
                     break
-                with maybe_unit(tuner):  # (auto threads: each step is one timed unit)
+                if handover is not None and run.step >= handover.at:  # the NumPy cells' steps are done
+                    failed = handover.finish()
+                    handover = None
+                    if failed:
+                        reporter.message(f"warning: {failed}")
+                # (auto threads: each step is one timed unit, once the kernels are settled)
+                with maybe_unit(tuner if handover is None else None):
                     step = task.train_step(run)
                     norm = clip_by_global_norm(step.grads, tcfg.clip)
                 if not (math.isfinite(step.loss) and math.isfinite(norm)):
@@ -206,6 +217,8 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
         stopped_by = "interrupt-now"
     finally:
         reporter.close()
+        if handover is not None:  # the run ended on the NumPy cells
+            handover.cancel()
     stopped_by = report_stop(run, rundir, reporter, stopped_by, start_step, last_eval_step)
     return Result(run.step, run.epoch, run.best_val_loss, stopped_by, rundir.path, rundir.latest, run.history,
                   task.name, getattr(run, "best_exact", None))

@@ -86,6 +86,11 @@ class Task:
     def calibrate(self, run) -> None:
         pass
 
+    def kernel_handover(self, run) -> int:
+        """Under --kernels auto, the step from which the fused kernels run (charrnn.nn.kernels.Handover:
+        the NumPy cells before it, while numba loads). 0: wait for them before the first step."""
+        return 0
+
     def row_blocks(self, run):
         """The charrnn.nn.rows.RowBlocks its training steps split the streams with, or None (the
         thread setting then goes to the BLAS alone)."""

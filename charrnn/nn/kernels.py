@@ -3,6 +3,8 @@
     select("auto")     -> "fused" when numba imports, else "numpy"; the registry then runs it
     select("numpy")    -> "numpy" (the reference: charrnn.nn.cells)
     select("fused")    -> "fused", or a UsageError saying how to get numba
+    select("auto", defer=True) -> "numpy" for now, and numba loading in the background: the
+                          training loop switches at a step fixed by the model's size (Handover)
     active()           -> the path in use now; describe() a line for `info` and the summary
 
 The choice is one per process (charrnn.nn.cells.CELLS[...].forward/backward are swapped, and
@@ -20,9 +22,13 @@ on a machine without it; the test suite runs that way too).
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
+import subprocess
 import sys
 import threading
+
+import numpy as np
 
 from charrnn.errors import UsageError
 from charrnn.nn import cells, optim
@@ -36,8 +42,20 @@ SAMPLE_FUSED_MIN_CHARS = 100_000
 EVALUATE_FUSED_MIN_BYTES = 100_000
 FUSED_CELLS = ("lstm", "gru", "rnn")
 
+# `charrnn train` under auto: the NumPy cells run the first steps while numba is imported and the
+# cell's kernels compiled into the disk cache by a child process (Handover), so a run's first step
+# comes as soon as on the NumPy path (compiling takes ~2.5 s, and ~0.7 s more to load them). The
+# switch comes at a step fixed by the model's size, never by the clock, so a run repeats and
+# resumes bit for bit: about 1 s of NumPy steps on the 2-core machine (parameters x characters
+# a step; the 2x128 LSTM: 25 steps, 2x512: 2), between 1 and 500 steps.
+HANDOVER_WORK = 1.6e10
+# What loading the fused path adds to the resident memory (numba, LLVM, the compiled kernels),
+# for the training summary's estimate while it is still loading (measured: 2x128 LSTM, 84 -> 187 MB).
+LOADING_BYTES = 100 << 20
+
 _reference = {name: (c.forward, c.backward) for name, c in cells.CELLS.items()}
 _active = "numpy"
+_handover: Handover | None = None
 
 
 def numba_available() -> bool:
@@ -65,11 +83,20 @@ def _fused_module():
     return fused
 
 
-def select(kind: str = "auto") -> str:
-    """Make the cells' registry run `kind` (auto, numpy, fused); return the path in use."""
-    global _active
+def select(kind: str = "auto", defer: bool = False) -> str:
+    """Make the cells' registry run `kind` (auto, numpy, fused); return the path in use.
+
+    defer (training): under auto, with numba installed, the NumPy cells run now and the fused path
+    loads in a background thread; `pending()` returns that Handover, which the loop finishes."""
+    global _active, _handover
     if kind not in CHOICES:
         raise UsageError(f"invalid value for --kernels: {kind} (want one of {', '.join(CHOICES)})")
+    if _handover is not None:  # a new choice replaces one still loading
+        _handover.cancel()
+    if defer and kind == "auto" and numba_available():
+        select("numpy")
+        _handover = Handover()
+        return "numpy"
     want = kind
     if kind == "auto":
         kind = "fused" if numba_available() else "numpy"
@@ -101,15 +128,99 @@ def warm_up(cell: str, dtype) -> None:
     """Compile (or load from the disk cache) the kernels `cell` runs in `dtype`, by one forward and
     backward pass on a 1 x 1 x 1 chunk, if the fused path is selected; nothing on the NumPy path.
     Training calls it before it measures the process's memory: compiling maps ~50 MB of LLVM."""
-    if _active != "fused" or cell not in FUSED_CELLS:
-        return
-    import numpy as np
-    c = cells.CELLS[cell]
+    if _active == "fused" and cell in FUSED_CELLS:
+        _warm(_fused_module(), cell, dtype)
+
+
+def _warm(fused, cell: str, dtype) -> None:
+    """Run `fused`'s kernels for `cell` once (forward, backward, Adam's update) in `dtype`, on a
+    1 x 1 x 1 chunk: numba compiles them, or loads them from its disk cache. Touches no registry."""
+    c, f = cells.CELLS[cell], np.dtype(dtype).type
     p = {"Wx": np.zeros((1, c.gates), dtype), "Wh": np.zeros((1, c.gates), dtype), "b": np.zeros(c.gates, dtype)}
     state = tuple(np.zeros((1, 1), dtype) for _ in range(c.n_state))
-    hs, _, cache = c.forward(p, np.zeros((1, 1), np.int64), state)
-    c.backward(np.zeros_like(hs), state, cache)
-    optim.Adam().step({"w": np.zeros(1, dtype)}, {"w": np.zeros(1, dtype)}, 1e-3)  # its compiled update too
+    hs, _, cache = getattr(fused, f"{cell}_forward")(p, np.zeros((1, 1), np.int64), state)
+    getattr(fused, f"{cell}_backward")(np.zeros_like(hs), state, cache)
+    z = np.zeros(1, dtype)
+    fused.adam_update(z, z, z.copy(), z.copy(), f(0.9), f(0.1), f(0.999), f(0.001), f(1), f(1e-8), f(0))
+
+
+def handover_step(n_params: int, chars_per_step: int) -> int:
+    """The step from which a deferred fused path runs (HANDOVER_WORK)."""
+    return int(min(500, max(1, math.ceil(HANDOVER_WORK / max(1, n_params * chars_per_step)))))
+
+
+class Handover:
+    """The fused path made ready while the NumPy cells train the first steps.
+
+    `want` starts a child process that compiles the cell's kernels into numba's disk cache (or
+    finds them there) on another core; `finish` (the training loop, at step `at`) waits for it,
+    then imports numba here and loads the kernels from the cache (~0.7 s), and switches the
+    registry. A thread in this process would do the same work but hold the GIL for most of it:
+    the NumPy steps beside it ran 3-4x slower. If the child fails, `finish` compiles here."""
+
+    def __init__(self):
+        self.at: int | None = None  # the step the loop switches at (set by `want`, shown in the summary)
+        self._cell, self._dtype = None, None
+        self._child: subprocess.Popen | None = None
+
+    def want(self, cell: str, dtype, at: int) -> None:
+        """Have `cell`'s kernels in `dtype` ready for step `at`."""
+        self.at, self._cell, self._dtype = at, cell, dtype
+        if cell not in FUSED_CELLS:
+            return
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # (charrnn's parent)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+        where = numba_cache_dir()
+        if where:
+            env["NUMBA_CACHE_DIR"] = where
+        code = "import sys; from charrnn.nn.kernels import compile_into_cache; compile_into_cache(*sys.argv[1:])"
+        try:  # its own session: a Ctrl-C meant for training does not reach it
+            self._child = subprocess.Popen([sys.executable, "-c", code, cell, str(np.dtype(dtype))], env=env,
+                                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                           stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:  # (no child: `finish` compiles here)
+            self._child = None
+
+    def cancel(self) -> None:  # (also called by `select`, through `finish`: the child has ended by then)
+        """Not needed any more (the run ended before step `at`, or another choice was made)."""
+        global _handover
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.wait()
+        if _handover is self:
+            _handover = None
+
+    def finish(self) -> str | None:
+        """Wait for the child, then run the fused kernels from now on; a message when they fail to load."""
+        global _handover
+        _handover = None
+        try:
+            select("fused")  # (numba's import, ~0.5 s, while the child may still be compiling)
+            if self._child is not None:
+                self._child.wait()
+            warm_up(self._cell, self._dtype)
+        except Exception as e:  # (numba broken: the NumPy cells go on)
+            select("numpy")
+            return (f"the fused kernels failed to load ({type(e).__name__}: {e}); training goes on with "
+                    "the NumPy cells (--kernels numpy hides this)")
+        return None
+
+
+def compile_into_cache(cell: str, dtype: str) -> None:
+    """The Handover's child process: compile `cell`'s kernels (or find them) in numba's disk cache."""
+    _warm(_fused_module(), cell, dtype)
+
+
+def loading_bytes(max_steps: int | None) -> int:
+    """What the fused path still loading will add to the resident memory of a run that stops
+    after `max_steps` (None: no step limit): LOADING_BYTES if the run reaches the handover."""
+    h = _handover
+    return LOADING_BYTES if h is not None and h.at is not None and (max_steps is None or max_steps > h.at) else 0
+
+
+def pending() -> Handover | None:
+    """The fused path still loading for a training run (select(..., defer=True)), or None."""
+    return _handover
 
 
 def prefetch(cell: str, dtype) -> None:
@@ -135,7 +246,10 @@ def active() -> str:
 
 
 def describe(kind: str | None = None) -> str:
-    """'fused (numba 0.68.1)' / 'numpy' (with why, when numba is missing)."""
+    """'fused (numba 0.68.1)' / 'numpy' (with why, when numba is missing) / 'numpy until step 40,
+    then fused (...)' while a Handover loads."""
+    if kind is None and _handover is not None and _handover.at is not None:
+        return f"numpy until step {_handover.at:,} while numba loads, then {describe('fused')}"
     kind = kind or _active
     if kind == "fused":
         from importlib.metadata import PackageNotFoundError, version

@@ -29,7 +29,7 @@ from charrnn.engine.trained import load_trained
 from charrnn.tasks.lm_validation import ValidationPlan
 from charrnn.errors import CorpusError, UsageError, VocabError
 from charrnn.nn.cells import CELLS
-from charrnn.nn.kernels import warm_up
+from charrnn.nn.kernels import handover_step, warm_up
 from charrnn.nn.optim import make_optimizer
 from charrnn.nn.rows import RowBlocks, for_training
 from charrnn.nn.workspace import Workspace
@@ -157,6 +157,9 @@ class LMTask(Task):
         else:
             loss, grads, new_state = run.rows.loss_and_grads(model.loss_and_grads, *args, ws=run.workspace)
         return Step(loss, grads, run.tcfg.batch * run.tcfg.seq_len, new_state)
+
+    def kernel_handover(self, run: Run) -> int:
+        return handover_step(model.n_params(run.cfg), run.tcfg.batch * run.tcfg.seq_len)
 
     def advance(self, run: Run, step: Step) -> None:
         run.state, run.chunk, run.step = step.carry, run.chunk + 1, run.step + 1
