@@ -1,7 +1,8 @@
 """The training loop, once for every task: step, evaluate, checkpoint, stop.
 
     while no stop rule fires:                 --max-steps, --epochs, --time (minus the final
-        step = task.train_step(run)           evaluation's cost), --patience
+        at the handover step: fused kernels   evaluation's cost), --patience; (--kernels auto:
+        step = task.train_step(run)           charrnn.nn.kernels.Handover, task.kernel_handover)
         NaN guard; clip; lr schedule; optimizer step; task.advance(run, step)
         every eval_every steps: task.validate -> best? -> metrics.jsonl -> best.npz, latest.npz
     the final evaluation (the whole validation data), inside the signal handler
