@@ -345,6 +345,14 @@ def test_a_run_that_ends_before_the_handover_stops_the_compiling_child(tmp_path,
     h = _auto_handover_at(monkeypatch, 50)
     r = train(corpus, tmp_path / "run", {"batch": 4, "seq_len": 8, "max_steps": 2, "sample_len": 0}, {"hidden": 8})
     assert r.step == 2 and kernels.active() == "numpy" and kernels.pending() is None
+    assert h._child is None and not h.reached  # (--max-steps 2 never reaches step 50: nothing compiled)
+    h = _auto_handover_at(monkeypatch, 50)
+    r = train(corpus, tmp_path / "run", {"max_steps": 4}, resume=tmp_path / "run" / "latest.npz")
+    assert r.step == 4 and kernels.active() == "numpy" and kernels.pending() is None
+    assert h._child is None
+    h = _auto_handover_at(monkeypatch, 50)
+    r = train(corpus, tmp_path / "run2", {"batch": 4, "seq_len": 8, "epochs": 1, "sample_len": 0}, {"hidden": 8})
+    assert kernels.active() == "numpy" and kernels.pending() is None and r.step < 50
     assert h._child is not None and h._child.poll() is not None  # ended (killed, or done compiling)
 
 
@@ -355,11 +363,17 @@ def test_auto_training_says_when_it_switches_and_warns_if_the_kernels_fail(env, 
     r = invoke("train", "ok.txt", *TRAIN[:-1], "--out", "run")  # (not --quiet: the summary)
     assert r.exit_code == 0, r.stderr
     assert "numpy until step 1 while numba loads, then fused (numba" in r.stderr
+    _auto_handover_at(monkeypatch, 5)
+    kernels.select("numpy")
+    r = invoke("train", "ok.txt", *TRAIN[:-1], "--out", "run0")  # 2 steps
+    assert "numpy (auto runs fused kernels from step 5; this run ends before)" in " ".join(r.stderr.split())
     assert '"kernels": "fused"' in invoke("info", "run/latest.npz", "--json").stdout
 
     def broken(cell, dtype):
         raise RuntimeError("no LLVM today")
     monkeypatch.setattr(kernels, "warm_up", broken)
+    _auto_handover_at(monkeypatch, 1)
+    kernels.select("numpy")
     r = invoke("train", "ok.txt", *TRAIN, "--out", "run2")
     assert r.exit_code == 0, r.stderr
     assert "warning: the fused kernels failed to load (RuntimeError: no LLVM today); training goes on " \

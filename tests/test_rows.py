@@ -160,3 +160,13 @@ def test_validation_blocks_give_the_whole_chunks_sums(path):
     for a, b in zip(stateT, stateT2):
         for u, v in zip(a, b):
             np.testing.assert_allclose(v, u, rtol=1e-12, atol=1e-14)
+
+
+def test_the_summary_says_how_the_streams_are_split():
+    rows = RowBlocks()
+    assert rows.describe() == ""  # one block: nothing to say
+    with blas_threads(2, FakeBlas(2), rows=rows):
+        assert rows.describe() == "streams split over 2 threads (row blocks)"
+    rows = RowBlocks()
+    with blas_threads("auto", FakeBlas(2), rows=rows):
+        assert rows.describe() == "streams split over the cores when timing says so (row blocks)"

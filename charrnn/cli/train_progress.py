@@ -65,10 +65,10 @@ class ConsoleReporter(Reporter):
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
                 ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer)
-                                                       + kernels.loading_bytes(t.max_steps))),
+                                                       + kernels.loading_bytes())),
                 ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
-                ("kernels", kernels.describe() + (f"; {run.rows.describe()}" if getattr(run, "rows", None) else "")),
+                ("kernels", "; ".join(filter(None, [kernels.describe(), self._rows(run)]))),
                 ("stop", self._stop_rule(run)),
                 ("validation", self._validation(run)),
             ]
@@ -80,6 +80,10 @@ class ConsoleReporter(Reporter):
             self.console.print(table)
         for w in warnings:  # one line each, also when stderr is not a terminal (no wrap at 80)
             self.console.print(Text.assemble(("warning: ", "yellow"), w), soft_wrap=True)
+
+    @staticmethod
+    def _rows(run: Run) -> str:
+        return run.rows.describe() if getattr(run, "rows", None) is not None else ""
 
     @staticmethod
     def _stop_rule(run: Run) -> str:

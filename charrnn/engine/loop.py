@@ -139,7 +139,7 @@ def train(task: str | Task, data_path, out_dir, train_opts: dict | None = None, 
     run.eval_every = eval_period(run.tcfg, task.steps_per_epoch(run))
     handover = kernels.pending()  # --kernels auto: the fused kernels load while the first steps run
     if handover is not None:
-        handover.want(run.cfg.cell, run.cfg.dtype, task.kernel_handover(run))
+        handover.want(run.cfg.cell, run.cfg.dtype, task.kernel_handover(run), run.tcfg.max_steps)
     # (the thread setting also covers the evaluations, the final one after the loop included)
     with task.open_rundir(out_dir, overwrite, resume) as rundir, blas_threads(threads, rows=task.row_blocks(run)) as tuner:
         task.calibrate(run)

@@ -161,12 +161,14 @@ class Handover:
     def __init__(self):
         self.at: int | None = None  # the step the loop switches at (set by `want`, shown in the summary)
         self._cell, self._dtype = None, None
+        self.reached = True  # False: --max-steps ends the run first
         self._child: subprocess.Popen | None = None
 
-    def want(self, cell: str, dtype, at: int) -> None:
-        """Have `cell`'s kernels in `dtype` ready for step `at`."""
+    def want(self, cell: str, dtype, at: int, max_steps: int | None = None) -> None:
+        """Have `cell`'s kernels in `dtype` ready for step `at` (no child when `max_steps` ends the run before)."""
         self.at, self._cell, self._dtype = at, cell, dtype
-        if cell not in FUSED_CELLS:
+        self.reached = max_steps is None or max_steps > at
+        if cell not in FUSED_CELLS or not self.reached:
             return
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # (charrnn's parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
@@ -211,11 +213,11 @@ def compile_into_cache(cell: str, dtype: str) -> None:
     _warm(_fused_module(), cell, dtype)
 
 
-def loading_bytes(max_steps: int | None) -> int:
-    """What the fused path still loading will add to the resident memory of a run that stops
-    after `max_steps` (None: no step limit): LOADING_BYTES if the run reaches the handover."""
+def loading_bytes() -> int:
+    """What the fused path still loading will add to the resident memory: LOADING_BYTES if the
+    run reaches the handover."""
     h = _handover
-    return LOADING_BYTES if h is not None and h.at is not None and (max_steps is None or max_steps > h.at) else 0
+    return LOADING_BYTES if h is not None and h.at is not None and h.reached else 0
 
 
 def pending() -> Handover | None:
@@ -249,6 +251,8 @@ def describe(kind: str | None = None) -> str:
     """'fused (numba 0.68.1)' / 'numpy' (with why, when numba is missing) / 'numpy until step 40,
     then fused (...)' while a Handover loads."""
     if kind is None and _handover is not None and _handover.at is not None:
+        if not _handover.reached:
+            return f"numpy (auto runs fused kernels from step {_handover.at:,}; this run ends before)"
         return f"numpy until step {_handover.at:,} while numba loads, then {describe('fused')}"
     kind = kind or _active
     if kind == "fused":

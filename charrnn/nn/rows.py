@@ -74,6 +74,7 @@ class RowBlocks:
 
     def __init__(self):
         self.n = 1
+        self.timed = False  # --threads auto chooses n (nn.threads.blas_threads sets it; for `describe`)
         self._pool, self._workers = None, 0
         self._workspaces: list[Workspace] = []
 
@@ -153,5 +154,7 @@ class RowBlocks:
         return sum(o[0] for o in out), sum(o[1] for o in out), _joined([o[2] for o in out])
 
     def describe(self) -> str:
-        """For the training summary, after the kernels."""
-        return "streams split over the cores (row blocks)"
+        """For the training summary, after the kernels ('' at one block)."""
+        if self.timed:
+            return "streams split over the cores when timing says so (row blocks)"
+        return f"streams split over {self.n} threads (row blocks)" if self.n > 1 else ""

@@ -291,6 +291,8 @@ def blas_threads(threads, blas: Blas | None = None, rows=None):
             rows.set(n)
     try:
         if threads == AUTO:
+            if rows is not None:
+                rows.timed = True  # (the tuner decides the blocks: for the summary)
             yield auto_tuner(blas, set_threads)
         else:
             cores = available_cores()
