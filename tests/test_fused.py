@@ -286,8 +286,8 @@ def test_fused_float32_tanh_within_5_ulp():
 def test_handover_step_is_fixed_by_the_model_size():
     """The step from which `charrnn train --kernels auto` runs the fused kernels depends on the
     model and the batch only (never on the clock): the default 2x128 LSTM on ~95 characters
-    (258,527 parameters, 50 x 50 characters a step) switches at step 25, a 2x512 at step 2."""
-    assert kernels.handover_step(258_527, 2500) == 25
+    (258,527 parameters, 50 x 50 characters a step) switches at step 16, a 2x512 at step 2."""
+    assert kernels.handover_step(258_527, 2500) == 16
     assert kernels.handover_step(3_400_000, 2500) == 2
     assert kernels.handover_step(10**9, 2500) == 1 and kernels.handover_step(10, 16) == 500
     assert kernels.handover_step(258_527, 2500) == kernels.handover_step(258_527, 2500)

@@ -44,11 +44,14 @@ FUSED_CELLS = ("lstm", "gru", "rnn")
 
 # `charrnn train` under auto: the NumPy cells run the first steps while numba is imported and the
 # cell's kernels compiled into the disk cache by a child process (Handover), so a run's first step
-# comes as soon as on the NumPy path (compiling takes ~2.5 s, and ~0.7 s more to load them). The
+# comes as soon as on the NumPy path (compiling takes ~2.5 s, and ~0.4 s more to load them). The
 # switch comes at a step fixed by the model's size, never by the clock, so a run repeats and
-# resumes bit for bit: about 1 s of NumPy steps on the 2-core machine (parameters x characters
-# a step; the 2x128 LSTM: 25 steps, 2x512: 2), between 1 and 500 steps.
-HANDOVER_WORK = 1.6e10
+# resumes bit for bit (parameters x characters a step; the 2x128 LSTM: step 16, 2x512: 2; between
+# 1 and 500). Measured (benchmarks/bench_startup.py): with a full cache each NumPy step before the
+# switch costs what the NumPy cells lose to the fused ones (1.3x at 1 thread, 2x at 2: the row
+# blocks wait for the GIL between the NumPy cells' small calls), so the switch comes about when
+# the child has loaded them from a full cache (~0.7 s); with an empty one the loop waits there.
+HANDOVER_WORK = 1e10
 # What loading the fused path adds to the resident memory (numba, LLVM, the compiled kernels),
 # for the training summary's estimate while it is still loading (measured: 2x128 LSTM, 84 -> 187 MB).
 LOADING_BYTES = 100 << 20
