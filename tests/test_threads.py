@@ -106,6 +106,17 @@ def test_a_busy_start_runs_one_thread_and_probes_later():
     assert used[:20] == [1] * 20 and t.chosen == 2 and len(t.log) == 1  # probed after 1 s, then 2
 
 
+def test_start_over_probes_at_once_after_a_busy_start():
+    """The training loop's handover (charrnn.nn.kernels): the tuner was made while the compiling
+    child kept a core busy; once it is done, start_over(0) probes at once instead of in 30 s."""
+    m = Machine({1: 0.050, 2: 0.035})
+    t = ThreadTuner(2, m.set_threads, m.clock, probe=3, reprobe=30.0, first_probe_after=30.0)
+    assert m.run(t, 5) == [1] * 5 and t.log == []
+    t.start_over(0.0)
+    used = m.run(t, 20)
+    assert 2 in used[:8] and t.chosen == 2 and len(t.log) == 1
+
+
 def test_one_core_means_no_probing():
     m = Machine({1: 0.05})
     t = ThreadTuner(1, m.set_threads, m.clock)

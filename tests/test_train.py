@@ -191,7 +191,7 @@ DRIVER = ("import atexit, sys; out = sys.argv[1]; sys.argv = ['charrnn'] + sys.a
 def test_est_memory_is_within_a_quarter_of_the_measured_peak(tmp_path, steps):
     """`charrnn train`'s summary line "est. memory" against the peak RSS of that process (the
     default 2 x 128 LSTM, 300 characters, a few steps and the validation pass). Under --kernels
-    auto the fused kernels load at step 11 (charrnn.nn.kernels.handover_step): 20 steps include
+    auto the fused kernels load at step 6 (charrnn.nn.kernels.handover_step): 20 steps include
     their memory, 2 do not."""
     rng = np.random.default_rng(5)
     chars = np.array([chr(0x4E00 + i) for i in range(299)] + ["\n"])

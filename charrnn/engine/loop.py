@@ -30,7 +30,7 @@ from charrnn.engine.validation import eval_period
 from charrnn.errors import TrainingDiverged
 from charrnn.nn import kernels
 from charrnn.nn.optim import clip_by_global_norm, clip_by_value, lr_at
-from charrnn.nn.threads import blas_threads, maybe_unit
+from charrnn.nn.threads import blas_threads, maybe_unit, start_over
 
 
 class Reporter:
@@ -157,6 +157,8 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
     window_loss, window_steps, window_chars, window_start = 0.0, 0, 0, time.perf_counter()
     record = None  # the last step's record
     signals = _Signals()
+    if handover is not None and tuner is not None:
+        tuner.set_threads(1)  # (auto: the child compiling has the other core until the handover)
     reporter.start(run)
     try:
         # Overflow is caught below as a non-finite loss or norm, with a message: no NumPy warnings.
@@ -168,8 +170,13 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
                 if stopped_by:
                     break
                 if handover is not None and run.step >= handover.at:  # the NumPy cells' steps are done
-                    failed = handover.finish()
+                    failed = handover.finish(stop=lambda: signals.received is not None)
+                    if signals.received is not None:  # Ctrl-C while it waited: stop before the step
+                        stopped_by = signals.stopped_by
+                        break
                     handover = None
+                    if tuner is not None:  # (the child that compiled them kept a core busy until now)
+                        start_over(tuner)
                     if failed:
                         reporter.message(f"warning: {failed}")
                 # (auto threads: each step is one timed unit, once the kernels are settled)

@@ -46,12 +46,13 @@ FUSED_CELLS = ("lstm", "gru", "rnn")
 # cell's kernels compiled into the disk cache by a child process (Handover), so a run's first step
 # comes as soon as on the NumPy path (compiling takes ~2.5 s, and ~0.4 s more to load them). The
 # switch comes at a step fixed by the model's size, never by the clock, so a run repeats and
-# resumes bit for bit (parameters x characters a step; the 2x128 LSTM: step 16, 2x512: 2; between
+# resumes bit for bit (parameters x characters a step; the 2x128 LSTM: step 8, 2x512: 1; between
 # 1 and 500). Measured (benchmarks/bench_startup.py): with a full cache each NumPy step before the
-# switch costs what the NumPy cells lose to the fused ones (1.3x at 1 thread, 2x at 2: the row
-# blocks wait for the GIL between the NumPy cells' small calls), so the switch comes about when
-# the child has loaded them from a full cache (~0.7 s); with an empty one the loop waits there.
-HANDOVER_WORK = 1e10
+# switch costs what the NumPy cells lose to the fused ones (1.3x at 1 thread, 2x at 2 threads), so
+# the switch comes about when the child has found them in a full cache (~0.7 s after the start);
+# with an empty one the loop waits there. Until then --threads auto keeps the BLAS at 1 thread
+# (the child has the other core).
+HANDOVER_WORK = 5e9
 # What loading the fused path adds to the resident memory (numba, LLVM, the compiled kernels),
 # for the training summary's estimate while it is still loading (measured: 2x128 LSTM, 84 -> 187 MB).
 LOADING_BYTES = 100 << 20
@@ -195,14 +196,22 @@ class Handover:
         if _handover is self:
             _handover = None
 
-    def finish(self) -> str | None:
-        """Wait for the child, then run the fused kernels from now on; a message when they fail to load."""
+    def finish(self, stop=None) -> str | None:
+        """Wait for the child, then run the fused kernels from now on; a message when they fail to
+        load. `stop()` true while the child compiles (Ctrl-C): return at once, nothing switched."""
         global _handover
-        _handover = None
+        _handover = None  # (so that `select` does not cancel it)
         try:
             select("fused")  # (numba's import, ~0.5 s, while the child may still be compiling)
-            if self._child is not None:
-                self._child.wait()
+            while self._child is not None and self._child.poll() is None:
+                if stop is not None and stop():
+                    select("numpy")
+                    _handover = self  # still pending: the loop stops, and cancels it
+                    return None
+                try:
+                    self._child.wait(timeout=0.05)
+                except subprocess.TimeoutExpired:
+                    pass
             warm_up(self._cell, self._dtype)
         except Exception as e:  # (numba broken: the NumPy cells go on)
             select("numpy")

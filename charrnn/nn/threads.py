@@ -94,16 +94,21 @@ class ThreadTuner:
         self.set_threads, self.clock = set_threads, clock
         self.probe, self.reprobe, self.slower, self.budget = probe, reprobe, slower, budget
         self.reprobe_max = max(reprobe, reprobe_max)
-        self.chosen = 1  # until measured: the setting that is never far off
         self.log: list[tuple[float, int, dict]] = []
+        self.current = None
+        self._t0 = None  # start of the current unit (tick)
+        self.start_over(first_probe_after)
+
+    def start_over(self, first_probe_after: float = 0.0) -> None:
+        """Forget what was measured (the work changed, e.g. its kernels): as a new tuner, probe at
+        once, or on a busy machine after `first_probe_after` seconds."""
+        self.chosen = 1  # until measured: the setting that is never far off
         self._plan: list[int | None] = []  # counts of the coming probe units (None: warm-up, not timed)
         self._times: dict[int, list[float]] = {}
         self._recent: list[float] = []
         self._reference = None  # median seconds per unit of the chosen count when it was chosen
-        self._interval = reprobe  # seconds to the next scheduled probe: doubles while nothing changes
+        self._interval = self.reprobe  # seconds to the next scheduled probe: doubles while nothing changes
         self._next_probe = self._earliest = 0.0
-        self.current = None
-        self._t0 = None  # start of the current unit (tick)
         if len(self.counts) > 1 and first_probe_after <= 0:
             self._plan = [None] + self._probe_plan()
         elif len(self.counts) > 1:  # busy machine: 1 thread, the first probe later (see `busy`)
@@ -258,6 +263,12 @@ def auto_tuner(blas: Blas, set_threads: Callable[[int], None] | None = None) -> 
     the BLAS's own count), the first probe at once on a quiet machine and after REPROBE seconds on
     a full one (`busy`)."""
     return ThreadTuner(blas.max_threads, set_threads or blas.set, first_probe_after=REPROBE if busy() else 0.0)
+
+
+def start_over(tuner: ThreadTuner) -> None:
+    """`tuner` measures again from now, as `auto_tuner` would start it (charrnn.engine.loop, once
+    the kernels' handover is done: the child that compiled them kept a core busy until then)."""
+    tuner.start_over(first_probe_after=REPROBE if busy() else 0.0)
 
 
 def available_cores() -> int:
