@@ -88,7 +88,8 @@ class Task:
 
     def kernel_handover(self, run) -> int:
         """Under --kernels auto, the step from which the fused kernels run (charrnn.nn.kernels.Handover:
-        the NumPy cells before it, while numba loads). 0: wait for them before the first step."""
+        the NumPy cells before it, while numba loads; every task gives handover_step(its parameters,
+        the characters of a step)). 0: wait for them before the first step."""
         return 0
 
     def row_blocks(self, run):

@@ -29,7 +29,7 @@ from charrnn.engine.task import Step, Task
 from charrnn.errors import UsageError
 from charrnn.nn import heads
 from charrnn.nn.bidirectional import param_shapes
-from charrnn.nn.kernels import warm_up
+from charrnn.nn.kernels import handover_step, warm_up
 from charrnn.nn.optim import make_optimizer
 from charrnn.nn.workspace import Workspace
 from charrnn.options import OPTIONS, check, default
@@ -202,6 +202,10 @@ class LabelledTask(Task):
     # ------------------------------------------------------------------ training
     def steps_per_epoch(self, run: LabelledRun) -> int:
         return len(run.epoch_batches())
+
+    def kernel_handover(self, run: LabelledRun) -> int:
+        chars = sum(len(t) for t, _ in run.train_lines) / max(1, len(run.epoch_batches()))  # a step's, on average
+        return handover_step(sum(p.size for p in run.params.values()), round(chars))
 
     def train_step(self, run: LabelledRun) -> Step:
         if run.chunk >= len(run.epoch_batches()):

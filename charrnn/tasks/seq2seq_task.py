@@ -29,7 +29,7 @@ from charrnn.engine.run import (LAYOUT_FIELDS, MODEL_FIELDS, RunState, check_sam
                                restore_progress)
 from charrnn.engine.task import Step, Task
 from charrnn.errors import UsageError
-from charrnn.nn.kernels import warm_up
+from charrnn.nn.kernels import handover_step, warm_up
 from charrnn.nn.optim import make_optimizer
 from charrnn.options import check, default
 from charrnn.tasks import seq2seq
@@ -152,6 +152,10 @@ class Seq2SeqTask(Task):
     # ------------------------------------------------------------------ training
     def steps_per_epoch(self, run: PairsRun) -> int:
         return run.n_batches
+
+    def kernel_handover(self, run: PairsRun) -> int:
+        chars = sum(len(s) + len(t) for s, t in run.train_pairs) / max(1, run.n_batches)  # a step's, on average
+        return handover_step(seq2seq.n_params(run.cfg), round(chars))
 
     def train_step(self, run: PairsRun) -> Step:
         """The next batch: (loss, gradients, target and source characters)."""
