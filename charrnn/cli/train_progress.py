@@ -13,6 +13,7 @@ from rich.text import Text
 from tqdm import tqdm
 
 from charrnn.nn import kernels
+from charrnn.nn.threads import available_cores
 from charrnn.tasks import lm as model
 from charrnn.tasks.lm import estimate_memory
 from charrnn.engine.run import RunState as Run
@@ -64,7 +65,8 @@ class ConsoleReporter(Reporter):
                 ("train / val", f"{len(run.streams.ids):,} / {len(run.val_streams.ids):,} {unit}"),
                 ("model", f"{cfg.layers} x {cfg.hidden} {cfg.cell.upper()}, dropout {cfg.dropout:g}, {cfg.dtype}"),
                 ("parameters", f"{model.n_params(cfg):,}"),
-                ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer)
+                ("est. memory", human_bytes(run.base_bytes + estimate_memory(cfg, t.batch, t.seq_len, t.optimizer,
+                                                                       self._split(run))
                                                        + kernels.loading_bytes())),
                 ("batches", f"{t.batch} streams x {t.seq_len} {unit.split()[0]}; {run.streams.n_chunks:,} per epoch"),
                 ("optimizer", f"{t.optimizer}, lr {t.lr:g}, clip {t.clip:g}"),
@@ -80,6 +82,12 @@ class ConsoleReporter(Reporter):
             self.console.print(table)
         for w in warnings:  # one line each, also when stderr is not a terminal (no wrap at 80)
             self.console.print(Text.assemble(("warning: ", "yellow"), w), soft_wrap=True)
+
+    @staticmethod
+    def _split(run: Run) -> int:
+        """The row blocks a step may run as (auto may choose all the cores), for est. memory."""
+        rows = getattr(run, "rows", None)
+        return 1 if rows is None else max(rows.n, available_cores() if rows.timed else 1)
 
     @staticmethod
     def _rows(run: Run) -> str:

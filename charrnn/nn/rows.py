@@ -117,14 +117,15 @@ class RowBlocks:
         if n <= 1:
             return None, fn(params, cfg, x, y, state, *first, ws=ws)
         blocks = cuts(B, n)
-        while len(self._workspaces) < n:
+        while len(self._workspaces) < n - 1:
             self._workspaces.append(Workspace())
+        spaces = [ws] + self._workspaces[:n - 1]  # (block 0 shares the caller's: one set of buffers at n = 1 and 2)
         extra = [first] * n if rng is None or rng is False else \
             [(np.random.default_rng(s),) for s in rng.integers(0, 2**63, n)]
 
         def job(k, s):
             sub = [tuple(a[s] for a in layer) for layer in state]
-            return lambda: fn(params, cfg, x[s], y[s], sub, *extra[k], ws=self._workspaces[k])
+            return lambda: fn(params, cfg, x[s], y[s], sub, *extra[k], ws=spaces[k])
 
         return blocks, self._run([job(k, s) for k, s in enumerate(blocks)])
 

@@ -47,7 +47,7 @@ def n_params(cfg: ModelConfig) -> int:
     return sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
-def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str = "adam") -> int:
+def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str = "adam", split: int = 1) -> int:
     """Bytes that training adds to a process already holding the parameters (and the corpus):
 
         item * ((2 + 2 slots + scratch) P + B T V + layers B T floats_per_step(H))
@@ -60,6 +60,10 @@ def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str =
     draws (float64, and its copy in the model's dtype; bounded by sample.NOISE_FLOATS). Checked
     against peak RSS at V = 65, 577 and 20,001 in docs/BENCHMARKS.md, and at H = 16, V = 20,000
     (issue 27: the noise block, 256 rows of V, was the 60 MB the estimate missed).
+
+    `split` (row blocks, charrnn.nn.rows): the blocks after the first hold their own chunk arrays
+    for their B / split streams and their own gradients, beside the whole batch's in the run's
+    workspace (block 0's, also used unsplit).
     """
     item = np.dtype(cfg.dtype).itemsize
     slots = {"adam": 2, "sgd": 1, "rmsprop": 1, "adagrad": 1}.get(optimizer, 2)
@@ -69,7 +73,9 @@ def estimate_memory(cfg: ModelConfig, batch: int, seq_len: int, optimizer: str =
     from charrnn.use.sample import noise_rows
 
     sampler = noise_rows(cfg.vocab_size) * cfg.vocab_size * (8 + item)  # the log sample's noise block
-    return item * ((2 + 2 * slots + scratch) * n_params(cfg) + logits + cfg.layers * per_layer) + sampler
+    chunk = logits + cfg.layers * per_layer
+    others = (split - 1) * (n_params(cfg) + chunk / split) if split > 1 else 0
+    return int(item * ((2 + 2 * slots + scratch) * n_params(cfg) + chunk + others)) + sampler
 
 
 def init_params(cfg: ModelConfig, rng: np.random.Generator, shapes: dict | None = None) -> dict[str, np.ndarray]:
