@@ -196,7 +196,7 @@ def _loop(task: Task, run, rundir: RunDir, reporter: Reporter, tuner, started: f
                           "train_loss": step.loss, "lr": run.lr, "grad_norm": norm, **(step.record or {}),
                           "chars_per_s": window_chars / max(elapsed, 1e-9), "elapsed": time.monotonic() - started}
                 if tuner is not None:
-                    record["threads"] = tuner.current
+                    record["threads"] = tuner.current or 1  # (1 until the kernels' handover: see above)
                 reporter.step(run, record)
                 if run.step % run.eval_every == 0 and not _last_step(run, task):  # (the last: below)
                     record["train_loss"] = window_loss / window_steps

@@ -91,7 +91,7 @@ def select(kind: str = "auto", defer: bool = False) -> str:
     """Make the cells' registry run `kind` (auto, numpy, fused); return the path in use.
 
     defer (training): under auto, with numba installed, the NumPy cells run now and the fused path
-    loads in a background thread; `pending()` returns that Handover, which the loop finishes."""
+    is made ready beside them (a Handover: `pending()` returns it; the training loop finishes it)."""
     global _active, _handover
     if kind not in CHOICES:
         raise UsageError(f"invalid value for --kernels: {kind} (want one of {', '.join(CHOICES)})")
@@ -187,8 +187,8 @@ class Handover:
         except OSError:  # (no child: `finish` compiles here)
             self._child = None
 
-    def cancel(self) -> None:  # (also called by `select`, through `finish`: the child has ended by then)
-        """Not needed any more (the run ended before step `at`, or another choice was made)."""
+    def cancel(self) -> None:
+        """Not needed any more (the run ended before step `at`, or `select` made another choice)."""
         global _handover
         if self._child is not None and self._child.poll() is None:
             self._child.kill()
@@ -260,8 +260,8 @@ def active() -> str:
 
 
 def describe(kind: str | None = None) -> str:
-    """'fused (numba 0.68.1)' / 'numpy' (with why, when numba is missing) / 'numpy until step 40,
-    then fused (...)' while a Handover loads."""
+    """'fused (numba 0.68.1)' / 'numpy' (with why, when numba is missing) / 'numpy until step 8
+    while numba loads, then fused (...)' while a Handover is pending."""
     if kind is None and _handover is not None and _handover.at is not None:
         if not _handover.reached:
             return f"numpy (auto runs fused kernels from step {_handover.at:,}; this run ends before)"
