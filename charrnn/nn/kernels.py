@@ -176,9 +176,7 @@ class Handover:
             return
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # (charrnn's parent)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-        where = numba_cache_dir()
-        if where:
-            env["NUMBA_CACHE_DIR"] = where
+        # (the child's _fused_module points numba at the same cache as this process's)
         code = "import sys; from charrnn.nn.kernels import compile_into_cache; compile_into_cache(*sys.argv[1:])"
         try:  # its own session: a Ctrl-C meant for training does not reach it
             self._child = subprocess.Popen([sys.executable, "-c", code, cell, str(np.dtype(dtype))], env=env,

@@ -262,13 +262,18 @@ def auto_tuner(blas: Blas, set_threads: Callable[[int], None] | None = None) -> 
     """The tuner `--threads auto` runs: 1 or all of the BLAS's threads (`set_threads`, default
     the BLAS's own count), the first probe at once on a quiet machine and after REPROBE seconds on
     a full one (`busy`)."""
-    return ThreadTuner(blas.max_threads, set_threads or blas.set, first_probe_after=REPROBE if busy() else 0.0)
+    return ThreadTuner(blas.max_threads, set_threads or blas.set, first_probe_after=_first_probe_after())
 
 
 def start_over(tuner: ThreadTuner) -> None:
     """`tuner` measures again from now, as `auto_tuner` would start it (charrnn.engine.loop, once
     the kernels' handover is done: the child that compiled them kept a core busy until then)."""
-    tuner.start_over(first_probe_after=REPROBE if busy() else 0.0)
+    tuner.start_over(first_probe_after=_first_probe_after())
+
+
+def _first_probe_after() -> float:
+    """At once on a quiet machine, after REPROBE seconds on a full one (`busy`)."""
+    return REPROBE if busy() else 0.0
 
 
 def available_cores() -> int:
